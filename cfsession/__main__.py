@@ -1,0 +1,3 @@
+from cfsession._entry import main
+
+raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""What every CLI command shares: consoles, JSON output, one error format."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+from cfsession.errors import CfsessionError
+
+
+def console(stderr: bool = False):  # -> rich.console.Console (rich imported lazily)
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def print_json(obj: Any) -> None:
+    """Machine output: one JSON document on stdout, UTF-8, no colour."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
+    err = CfsessionError(message, hint)
+    err.exit_code = code
+    raise err
+
+
+def report_error(exc: CfsessionError) -> int:
+    """``cfsession: <what> — <what to do>`` on stderr (DESIGN.md §4); returns the exit code."""
+    line = f"cfsession: {exc.message}"
+    if exc.hint:
+        line += f" — {exc.hint}"
+    sys.stderr.write(line + "\n")
+    return int(exc.exit_code)

@@ -1,0 +1,46 @@
+"""``<home>/config.toml``: optional settings. Missing file = defaults; a bad file = clear error."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cfsession.errors import CfsessionError
+
+OUTPUT_CAP_DEFAULT = 64 * 1024  # characters of plain output kept per command (head + tail)
+
+
+@dataclass(frozen=True)
+class Config:
+    output_cap: int = OUTPUT_CAP_DEFAULT
+    redact_defaults: bool = True
+    redact_patterns: tuple[str, ...] = ()
+    etw: bool | None = None  # None: platform default (on for Windows)
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+def load_config(path: Path) -> Config:
+    if not path.exists():
+        return Config()
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CfsessionError(f"cannot read {path}: {exc}", "fix or remove the file") from exc
+    rec = data.get("record", {}) if isinstance(data.get("record"), dict) else {}
+    red = data.get("redact", {}) if isinstance(data.get("redact"), dict) else {}
+    try:
+        return Config(
+            output_cap=int(rec.get("output_cap", OUTPUT_CAP_DEFAULT)),
+            redact_defaults=bool(red.get("defaults", True)),
+            redact_patterns=tuple(str(p) for p in red.get("patterns", [])),
+            etw=rec.get("etw"),
+            raw=data,
+        )
+    except (TypeError, ValueError) as exc:
+        raise CfsessionError(f"bad value in {path}: {exc}", "see README 'Configuration'") from exc

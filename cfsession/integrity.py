@@ -1,0 +1,29 @@
+"""Hash chain over JSONL lines (DESIGN.md §6).
+
+Every line carries ``prev_hash`` (the previous line's ``hash``; 64 zeros for the first)
+and ``hash`` = SHA-256 hex over :func:`canonical` of the line without ``hash``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+GENESIS = "0" * 64
+
+
+def canonical(record: dict[str, Any]) -> bytes:
+    """The bytes that are hashed: sorted keys, no spaces, UTF-8, no ``hash`` key."""
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8", "surrogatepass"
+    )
+
+
+def seal(record: dict[str, Any], prev_hash: str) -> dict[str, Any]:
+    """Set ``prev_hash`` and ``hash`` on ``record`` (in place) and return it."""
+    record["prev_hash"] = prev_hash
+    record.pop("hash", None)
+    record["hash"] = hashlib.sha256(canonical(record)).hexdigest()
+    return record

@@ -1,0 +1,63 @@
+"""The one place that picks a terminal backend by platform.
+
+Every other module talks to a :class:`Pty`; ``sys.platform`` is consulted only here
+(and in the ETW facade). Tests inject ``platform=`` instead of patching ``sys.platform``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Protocol
+
+
+class Pty(Protocol):
+    """A child process on a pseudo-terminal, seen as bytes (never str)."""
+
+    pid: int
+
+    def fileno(self) -> int:
+        """A descriptor that ``select`` can wait on for readable output (a socket on Windows)."""
+        ...
+
+    def read(self, size: int = 65536) -> bytes:
+        """Up to ``size`` bytes; ``b""`` at EOF (never raises EOFError)."""
+        ...
+
+    def write(self, data: bytes) -> int: ...
+
+    def resize(self, cols: int, rows: int) -> None: ...
+
+    def poll(self) -> int | None:
+        """The exit status if the child has exited (shell style: 128+N for signal N), else None."""
+        ...
+
+    def wait(self) -> int: ...
+
+    def terminate(self, force: bool = False) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def spawn(
+    argv: list[str],
+    *,
+    env: dict[str, str],
+    cwd: str | None,
+    cols: int,
+    rows: int,
+    termios_from: int | None = None,
+    platform: str | None = None,
+) -> Pty:
+    """Start ``argv`` on a new pseudo-terminal of ``cols`` x ``rows``.
+
+    ``termios_from``: a tty fd whose line settings (erase/kill characters, …) the new PTY
+    copies (POSIX; SHELL_INTEGRATION.md §4.1).
+    """
+    platform = platform or sys.platform
+    if platform == "win32":
+        from cfsession.recorder import _windows
+
+        return _windows.spawn(argv, env=env, cwd=cwd, cols=cols, rows=rows)
+    from cfsession.recorder import _posix
+
+    return _posix.spawn(argv, env=env, cwd=cwd, cols=cols, rows=rows, termios_from=termios_from)

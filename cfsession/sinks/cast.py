@@ -1,0 +1,144 @@
+"""The asciicast v2 stream (ANCHORS.md §5.1): header line, then ``[t, code, data]`` events.
+
+Output is decoded with an incremental UTF-8 decoder (replacement) because multibyte
+characters straddle reads. Chunks that arrive close together are coalesced into one
+``"o"`` event (``COALESCE_S``) so bulk output does not cost one JSON line per read; the
+file is written at most every ``FLUSH_S`` seconds and at every command boundary.
+A running SHA-256 over the bytes written lets the JSONL chain pin the .cast (DESIGN.md §6).
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Callable
+
+from cfsession.paths import open_private
+from cfsession.sinks import WarningCallback
+
+COALESCE_S = 0.010
+FLUSH_S = 0.25
+MAX_PENDING = 256 * 1024  # characters; bounds memory under a flood of output
+
+Redact = Callable[[str], str]
+
+
+def _event(t: float, code: str, data: str) -> str:
+    return f"[{t:.6f}, {json.dumps(code)}, {json.dumps(data, ensure_ascii=False)}]\n"
+
+
+class CastWriter:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        cols: int,
+        rows: int,
+        timestamp: int,
+        title: str,
+        env: dict[str, str],
+        on_warning: WarningCallback | None = None,
+        redact: Redact | None = None,
+    ) -> None:
+        self.path = path
+        self._fd: int | None = open_private(path, "wb")
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._sha = hashlib.sha256()
+        self._bytes = 0
+        self._buf: list[str] = []  # encoded lines waiting for the next flush
+        self._pending: list[str] = []  # output text not yet turned into an event
+        self._pending_len = 0
+        self._pending_t = 0.0
+        self._last_flush = 0.0
+        self._on_warning = on_warning
+        self._redact = redact
+        self.failed: str | None = None
+        header = {"version": 2, "width": int(cols), "height": int(rows), "timestamp": int(timestamp)}
+        header["title"] = title
+        header["env"] = env
+        self._buf.append(json.dumps(header, ensure_ascii=False) + "\n")
+        self.flush()
+
+    # -- events ---------------------------------------------------------------------------
+    def output(self, data: bytes, t: float) -> None:
+        text = self._decoder.decode(data)
+        if not text:
+            return
+        if self._pending and (t - self._pending_t > COALESCE_S or self._pending_len > MAX_PENDING):
+            self._emit_pending()
+        if not self._pending:
+            self._pending_t = t
+        self._pending.append(text)
+        self._pending_len += len(text)
+        if t - self._last_flush >= FLUSH_S:
+            self.flush(t)
+
+    def marker(self, label: str, t: float) -> None:
+        self._emit_pending()
+        self._buf.append(_event(max(t, self._pending_t), "m", label))
+
+    def resize(self, cols: int, rows: int, t: float) -> None:
+        self._emit_pending()
+        self._buf.append(_event(max(t, self._pending_t), "r", f"{cols}x{rows}"))
+
+    def _emit_pending(self) -> None:
+        if not self._pending:
+            return
+        text = "".join(self._pending)
+        self._pending.clear()
+        self._pending_len = 0
+        if self._redact is not None:
+            text = self._redact(text)
+        self._buf.append(_event(self._pending_t, "o", text))
+
+    # -- persistence ----------------------------------------------------------------------
+    def flush(self, t: float | None = None) -> None:
+        """Write everything pending (command boundary, timer, close)."""
+        if t is not None:
+            self._last_flush = t
+        self._emit_pending()
+        if not self._buf or self._fd is None:
+            self._buf.clear()
+            return
+        data = "".join(self._buf).encode("utf-8", "replace")
+        self._buf.clear()
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+        except OSError as exc:
+            self.failed = os.strerror(exc.errno) if exc.errno else str(exc)
+            if self._on_warning:
+                self._on_warning("cast_write_failed", f"cannot write {self.path}: {self.failed}")
+            self._close_fd(sync=False)
+            return
+        self._sha.update(data)
+        self._bytes += len(data)
+
+    @property
+    def digest(self) -> tuple[str, int]:
+        """(SHA-256 hex, byte count) of what has been written so far."""
+        return self._sha.hexdigest(), self._bytes
+
+    def close(self) -> None:
+        tail = self._decoder.decode(b"", final=True)
+        if tail:
+            self._pending.append(tail)
+        self.flush()
+        self._close_fd(sync=True)
+
+    def _close_fd(self, sync: bool) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            if sync:
+                os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)

@@ -1,0 +1,89 @@
+"""The JSONL event file: the source of truth, append-only, one hash-chained line per event."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cfsession.integrity import GENESIS, seal
+from cfsession.paths import open_private
+from cfsession.sinks import Record, WarningCallback
+
+
+def utc_ts(t: float | None = None) -> str:
+    """RFC 3339 UTC with microseconds and ``Z``."""
+    dt = datetime.now(timezone.utc) if t is None else datetime.fromtimestamp(t, timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def dumps(record: Record) -> bytes:
+    # surrogateescape'd bytes (non-UTF-8 paths) are written as U+FFFD rather than crash.
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+
+
+class JsonlSink:
+    """Writes each record as one line with ``session_id``, ``seq``, ``ts`` and the chain.
+
+    Each line goes out in a single ``os.write`` on an ``O_APPEND`` fd, so a reader (or a
+    crash) never sees half a line unless the disk filled mid-write.
+    """
+
+    def __init__(self, path: Path, session_id: str, on_warning: WarningCallback | None = None):
+        self.path = path
+        self.session_id = session_id
+        self._fd: int | None = open_private(path, "ab")
+        self._seq = 0
+        self._prev = GENESIS
+        self._on_warning = on_warning
+        self.failed: str | None = None
+
+    @property
+    def seq(self) -> int:
+        return self._seq
+
+    def write(self, record: Record) -> None:
+        if self._fd is None:
+            return
+        line: dict[str, Any] = {
+            "event_type": record["event_type"],
+            "session_id": self.session_id,
+            "seq": self._seq + 1,
+            "ts": record.get("ts") or utc_ts(),
+        }
+        line.update((k, v) for k, v in record.items() if k not in line)
+        seal(line, self._prev)
+        data = dumps(line) + b"\n"
+        try:
+            written = os.write(self._fd, data)
+            if written != len(data):  # short write: only on a full disk
+                raise OSError(errno.ENOSPC, "short write")
+        except OSError as exc:
+            self._fail(exc)
+            return
+        self._seq += 1
+        self._prev = line["hash"]
+
+    def _fail(self, exc: OSError) -> None:
+        self.failed = os.strerror(exc.errno) if exc.errno else str(exc)
+        if self._on_warning:
+            self._on_warning(
+                "jsonl_write_failed",
+                f"cannot write {self.path}: {self.failed}; recording stopped, your shell goes on",
+            )
+        self.close(sync=False)
+
+    def close(self, sync: bool = True) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            if sync:
+                os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
