@@ -1,0 +1,92 @@
+"""Shell integration: generate per-session init files that make a shell report its commands.
+
+Every integration speaks the private marker protocol of SHELL_INTEGRATION.md §2::
+
+    ESC ] 6973 ; <nonce> ; <seq> ; <event> [; key=value]* BEL
+
+``nonce`` is 32 lowercase hex chars, new per session, written only into the generated
+files (a 0700 temp dir) and never into the environment. Values escape ``\\`` as ``\\\\``
+and every byte 0x00-0x1F, 0x7F and ``;`` as ``\\xHH``. Events: H (hello, after the
+user's rc files), D (``cmdno``, ``st`` only when a command ran, ``ps``), P (``cwd``),
+A (prompt), C (``cmd``, ``src``, ``cmdno``, ``pid``), X (shell leaving, ``st``).
+
+Each shell has one module here exposing ``prepare(ctx) -> Launch``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+OSC_NUM = 6973
+
+SHELL_KINDS = ("bash", "zsh", "fish", "pwsh", "powershell", "cmd", "sh", "other")
+
+
+@dataclass
+class LaunchContext:
+    """What an integration needs to build a launch."""
+
+    shell: str  # path or name of the shell executable
+    kind: str  # one of SHELL_KINDS
+    nonce: str
+    login: bool
+    env: dict[str, str]  # the environment the shell will get (may be edited by prepare)
+    tmpdir: Path  # private 0700 dir for generated files, removed by the recorder
+
+
+@dataclass
+class Launch:
+    argv: list[str]
+    env: dict[str, str]
+    integrated: bool = True  # False: run unsegmented (reason says why)
+    reason: str | None = None
+    # Files to delete as soon as the shell has reported in (they hold the nonce).
+    secrets: list[Path] = field(default_factory=list)
+
+
+def shell_kind(shell: str) -> str:
+    name = os.path.basename(shell).lower()
+    for suffix in (".exe",):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    if name.startswith("-"):
+        name = name[1:]
+    if name in ("bash", "zsh", "fish", "pwsh", "powershell", "cmd", "sh", "dash", "ksh"):
+        return "sh" if name in ("dash", "ksh") else name
+    return "other"
+
+
+def make_tmpdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="cfsession-"))  # mkdtemp creates it 0700
+
+
+def remove_tmpdir(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def prepare(ctx: LaunchContext) -> Launch:
+    """Build the argv/env that start ``ctx.shell`` with our hooks (or plainly, with a reason)."""
+    kind = ctx.kind
+    if kind == "bash":
+        from cfsession.shell import bash as mod
+    elif kind == "zsh":
+        from cfsession.shell import zsh as mod  # type: ignore[no-redef]
+    elif kind == "fish":
+        from cfsession.shell import fish as mod  # type: ignore[no-redef]
+    elif kind in ("pwsh", "powershell"):
+        from cfsession.shell import pwsh as mod  # type: ignore[no-redef]
+    elif kind == "cmd":
+        from cfsession.shell import cmd as mod  # type: ignore[no-redef]
+    else:
+        argv = [ctx.shell, "-l"] if ctx.login and kind == "sh" else [ctx.shell]
+        return Launch(argv, ctx.env, integrated=False, reason=f"no integration for {kind} shells")
+    try:
+        return mod.prepare(ctx)
+    except (ImportError, AttributeError):
+        return Launch(
+            [ctx.shell], ctx.env, integrated=False, reason=f"{kind} integration not available"
+        )
