@@ -1,0 +1,283 @@
+"""The pump: stdin → PTY, PTY → terminal (markers stripped) → session → sinks.
+
+One thread, one ``select``. Output is written to the user's terminal *before* any
+bookkeeping (latency first). Signals arrive through ``signal.set_wakeup_fd`` so a resize
+is applied at once even while ``select`` waits (PEP 475 retries a bare ``select`` after a
+handler that only sets a flag — SHELL_INTEGRATION.md §4.3). The session ends when the
+shell exits (``waitpid``), not at EOF: a disowned job may hold the PTY open.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import signal
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from cfsession.recorder.pty import Pty
+from cfsession.segmenter import Mark, Segmenter
+from cfsession.session import Session
+
+READ_SIZE = 65536
+IDLE_FLUSH_S = 0.03  # release a held partial intro / lone ESC after this much quiet
+CAST_FLUSH_S = 0.25
+DRAIN_QUIET_S = 0.2  # after the shell exited: stop when no output for this long …
+DRAIN_MAX_S = 2.0  # … or after this long at most (a disowned job keeps the slave open)
+TERM_GRACE_S = 1.0
+
+_HANDLED = ("SIGWINCH", "SIGCHLD", "SIGTERM", "SIGHUP", "SIGINT", "SIGQUIT")
+
+
+@dataclass
+class LoopResult:
+    exit_code: int
+    reason: str  # exit / hangup / signal / error
+
+
+class Loop:
+    def __init__(
+        self,
+        pty: Pty,
+        session: Session,
+        segmenter: Segmenter | None,
+        *,
+        in_fd: int | None,
+        out_fd: int,
+        t0: float,
+        get_size: Callable[[], tuple[int, int]] | None = None,
+        forward_sigint: bool = False,
+        integration_deadline: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.pty = pty
+        self.session = session
+        self.seg = segmenter
+        self.in_fd = in_fd
+        self.out_fd: int | None = out_fd
+        self.t0 = t0
+        self.get_size = get_size
+        self.forward_sigint = forward_sigint
+        self.integration_deadline = integration_deadline
+        self.clock = clock
+        self._inq = bytearray()
+        self._stdin_eof = False
+        self._signals: list[int] = []
+        self._old_handlers: dict[int, object] = {}
+        self._wake_r = self._wake_w = -1
+        self._old_wakeup = -1
+        self._spoofs = 0
+        self._size = get_size() if get_size else None
+
+    # -- signals --------------------------------------------------------------------------
+    def _install_signals(self) -> None:
+        self._wake_r, self._wake_w = os.pipe()
+        for fd in (self._wake_r, self._wake_w):
+            os.set_blocking(fd, False)
+            os.set_inheritable(fd, False)
+        self._old_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        for name in _HANDLED:
+            sig = getattr(signal, name, None)
+            if sig is None:
+                continue
+            try:
+                self._old_handlers[sig] = signal.signal(sig, self._on_signal)
+            except (OSError, ValueError):
+                pass
+
+    def _restore_signals(self) -> None:
+        for sig, handler in self._old_handlers.items():
+            try:
+                signal.signal(sig, handler)  # type: ignore[arg-type]
+            except (OSError, ValueError):
+                pass
+        signal.set_wakeup_fd(self._old_wakeup)
+        for fd in (self._wake_r, self._wake_w):
+            if fd >= 0:
+                os.close(fd)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self._signals.append(signum)
+        if signum == getattr(signal, "SIGWINCH", -1):
+            self._resize()  # at once, in the handler (§4.3)
+
+    def _resize(self) -> None:
+        if self.get_size is None:
+            return
+        size = self.get_size()
+        if size != self._size:
+            self._size = size
+            self.pty.resize(*size)
+            self.session.resize(size[0], size[1], self.now())
+
+    # -- I/O --------------------------------------------------------------------------------
+    def now(self) -> float:
+        return self.clock() - self.t0
+
+    def _write_out(self, data: bytes) -> None:
+        fd = self.out_fd
+        if fd is None:
+            return
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(fd, view)
+            except BlockingIOError:
+                select.select([], [fd], [], 1.0)
+                continue
+            except OSError as exc:
+                if exc.errno == errno.EINTR:
+                    continue
+                self.out_fd = None  # the terminal went away; keep recording
+                return
+            view = view[n:]
+
+    def _handle_output(self, chunk: bytes, t: float) -> None:
+        if self.seg is None:
+            self._write_out(chunk)
+            self.session.data(chunk, t)
+            return
+        pieces = self.seg.feed(chunk)
+        if len(pieces) == 1 and isinstance(pieces[0], bytes):
+            self._write_out(pieces[0])
+        else:
+            data = b"".join(p for p in pieces if isinstance(p, bytes))
+            if data:
+                self._write_out(data)
+        for p in pieces:
+            if isinstance(p, Mark):
+                self.session.mark(p, t)
+            elif p:
+                self.session.data(p, t)
+        if self.seg.spoof_attempts != self._spoofs:
+            self.session.spoofed(self.seg.spoof_attempts - self._spoofs)
+            self._spoofs = self.seg.spoof_attempts
+
+    def _idle_flush(self, t: float) -> None:
+        if self.seg is not None and self.seg.holding:
+            held = self.seg.flush()
+            self._write_out(held)
+            self.session.data(held, t)
+
+    def _read_input(self) -> None:
+        assert self.in_fd is not None
+        try:
+            data = os.read(self.in_fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._stdin_eof = True
+            # Non-tty input ended: hand the child an EOF the way a terminal would (§4.4).
+            self._inq += b"\x04"
+            return
+        self._inq += data
+
+    def _flush_input(self) -> None:
+        n = self.pty.write(bytes(self._inq[:READ_SIZE]))
+        if n:
+            del self._inq[:n]
+
+    # -- main ---------------------------------------------------------------------------------
+    def run(self) -> LoopResult:
+        self._install_signals()
+        try:
+            return self._run()
+        finally:
+            self._restore_signals()
+
+    def _run(self) -> LoopResult:
+        pty_fd = self.pty.fileno()
+        reason = "exit"
+        exited_at: float | None = None
+        last_data = self.now()
+        last_cast_flush = 0.0
+        eof = False
+        while True:
+            now = self.now()
+            timeout = CAST_FLUSH_S
+            if self.seg is not None and self.seg.holding:
+                timeout = IDLE_FLUSH_S
+            if self.integration_deadline is not None:
+                timeout = min(timeout, max(0.0, self.integration_deadline - now))
+            if exited_at is not None:
+                timeout = min(timeout, DRAIN_QUIET_S)
+            rlist = [self._wake_r]
+            if not eof:
+                rlist.append(pty_fd)
+            if self.in_fd is not None and not self._stdin_eof and exited_at is None:
+                rlist.append(self.in_fd)
+            wlist = [pty_fd] if self._inq and not eof else []
+            try:
+                r, w, _ = select.select(rlist, wlist, [], timeout)
+            except InterruptedError:
+                r, w = [], []
+            now = self.now()
+            if self._wake_r in r:
+                try:
+                    while os.read(self._wake_r, 512):
+                        pass
+                except BlockingIOError:
+                    pass
+            if self._signals:
+                sigs, self._signals = self._signals, []
+                for s in sigs:
+                    if s in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT) or (
+                        s == signal.SIGINT and not self.forward_sigint
+                    ):
+                        reason = "hangup" if s == signal.SIGHUP else "signal"
+                        self._end_child()
+                    elif s == signal.SIGINT:
+                        try:
+                            os.kill(self.pty.pid, signal.SIGINT)
+                        except ProcessLookupError:
+                            pass
+            if pty_fd in r:
+                try:
+                    chunk = self.pty.read(READ_SIZE)
+                except BlockingIOError:
+                    chunk = None
+                if chunk:
+                    self._handle_output(chunk, now)
+                    last_data = now
+                elif chunk == b"":
+                    eof = True
+            if self.in_fd is not None and self.in_fd in r:
+                self._read_input()
+            if pty_fd in w and self._inq:
+                self._flush_input()
+            if self.seg is not None and self.seg.holding and now - last_data >= IDLE_FLUSH_S:
+                self._idle_flush(now)
+            if self.integration_deadline is not None and now >= self.integration_deadline:
+                self.integration_deadline = None
+                if not self.session.active:
+                    self.session.no_hello(now, "the shell sent no integration marker in time")
+            if now - last_cast_flush >= CAST_FLUSH_S:
+                last_cast_flush = now
+                if self.session.cast is not None:
+                    self.session.cast.flush(now)
+            if exited_at is None and self.pty.poll() is not None:
+                exited_at = now
+            if exited_at is not None and (
+                eof or now - last_data >= DRAIN_QUIET_S or now - exited_at >= DRAIN_MAX_S
+            ):
+                break
+            if eof and exited_at is None:
+                # All slave fds closed but the child has not been reaped yet: wait for it.
+                self.pty.wait()
+                exited_at = self.now()
+        self._idle_flush(self.now())
+        return LoopResult(self.pty.wait(), reason)
+
+    def _end_child(self) -> None:
+        """SIGTERM/SIGHUP to the recorder: hang up the shell, then kill it if it lingers."""
+        self.pty.terminate()
+        deadline = time.monotonic() + TERM_GRACE_S
+        while time.monotonic() < deadline:
+            if self.pty.poll() is not None:
+                return
+            time.sleep(0.01)
+        self.pty.terminate(force=True)

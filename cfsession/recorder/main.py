@@ -1,0 +1,324 @@
+"""``cfsession record``: parse options, start the shell, run the loop, write the summary.
+
+Kept free of Typer/rich/sqlite so the first prompt appears fast (DESIGN.md §7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import secrets
+import shutil
+import socket
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cfsession import __version__, paths
+from cfsession.errors import CfsessionError
+
+INTEGRATION_TIMEOUT_S = 10.0  # rc files that load nvm/conda can take seconds
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cfsession record",
+        description="Record an interactive shell (exit the shell to stop), or with `-- CMD ARGS…` "
+        "one command as a one-command session. Exit code = the shell's / command's.",
+    )
+    p.add_argument("--shell", metavar="PATH", help="shell to run (default: $SHELL, else bash, else sh)")
+    p.add_argument("--login", "-l", action="store_true", help="start the shell as a login shell")
+    p.add_argument("--name", "-n", default=None, help="a name for the session")
+    p.add_argument("--type", dest="session_type", default=None, help="session type (default: interactive, or command)")
+    p.add_argument("--no-etw", action="store_true", help="do not emit ETW events")
+    p.add_argument("--quiet", "-q", action="store_true", help="no start and end lines on stderr")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="after --: the command to record")
+    return p
+
+
+@dataclass
+class Options:
+    shell: str | None = None
+    login: bool = False
+    name: str | None = None
+    session_type: str | None = None
+    no_etw: bool = False
+    quiet: bool = False
+    command: list[str] = field(default_factory=list)
+
+
+def parse(argv: list[str]) -> Options:
+    ns = build_parser().parse_args(argv)
+    cmd = list(ns.command)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    return Options(ns.shell, ns.login, ns.name, ns.session_type, ns.no_etw, ns.quiet, cmd)
+
+
+def resolve_shell(requested: str | None, env: dict[str, str]) -> str:
+    for cand in (requested, env.get("SHELL"), "bash", "sh"):
+        if not cand:
+            continue
+        found = shutil.which(cand)
+        if found:
+            return found
+        if requested and cand == requested:
+            raise CfsessionError(f"shell {requested!r} not found", "pass --shell with the path of an installed shell")
+    raise CfsessionError("no shell found", "pass --shell PATH")
+
+
+class Warner:
+    """One line on stderr per kind of problem, and a ``warning`` event while it can be written."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.session: Any = None
+        self.raw = False
+
+    def __call__(self, code: str, message: str) -> None:
+        if code in self.seen:
+            return
+        self.seen.add(code)
+        end = "\r\n" if self.raw else "\n"
+        try:
+            sys.stderr.write(f"cfsession: warning: {message}{end}")
+            sys.stderr.flush()
+        except OSError:
+            pass
+        if self.session is not None and code not in ("jsonl_write_failed",):
+            try:
+                self.session.event("warning", self.session_now(), code=code, message=message)
+            except Exception:  # the warning path itself must never fail the recording
+                pass
+
+    def session_now(self) -> float:
+        return time.monotonic() - self.t0 if hasattr(self, "t0") else 0.0
+
+
+def _load_redact(root: Path, warn: Warner) -> Any:
+    try:
+        from cfsession.config import load_config
+
+        cfg = load_config(paths.config_path(root))
+    except CfsessionError as exc:
+        warn("config", f"{exc}; using defaults")
+        from cfsession.config import Config
+
+        cfg = Config()
+    try:
+        from cfsession.redact import load_redactor
+    except ImportError:
+        return cfg, None
+    try:
+        return cfg, load_redactor(cfg).redact
+    except Exception as exc:  # a bad user pattern must not stop recording
+        warn("redact", f"redaction patterns not usable ({exc}); recording without user patterns")
+        return cfg, None
+
+
+def _open_etw(session_id: str, parent: str | None, enabled: bool, warn: Warner) -> Any:
+    try:
+        from cfsession.sinks.etw import EtwSink
+    except ImportError:
+        return None
+    try:
+        return EtwSink(session_id=session_id, parent_session_id=parent, enabled=enabled, on_warning=warn)
+    except Exception as exc:
+        warn("etw_failed", f"ETW unavailable: {exc}")
+        return None
+
+
+def main(argv: list[str]) -> int:
+    try:
+        opts = parse(argv)
+    except SystemExit as exc:  # argparse: --help (0) or usage error (2)
+        return int(exc.code or 0)
+    try:
+        return record(opts)
+    except CfsessionError as exc:
+        sys.stderr.write(f"cfsession: {exc.message}" + (f" — {exc.hint}" if exc.hint else "") + "\n")
+        return int(exc.exit_code)
+
+
+def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one place on purpose
+    from cfsession import shell as shell_mod
+    from cfsession.recorder.loop import Loop
+    from cfsession.recorder.pty import spawn
+    from cfsession.recorder.terminal import PosixTerminal
+    from cfsession.segmenter import Segmenter
+    from cfsession.session import Session, argv_text
+    from cfsession.sinks.cast import CastWriter
+    from cfsession.sinks.jsonl import JsonlSink, utc_ts
+
+    env = dict(os.environ)
+    session_id = str(uuid.uuid4())
+    parent = env.get("CFSESSION_ID") or None
+    warn = Warner()
+    term = PosixTerminal(0, 1)
+    cols, rows = term.size()
+
+    # -- what to run ----------------------------------------------------------------------
+    tmpdir: Path | None = None
+    nonce = secrets.token_hex(16)
+    if opts.command:
+        exe = shutil.which(opts.command[0])
+        if exe is None:
+            raise CfsessionError(f"command not found: {opts.command[0]}", "check the name or PATH")
+        shell_path, kind = exe, shell_mod.shell_kind(exe)
+        launch = shell_mod.Launch(argv=list(opts.command), env=env, integrated=False, reason="single command")
+        session_type = opts.session_type or "command"
+    else:
+        shell_path = resolve_shell(opts.shell, env)
+        kind = shell_mod.shell_kind(shell_path)
+        tmpdir = shell_mod.make_tmpdir()
+        ctx = shell_mod.LaunchContext(shell=shell_path, kind=kind, nonce=nonce, login=opts.login, env=env, tmpdir=tmpdir)
+        launch = shell_mod.prepare(ctx)
+        session_type = opts.session_type or "interactive"
+    launch.env["CFSESSION_ID"] = session_id  # not secret: lets a nested recorder find its parent
+
+    # -- sinks ------------------------------------------------------------------------------
+    root = paths.home()
+    jsonl = cast = None
+    try:
+        paths.ensure_dir(root)
+        sdir = paths.ensure_dir(paths.sessions_dir(root))
+        jsonl = JsonlSink(sdir / f"{session_id}.jsonl", session_id, on_warning=warn)
+    except (OSError, CfsessionError) as exc:
+        warn("store", f"cannot write to {root} ({exc}); running without recording")
+    cfg, redact = _load_redact(root, warn)
+    if jsonl is not None:
+        try:
+            cast = CastWriter(
+                sdir / f"{session_id}.cast",
+                cols=cols,
+                rows=rows,
+                timestamp=int(time.time()),
+                title=f"cfsession {session_id}" + (f" {opts.name}" if opts.name else ""),
+                env={"SHELL": shell_path, "TERM": env.get("TERM", "")},
+                on_warning=warn,
+                redact=(lambda s: redact(s)[0]) if redact else None,
+            )
+        except OSError as exc:
+            warn("cast", f"cannot write the .cast file ({exc})")
+    etw_enabled = not opts.no_etw if cfg.etw is None else (cfg.etw and not opts.no_etw)
+    etw = _open_etw(session_id, parent, etw_enabled, warn)
+    sinks: list[Any] = [s for s in (jsonl, etw) if s is not None]
+
+    start_epoch = time.time()
+    t0 = time.monotonic()
+    warn.t0 = t0  # type: ignore[attr-defined]
+    session = Session(
+        session_id=session_id,
+        start_epoch=start_epoch,
+        cast=cast,
+        sinks=sinks,
+        output_cap=cfg.output_cap,
+        integrated=launch.integrated,
+        redact=redact,
+        on_warning=warn,
+    )
+    warn.session = session
+    session.cwd = os.getcwd()
+    integration = "active" if launch.integrated else f"unsegmented: {launch.reason}"
+    session.emit(
+        {
+            "event_type": "session_start",
+            "ts": utc_ts(start_epoch),
+            "schema_version": 1,
+            "session_type": session_type,
+            "name": opts.name,
+            "parent_session_id": parent,
+            "correlation_id": session_id,
+            "started_at": utc_ts(start_epoch),
+            "host": socket.gethostname(),
+            "user": _user(),
+            "pid": os.getpid(),
+            "shell": shell_path,
+            "shell_kind": kind,
+            "cwd": os.getcwd(),
+            "cols": cols,
+            "rows": rows,
+            "term": env.get("TERM"),
+            "platform": sys.platform,
+            "cfsession_version": __version__,
+            "etw": getattr(etw, "status", "unavailable: emitter not installed"),
+            "integration": integration,
+            "command_argv": list(opts.command) or None,
+        }
+    )
+
+    if not opts.quiet:
+        note = f" (nested in {parent})" if parent else ""
+        what = "command" if opts.command else "session; exit the shell to stop"
+        sys.stderr.write(f"cfsession: recording {session_id}{note} — {what}\n")
+        sys.stderr.flush()
+
+    # -- run -------------------------------------------------------------------------------------
+    try:
+        pty = spawn(launch.argv, env=launch.env, cwd=None, cols=cols, rows=rows, termios_from=0 if term.is_tty else None)
+    except Exception as exc:
+        session.finish(time.monotonic() - t0, None, "error")
+        for s in sinks:
+            s.close()
+        if tmpdir:
+            shell_mod.remove_tmpdir(tmpdir)
+        raise CfsessionError(f"cannot start {launch.argv[0]}: {exc}", "check --shell / the command") from exc
+    session.shell_pid = pty.pid if launch.integrated else None
+    # The init file holds the nonce: delete it as soon as the shell has read it (§2.3).
+    session.on_hello = lambda: [p.unlink(missing_ok=True) for p in launch.secrets]
+    if opts.command:
+        session.open_pseudo(0.0, argv_text(opts.command), "argv")
+    segmenter = Segmenter(nonce) if launch.integrated else None
+    if not launch.integrated and not opts.command:
+        session.no_hello(0.0, launch.reason or "no shell integration")
+    deadline = float(os.environ.get("CFSESSION_INTEGRATION_TIMEOUT", INTEGRATION_TIMEOUT_S))
+    loop = Loop(
+        pty,
+        session,
+        segmenter,
+        in_fd=0,
+        out_fd=1,
+        t0=t0,
+        get_size=term.size if term.is_tty else None,
+        forward_sigint=not term.is_tty,
+        integration_deadline=deadline if launch.integrated else None,
+    )
+    result = None
+    try:
+        term.enter_raw()
+        warn.raw = term.is_tty
+        result = loop.run()
+    finally:
+        term.restore()
+        warn.raw = False
+        t_end = time.monotonic() - t0
+        if result is None:  # an exception inside the loop: still close the session
+            pty.terminate(force=True)
+            code = pty.wait()
+            session.finish(t_end, code, "error")
+        else:
+            session.finish(t_end, result.exit_code, result.reason)
+        for s in sinks:
+            s.close()
+        pty.close()
+        if tmpdir:
+            shell_mod.remove_tmpdir(tmpdir)
+    if not opts.quiet:
+        where = jsonl.path if jsonl is not None and jsonl.failed is None else "(not saved)"
+        sys.stderr.write(
+            f"cfsession: session {session_id}: {session.command_count} commands, "
+            f"{session.failed_count} failed — {where}\n"
+        )
+    return result.exit_code
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return None
+

@@ -1,0 +1,192 @@
+"""Streaming parser for the private, nonce-authenticated markers (SHELL_INTEGRATION.md §2, §5).
+
+Pure: bytes in, pieces out — never touches a file descriptor. ``feed(chunk)`` returns a
+list whose items are either ``bytes`` (data to pass through and record, byte-exact) or
+:class:`Mark` (a genuine marker, stripped from the stream). Anything that is not a
+genuine marker — foreign OSC 133/633/7, a marker with a wrong nonce, a replayed sequence
+number — is data.
+
+Work per chunk is a handful of ``bytes.find`` calls; nothing loops per byte in Python.
+At most ``len(FULL_INTRO) - 1`` bytes are held back between chunks unless a verified
+marker is split, and then at most ``MARK_CAP``. A chunk that ends in a partial intro
+(or a lone ESC) is held until the next chunk or :meth:`Segmenter.flush` (the recorder
+calls it after a short idle period so a held ESC never freezes the screen).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+MARK_CAP = 64 * 1024
+_UNESCAPE = re.compile(rb"\\(\\|x[0-9a-fA-F]{2})")
+
+
+def _unescape_sub(m: re.Match[bytes]) -> bytes:
+    g = m.group(1)
+    return b"\\" if g == b"\\" else bytes((int(g[1:], 16),))
+
+
+def unescape(value: bytes) -> str:
+    """Decode one field value: ``\\\\`` and ``\\xHH`` back to bytes, then UTF-8 (surrogateescape)."""
+    if b"\\" in value:
+        value = _UNESCAPE.sub(_unescape_sub, value)
+    return value.decode("utf-8", "surrogateescape")
+
+
+def escape(value: str | bytes) -> bytes:
+    """The inverse of :func:`unescape` (used by tests and by integrations written in Python)."""
+    raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
+    out = bytearray()
+    for b in raw:
+        if b == 0x5C:
+            out += b"\\\\"
+        elif b < 0x20 or b == 0x7F or b == 0x3B:
+            out += b"\\x%02x" % b
+        else:
+            out.append(b)
+    return bytes(out)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One genuine marker: its event letter, sequence number and fields."""
+
+    event: str
+    seq: int
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+def encode_mark(osc_num: int, nonce: str, seq: int, event: str, **fields: str) -> bytes:
+    """Wire bytes of a marker (what the shell hooks print)."""
+    parts = [b"\x1b]%d;%s;%d;%s" % (osc_num, nonce.encode(), seq, event.encode())]
+    parts += [k.encode() + b"=" + escape(v) for k, v in fields.items()]
+    return b";".join(parts) + b"\x07"
+
+
+class Segmenter:
+    """Split a PTY byte stream into data and genuine markers."""
+
+    def __init__(self, nonce: str, osc_num: int = 6973) -> None:
+        self.intro = b"\x1b]%d;" % osc_num
+        self.full = self.intro + nonce.encode("ascii") + b";"
+        self._held = b""
+        self._last_seq = -1
+        self.spoof_attempts = 0  # foreign intros with our OSC number, bad nonce, replays
+        self.anomalies: list[str] = []
+
+    @property
+    def holding(self) -> bool:
+        return bool(self._held)
+
+    def flush(self) -> bytes:
+        """Release held bytes as data (idle timeout or end of stream)."""
+        held, self._held = self._held, b""
+        return held
+
+    def feed(self, chunk: bytes) -> list[bytes | Mark]:
+        buf = self._held + chunk if self._held else chunk
+        self._held = b""
+        intro, full = self.intro, self.full
+        out: list[bytes | Mark] = []
+        pos = 0
+        n = len(buf)
+        while True:
+            i = buf.find(intro, pos)
+            if i < 0:
+                keep = self._partial_suffix(buf, pos)
+                end = n - keep
+                if end > pos:
+                    out.append(buf[pos:end])
+                if keep:
+                    self._held = buf[end:]
+                break
+            if i > pos:
+                out.append(buf[pos:i])
+            head_end = i + len(full)
+            if head_end > n:
+                if full.startswith(buf[i:]):  # could still be ours: wait for more bytes
+                    self._held = buf[i:]
+                    break
+                self.spoof_attempts += 1
+                out.append(intro)
+                pos = i + len(intro)
+                continue
+            if buf[i:head_end] != full:  # wrong nonce: pass through at once
+                self.spoof_attempts += 1
+                out.append(intro)
+                pos = i + len(intro)
+                continue
+            end, term_len = self._find_terminator(buf, head_end)
+            if end < 0:
+                if n - i > MARK_CAP or term_len < 0:
+                    # Over-long or malformed (a raw ESC inside): not a marker we wrote.
+                    self.anomalies.append("malformed_marker")
+                    out.append(intro)
+                    pos = i + len(intro)
+                    continue
+                self._held = buf[i:]
+                break
+            mark = self._parse(buf[head_end:end])
+            if mark is None:
+                self.spoof_attempts += 1
+                out.append(buf[i : end + term_len])
+            else:
+                out.append(mark)
+            pos = end + term_len
+        return _merge(out)
+
+    def _partial_suffix(self, buf: bytes, pos: int) -> int:
+        """Length of the longest suffix of ``buf[pos:]`` that is a proper prefix of the intro."""
+        j = buf.rfind(b"\x1b", max(pos, len(buf) - len(self.intro) + 1))
+        if j >= 0 and self.intro.startswith(buf[j:]):
+            return len(buf) - j
+        return 0
+
+    @staticmethod
+    def _find_terminator(buf: bytes, start: int) -> tuple[int, int]:
+        """(index, length) of BEL or ESC-backslash; (-1, 0) to wait; (-1, -1) if malformed."""
+        bel = buf.find(b"\x07", start)
+        esc = buf.find(b"\x1b", start, bel if bel >= 0 else len(buf))
+        if esc < 0:
+            return (bel, 1) if bel >= 0 else (-1, 0)
+        if esc + 1 >= len(buf):
+            return -1, 0
+        if buf[esc + 1] == 0x5C:
+            return esc, 2
+        return -1, -1
+
+    def _parse(self, body: bytes) -> Mark | None:
+        parts = body.split(b";")
+        if len(parts) < 2 or not parts[0].isdigit() or not parts[1]:
+            return None
+        seq = int(parts[0])
+        if seq <= self._last_seq:  # replayed or duplicated: never trusted twice
+            self.anomalies.append("replayed_marker")
+            return None
+        self._last_seq = seq
+        fields: dict[str, str] = {}
+        for p in parts[2:]:
+            k, sep, v = p.partition(b"=")
+            if sep:
+                fields[k.decode("ascii", "replace")] = unescape(v)
+        return Mark(parts[1].decode("ascii", "replace"), seq, fields)
+
+
+def _merge(items: list[bytes | Mark]) -> list[bytes | Mark]:
+    """Join adjacent data pieces so callers see at most one ``bytes`` between marks."""
+    if len(items) < 2:
+        return items
+    out: list[bytes | Mark] = []
+    run: list[bytes] = []
+    for it in items:
+        if isinstance(it, bytes):
+            run.append(it)
+        else:
+            if run:
+                out.append(b"".join(run))
+                run = []
+            out.append(it)
+    if run:
+        out.append(b"".join(run))
+    return out

@@ -1,0 +1,398 @@
+"""Segmentation state machine (SHELL_INTEGRATION.md §6): data and marks in, records out.
+
+No file descriptors and no clock here: the loop hands in data and marks stamped with
+seconds since the session started, and records go to the sinks it was given. The JSONL
+record shapes are DESIGN.md §3.1.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+from cfsession.segmenter import Mark
+from cfsession.sinks import Record, Sink
+from cfsession.sinks.cast import CastWriter
+from cfsession.sinks.jsonl import utc_ts
+from cfsession.text import render_plain
+
+Redact = Callable[[str], "tuple[str, int]"]
+WarningCallback = Callable[[str, str], None]
+
+ECHO_KEEP = 4096  # bytes of prompt+echo kept to disambiguate a stale history entry
+_ALT_ON = (b"\x1b[?1049h", b"\x1b[?1047h", b"\x1b[?47h")
+
+
+class OutputSpool:
+    """Raw output of one command: the first and last ``cap/2`` bytes kept, the rest counted.
+
+    Memory stays flat however much a command prints (DESIGN.md §7).
+    """
+
+    def __init__(self, cap: int) -> None:
+        self.half = max(cap // 2, 1)
+        self.head = bytearray()
+        self.tail: deque[bytes] = deque()
+        self.tail_len = 0
+        self.total = 0
+
+    def add(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self.half - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+            if not data:
+                return
+        if len(data) >= self.half:
+            self.tail.clear()
+            self.tail.append(data[-self.half :])
+            self.tail_len = self.half
+            return
+        self.tail.append(data)
+        self.tail_len += len(data)
+        while self.tail_len - len(self.tail[0]) >= self.half:
+            self.tail_len -= len(self.tail.popleft())
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.head) + self.tail_len
+
+    def text(self) -> str:
+        head = render_plain(bytes(self.head).decode("utf-8", "replace"))
+        if not self.tail:
+            return head
+        tail_bytes = b"".join(self.tail)
+        omitted = self.total - len(self.head) - len(tail_bytes)
+        if omitted > 0:
+            tail_bytes = tail_bytes[-self.half :]
+            omitted = self.total - len(self.head) - len(tail_bytes)
+            # Start the tail at a line boundary when one is near, for a readable cut.
+            nl = tail_bytes.find(b"\n", 0, 512)
+            if nl >= 0:
+                omitted += nl + 1
+                tail_bytes = tail_bytes[nl + 1 :]
+            sep = f"\n[… cfsession: {omitted} bytes of output omitted …]\n"
+            return head.rstrip("\n") + sep + render_plain(tail_bytes.decode("utf-8", "replace"))
+        return render_plain((bytes(self.head) + tail_bytes).decode("utf-8", "replace"))
+
+
+@dataclass
+class Command:
+    seq: int
+    text: str | None
+    source: str
+    cwd: str | None
+    t_start: float
+    spool: OutputSpool
+    cmdno: str | None = None
+    anomalies: list[str] = field(default_factory=list)
+    alt_screen: bool = False
+    # filled when the command ends
+    exit_code: int | None = None
+    pipestatus: list[int] | None = None
+    t_end: float | None = None
+
+
+def status_kind(code: int | None) -> str:
+    if code is None:
+        return "unknown"
+    if 147 <= code <= 150:  # 128 + SIGSTOP/SIGTSTP/SIGTTIN/SIGTTOU
+        return "stopped"
+    if code > 128:
+        return "likely_signal"
+    return "exited"
+
+
+def _pipestatus(value: str | None) -> list[int] | None:
+    if not value:
+        return None
+    try:
+        return [int(x) for x in value.split()]
+    except ValueError:
+        return None
+
+
+class Session:
+    """Turns marks and data into ``terminal_capture`` records (and the rest of §3.1)."""
+
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        start_epoch: float,
+        cast: CastWriter | None,
+        sinks: list[Sink],
+        output_cap: int = 64 * 1024,
+        integrated: bool = True,
+        redact: Redact | None = None,
+        on_warning: WarningCallback | None = None,
+        shell_pid: int | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.start_epoch = start_epoch
+        self.cast = cast
+        self.sinks = sinks
+        self.output_cap = output_cap
+        self.redact = redact
+        self.on_warning = on_warning
+        self.shell_pid = shell_pid
+        self.integrated = integrated  # hooks were injected
+        self.active = False  # H received
+        self.unsegmented_reason: str | None = None if integrated else "no shell integration"
+        self.cwd: str | None = None
+        self.current: Command | None = None
+        self.closing: Command | None = None  # ended (D seen), waiting for the cwd in P
+        self.command_count = 0
+        self.failed_count = 0
+        self._echo = bytearray()  # prompt + echoed input since the last A
+        self._pending_spoofs = 0
+        self.on_hello: Callable[[], object] | None = None
+
+    # -- helpers -------------------------------------------------------------------------
+    def ts(self, t: float) -> str:
+        return utc_ts(self.start_epoch + t)
+
+    def emit(self, record: Record) -> None:
+        for sink in self.sinks:
+            try:
+                sink.write(record)
+            except Exception as exc:  # a sink must never take the shell down (DESIGN.md §6)
+                if self.on_warning:
+                    self.on_warning("sink_failed", f"{type(sink).__name__}: {exc}")
+
+    def event(self, event_type: str, t: float, **fields: object) -> None:
+        rec: Record = {"event_type": event_type, "ts": self.ts(t)}
+        rec.update(fields)
+        self.emit(rec)
+
+    # -- input from the loop ---------------------------------------------------------------
+    def data(self, data: bytes, t: float) -> None:
+        if self.cast is not None:
+            self.cast.output(data, t)
+        cmd = self.current
+        if cmd is not None:
+            cmd.spool.add(data)
+            if not cmd.alt_screen and b"\x1b[?" in data and any(s in data for s in _ALT_ON):
+                cmd.alt_screen = True
+        elif self.active:
+            self._echo += data
+            if len(self._echo) > ECHO_KEEP:
+                del self._echo[: len(self._echo) - ECHO_KEEP]
+
+    def spoofed(self, count: int) -> None:
+        """The segmenter saw forged/foreign intros; charge them to the running command."""
+        if self.current is not None:
+            self.current.anomalies.append("spoof_attempt")
+        else:
+            self._pending_spoofs += count
+
+    def mark(self, m: Mark, t: float) -> None:
+        if self.shell_pid is not None and "pid" in m.fields and m.fields["pid"] != str(self.shell_pid):
+            return  # an inherited prompt fragment expanded by a child shell (§2.2)
+        ev = m.event
+        if ev == "H":
+            self._hello(m, t)
+        elif ev == "C":
+            self._start(m, t)
+        elif ev == "D":
+            self._end(m, t)
+        elif ev == "P":
+            if "cwd" in m.fields:
+                self.cwd = m.fields["cwd"]
+            self._settle(t)
+        elif ev == "A":
+            self._settle(t)
+            self._echo.clear()
+        elif ev == "X":
+            if self.current is not None:
+                st = m.fields.get("st")
+                self._close(t, int(st) if st and st.lstrip("-").isdigit() else None, None)
+            self._settle(t)
+
+    def _hello(self, m: Mark, t: float) -> None:
+        was_unsegmented = self.unsegmented_reason is not None and self.integrated
+        if not self.active and self.on_hello is not None:
+            self.on_hello()
+        self.active = True
+        self.unsegmented_reason = None
+        if self.current is not None and self.current.source == "unsegmented":
+            self.current = None  # start-up output before the hook reported in
+        if was_unsegmented:
+            self.event("integration", t, status="active", reason="shell reported in late", shell=m.fields.get("shell"))
+
+    def no_hello(self, t: float, reason: str) -> None:
+        """The integration deadline passed without an ``H``: record unsegmented from here on."""
+        if self.active or self.unsegmented_reason is not None:
+            return
+        self.unsegmented_reason = reason
+        self.event("integration", t, status="unsegmented", reason=reason)
+        if self.on_warning:
+            self.on_warning("unsegmented", f"recording without command boundaries: {reason}")
+        self.open_pseudo(t)
+
+    def open_pseudo(self, t: float, text: str | None = None, source: str = "unsegmented") -> None:
+        """One pseudo-command spanning what follows (unsegmented shell, or ``record -- CMD``)."""
+        self._start_command(t, text, source, None)
+
+    # -- the state machine -------------------------------------------------------------------
+    def _start(self, m: Mark, t: float) -> None:
+        if not self.active:
+            self._hello(m, t)
+        self._settle(t)
+        f = m.fields
+        if self.current is not None:
+            prev = self.current
+            paste = prev.cmdno is not None and f.get("cmdno", "").isdigit() and prev.cmdno.isdigit() and int(f["cmdno"]) == int(prev.cmdno) + 1
+            prev.anomalies.append("no_prompt_between" if paste else "missing_end")
+            self._close(t, None, None)
+            self._settle(t)
+        src = f.get("src", "history")
+        text: str | None = f.get("cmd")
+        if src == "stale":
+            text, src = self._resolve_stale(text)
+        elif src == "hidden":
+            text = None
+        self._start_command(t, text, src, f.get("cmdno"))
+
+    def _resolve_stale(self, stale: str | None) -> tuple[str | None, str]:
+        """bash: ``history 1`` did not advance — a duplicate (ignoredups) or a hidden line.
+
+        The shell cannot tell us which, but the line it just echoed can: a duplicate ends
+        with exactly the previous entry's text. Anything else stays hidden (privacy first).
+        """
+        if stale and "\n" not in stale:
+            shown = render_plain(bytes(self._echo).decode("utf-8", "replace")).rstrip("\n")
+            last = shown.rsplit("\n", 1)[-1].rstrip()
+            if last.endswith(stale.rstrip()) and not last.endswith(" " + " " + stale.rstrip()):
+                return stale, "history"
+        return None, "hidden"
+
+    def _start_command(self, t: float, text: str | None, source: str, cmdno: str | None) -> None:
+        self.command_count += 1
+        cmd = Command(
+            seq=self.command_count,
+            text=text,
+            source=source,
+            cwd=self.cwd,
+            t_start=t,
+            spool=OutputSpool(self.output_cap),
+            cmdno=cmdno,
+        )
+        if self._pending_spoofs:
+            self._pending_spoofs = 0
+        self.current = cmd
+        self._echo.clear()
+        if self.cast is not None:
+            label = "$ " + text if text is not None else "$ (hidden command)"
+            if self.redact is not None:
+                label = self.redact(label)[0]
+            self.cast.marker(label, t)
+
+    def _end(self, m: Mark, t: float) -> None:
+        st = m.fields.get("st")
+        if self.current is None:
+            return  # bare D: nothing ran (empty line, Ctrl-C at the prompt) — or a stale D
+        code = int(st) if st is not None and st.lstrip("-").isdigit() else None
+        self._close(t, code, _pipestatus(m.fields.get("ps")))
+
+    def _close(self, t: float, code: int | None, pipestatus: list[int] | None) -> None:
+        cmd = self.current
+        assert cmd is not None
+        self.current = None
+        cmd.exit_code, cmd.pipestatus, cmd.t_end = code, pipestatus, t
+        if self.closing is not None:
+            self._write_command(self.closing, self.cwd)
+        self.closing = cmd
+
+    def _settle(self, t: float) -> None:
+        """Write the command that ended, now that the prompt told us the cwd after it."""
+        if self.closing is not None:
+            cmd, self.closing = self.closing, None
+            self._write_command(cmd, self.cwd)
+
+    def _write_command(self, cmd: Command, cwd_end: str | None) -> None:
+        assert cmd.t_end is not None
+        output = cmd.spool.text()
+        command = cmd.text
+        redactions = 0
+        if self.redact is not None:
+            output, n = self.redact(output)
+            redactions += n
+            if command is not None:
+                command, n = self.redact(command)
+                redactions += n
+        if cmd.exit_code not in (0, None):
+            self.failed_count += 1
+        digest: tuple[str | None, int | None] = (None, None)
+        if self.cast is not None:
+            self.cast.flush(cmd.t_end)
+            digest = self.cast.digest
+        rec: Record = {
+            "event_type": "terminal_capture",
+            "ts": self.ts(cmd.t_end),
+            "correlation_id": self.session_id,
+            "command_seq": cmd.seq,
+            "command": command,
+            "command_source": cmd.source,
+            "cwd": cmd.cwd,
+            "cwd_end": cwd_end,
+            "exit_code": cmd.exit_code,
+            "status_kind": status_kind(cmd.exit_code),
+            "pipestatus": cmd.pipestatus,
+            "started_at": self.ts(cmd.t_start),
+            "ended_at": self.ts(cmd.t_end),
+            "duration_ms": round((cmd.t_end - cmd.t_start) * 1000.0, 3),
+            "output": output,
+            "output_length": cmd.spool.total,
+            "output_truncated": cmd.spool.truncated,
+            "alt_screen": cmd.alt_screen,
+            "cast_start": round(cmd.t_start, 6),
+            "cast_end": round(cmd.t_end, 6),
+            "redactions": redactions,
+            "anomalies": sorted(set(cmd.anomalies)),
+            "cast_sha256": digest[0],
+            "cast_bytes": digest[1],
+        }
+        self.emit(rec)
+
+    def resize(self, cols: int, rows: int, t: float) -> None:
+        if self.cast is not None:
+            self.cast.resize(cols, rows, t)
+        self.event("resize", t, cols=cols, rows=rows)
+
+    # -- end of session -------------------------------------------------------------------------
+    def finish(self, t: float, exit_code: int | None, reason: str) -> None:
+        """Close what is open and write ``session_end``."""
+        cmd = self.current
+        if cmd is not None:
+            first = (cmd.text or "").strip().split(None, 1)
+            if cmd.source in ("unsegmented", "argv") or (first and first[0] in ("exit", "logout")):
+                code = exit_code
+            else:
+                code = None
+                cmd.anomalies.append("missing_end")
+            self._close(t, code, None)
+        self._settle(t)
+        digest: tuple[str | None, int | None] = (None, None)
+        if self.cast is not None:
+            self.cast.close()
+            digest = self.cast.digest
+        self.event(
+            "session_end",
+            t,
+            ended_at=self.ts(t),
+            duration_ms=round(t * 1000.0, 3),
+            command_count=self.command_count,
+            failed_count=self.failed_count,
+            exit_code=exit_code,
+            reason=reason,
+            cast_sha256=digest[0],
+            cast_bytes=digest[1],
+        )
+
+
+def argv_text(argv: list[str]) -> str:
+    return shlex.join(argv)

@@ -1,0 +1,347 @@
+"""Reading recorded sessions back from their files (DESIGN.md §3), tolerating damage (§6).
+
+The JSONL file is the source of truth. Readers never crash on bad data: a corrupt line,
+a truncated last line, a foreign or empty file or an unknown ``schema_version`` becomes a
+:class:`StoreWarning` naming the file and the line, and everything else still reads.
+Schema upgrades, when a version 2 exists, live here and only here (STYLE.md §3).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cfsession.errors import SchemaError, UsageError
+
+SCHEMA_VERSION = 1
+GUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+PREFIX_RE = re.compile(r"^[0-9a-f-]+$")
+MIN_PREFIX = 4  # hex digits: fewer would match half the store
+CHUNK = 4 * 1024 * 1024
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoreWarning:
+    """One problem with one file (and line), for a one-line message on stderr."""
+
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.message}"
+
+
+class LineReader:
+    """Complete lines of a file from ``offset``; a last line without ``\\n`` is the tail.
+
+    The tail is not yielded: the recorder writes each line with one ``write`` so a partial
+    line is either being written right now or the file was cut (disk full, crash).
+    """
+
+    def __init__(self, path: Path, offset: int = 0) -> None:
+        self.path = path
+        self.offset = offset
+        self.tail = 0  # bytes after the last newline
+
+    def __iter__(self) -> Iterator[tuple[bytes, int]]:
+        """Yield ``(line, offset after its newline)``."""
+        pos = self.offset
+        buf = b""
+        with open(self.path, "rb") as f:
+            f.seek(pos)
+            while True:
+                chunk = f.read(CHUNK)
+                if not chunk:
+                    break
+                buf = buf + chunk if buf else chunk
+                start = 0
+                while True:
+                    nl = buf.find(b"\n", start)
+                    if nl < 0:
+                        break
+                    pos += nl + 1 - start
+                    yield buf[start:nl], pos
+                    start = nl + 1
+                buf = buf[start:]
+        self.tail = len(buf)
+
+
+def parse_line(raw: bytes) -> Record | str:
+    """The record on one line, or a short reason why it is not one."""
+    try:
+        rec = json.loads(raw)
+    except (ValueError, RecursionError):
+        return "corrupt line (not JSON), skipped"
+    if not isinstance(rec, dict) or not isinstance(rec.get("event_type"), str):
+        return "not an event (no event_type), skipped"
+    return rec
+
+
+def check_start(rec: Record | str) -> str | None:
+    """Why a first line does not open a session this version reads (None when it does)."""
+    if isinstance(rec, str) or rec.get("event_type") != "session_start":
+        return "not a cfsession session file (line 1 is not a session_start), ignored"
+    version = rec.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        return "not a cfsession session file (no schema_version), ignored"
+    if version > SCHEMA_VERSION:
+        return (
+            f"schema_version {version} is newer than this cfsession reads ({SCHEMA_VERSION}),"
+            " ignored; upgrade cfsession"
+        )
+    if version < 1:
+        return f"unknown schema_version {version}, ignored"
+    sid = rec.get("session_id")
+    if not isinstance(sid, str) or not GUID_RE.match(sid):
+        return "session_start has no valid session_id, ignored"
+    return None
+
+
+# -- field helpers: recorded values are untrusted, so every read is typed -------------------
+def as_int(v: object) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def as_float(v: object) -> float | None:
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    return None
+
+
+def as_str(v: object) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def is_failed(exit_code: object) -> bool:
+    code = as_int(exit_code)
+    return code is not None and code != 0
+
+
+def epoch(ts: object) -> float | None:
+    """Seconds since the epoch of an RFC 3339 time (``Z`` or an offset), None if unreadable."""
+    if not isinstance(ts, str) or not ts:
+        return None
+    s = ts[:-1] + "+00:00" if ts.endswith(("Z", "z")) else ts
+    try:
+        dt = datetime.fromisoformat(s)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+def program_of(command: str | None) -> str | None:
+    """The program a command line runs (``FOO=1 /usr/bin/git push`` → ``git``), for stats."""
+    if not command:
+        return None
+    for word in command.split():
+        if "=" in word and not word.startswith(("=", "-")) and word.split("=", 1)[0].isidentifier():
+            continue  # a leading environment assignment
+        return word.rsplit("/", 1)[-1] or word
+    return None
+
+
+# -- one session ------------------------------------------------------------------------
+@dataclass
+class LoadedSession:
+    """Everything one JSONL file holds, read to its last complete line."""
+
+    path: Path
+    start: Record
+    events: list[Record] = field(default_factory=list)  # after session_start, in file order
+    raw_lines: list[bytes] = field(default_factory=list)  # the valid lines, byte-exact
+    warnings: list[StoreWarning] = field(default_factory=list)
+    tail: int = 0  # bytes of an incomplete last line
+
+    @property
+    def session_id(self) -> str:
+        return str(self.start["session_id"])
+
+    @property
+    def commands(self) -> list[Record]:
+        return [e for e in self.events if e.get("event_type") == "terminal_capture"]
+
+    @property
+    def end(self) -> Record | None:
+        for e in reversed(self.events):
+            if e.get("event_type") == "session_end":
+                return e
+        return None
+
+
+def load_session(path: Path, *, keep_raw: bool = False) -> LoadedSession:
+    """Read one session file; damage becomes warnings, an unusable file a SchemaError."""
+    reader = LineReader(path)
+    loaded: LoadedSession | None = None
+    sid = ""
+    try:
+        for lineno, (raw, _end) in enumerate(reader, start=1):
+            rec = parse_line(raw)
+            if loaded is None:
+                problem = check_start(rec)
+                if problem:
+                    raise SchemaError(f"{path}:1: {problem}", "run `cfsession list` to see the others")
+                assert isinstance(rec, dict)
+                loaded = LoadedSession(path=path, start=rec)
+                sid = rec["session_id"]
+            elif isinstance(rec, str):
+                loaded.warnings.append(StoreWarning(str(path), lineno, rec))
+                continue
+            elif rec.get("session_id") not in (None, sid):
+                loaded.warnings.append(
+                    StoreWarning(str(path), lineno, "line of another session, skipped")
+                )
+                continue
+            else:
+                loaded.events.append(rec)
+            if keep_raw:
+                loaded.raw_lines.append(raw)
+    except OSError as exc:
+        raise SchemaError(f"cannot read {path}: {exc.strerror or exc}", "check the file's permissions") from exc
+    if loaded is None:
+        what = "truncated session_start" if reader.tail else "empty file"
+        raise SchemaError(f"{path}:1: {what}, ignored", "run `cfsession list` to see the others")
+    loaded.tail = reader.tail
+    return loaded
+
+
+def tail_warning(path: Path | str, line: int, tail: int) -> StoreWarning:
+    return StoreWarning(str(path), line, f"truncated last line ({tail} bytes, no newline), ignored")
+
+
+def summarise(loaded: LoadedSession) -> Record:
+    """The listing fields of a session, computed exactly as the index computes them."""
+    start, end = loaded.start, loaded.end
+    commands = loaded.commands
+    last_ts = loaded.events[-1].get("ts") if loaded.events else start.get("ts")
+    started_at = as_str(start.get("started_at")) or as_str(start.get("ts"))
+    return {
+        "ended_at": as_str(end.get("ended_at")) if end else None,
+        "duration_ms": session_duration(started_at, end, last_ts),
+        "command_count": len(commands),
+        "failed_count": sum(1 for c in commands if is_failed(c.get("exit_code"))),
+        "exit_code": as_int(end.get("exit_code")) if end else None,
+        "reason": as_str(end.get("reason")) if end else None,
+        "complete": end is not None,
+    }
+
+
+def session_duration(started_at: object, end: Record | None, last_ts: object) -> float | None:
+    """session_end's duration, else time from start to the last line written."""
+    if end is not None and as_float(end.get("duration_ms")) is not None:
+        return as_float(end.get("duration_ms"))
+    t0, t1 = epoch(started_at), epoch(last_ts)
+    if t0 is None or t1 is None:
+        return None
+    return round(max(0.0, t1 - t0) * 1000.0, 3)
+
+
+# -- status -----------------------------------------------------------------------------
+_HOSTS: set[str] | None = None
+
+
+def _local_hosts() -> set[str]:
+    global _HOSTS
+    if _HOSTS is None:
+        import platform
+
+        _HOSTS = {h.lower() for h in (socket.gethostname(), platform.node()) if h}
+    return _HOSTS
+
+
+def recorder_alive(pid: object, host: object, started_at: object) -> bool:
+    """Is the process that wrote session_start still running (here, and not a reused pid)?"""
+    pid_i = as_int(pid)
+    if pid_i is None or pid_i <= 0:
+        return False
+    if isinstance(host, str) and host and host.lower() not in _local_hosts():
+        return False  # another machine's recorder: we cannot know, so it is not "recording"
+    import psutil
+
+    try:
+        created = psutil.Process(pid_i).create_time()
+    except (psutil.Error, OSError):
+        return False
+    t0 = epoch(started_at)
+    # A pid reused by a process born after the session started is not our recorder.
+    return t0 is None or created <= t0 + 2.0
+
+
+def status(complete: bool, pid: object, host: object, started_at: object) -> str:
+    if complete:
+        return "complete"
+    return "recording" if recorder_alive(pid, host, started_at) else "incomplete"
+
+
+# -- ids --------------------------------------------------------------------------------
+def parse_id_query(query: str) -> tuple[str, str]:
+    """``("last", "")``, ``("full", guid)`` or ``("prefix", p)``; a UsageError otherwise."""
+    q = query.strip().lower()
+    if q == "last":
+        return "last", ""
+    if GUID_RE.match(q):
+        return "full", q
+    if PREFIX_RE.match(q) and len(q.replace("-", "")) >= MIN_PREFIX:
+        return "prefix", q
+    raise UsageError(
+        f"'{query}' is not a session id",
+        f"give the full id, a prefix of at least {MIN_PREFIX} hex digits, or `last`",
+    )
+
+
+# -- the .cast file ---------------------------------------------------------------------
+Frame = tuple[float, str, str]  # (seconds since start, event code, data)
+_RESIZE_RE = re.compile(r"^\d+x\d+$")
+
+
+def read_cast(path: Path) -> tuple[Record, list[Frame], list[StoreWarning]]:
+    """Header and events of an asciicast v2 file; bad lines are skipped with a warning.
+
+    Times are made non-decreasing (players require it) and malformed ``"r"`` events are
+    dropped because asciinema 3 treats them as a hard error (ANCHORS.md §5.3).
+    """
+    header: Record = {}
+    frames: list[Frame] = []
+    warnings: list[StoreWarning] = []
+    reader = LineReader(path)
+    last = 0.0
+    lineno = 0
+    for lineno, (raw, _end) in enumerate(reader, start=1):
+        if not raw.strip():
+            continue
+        try:
+            item = json.loads(raw)
+        except (ValueError, RecursionError):
+            warnings.append(StoreWarning(str(path), lineno, "corrupt line (not JSON), skipped"))
+            continue
+        if lineno == 1:
+            if isinstance(item, dict):
+                header = item
+                continue
+            warnings.append(StoreWarning(str(path), 1, "no asciicast header, using the session's"))
+        ok = (
+            isinstance(item, list)
+            and len(item) == 3
+            and as_float(item[0]) is not None
+            and isinstance(item[1], str)
+            and isinstance(item[2], str)
+        )
+        if not ok or (item[1] == "r" and not _RESIZE_RE.match(item[2])):
+            warnings.append(StoreWarning(str(path), lineno, "not an asciicast event, skipped"))
+            continue
+        last = max(last, float(item[0]))
+        frames.append((last, item[1], item[2]))
+    if reader.tail:
+        warnings.append(tail_warning(path, lineno + 1, reader.tail))
+    return header, frames, warnings
