@@ -50,11 +50,18 @@ def escape(value: str | bytes) -> bytes:
 
 @dataclass(frozen=True)
 class Mark:
-    """One genuine marker: its event letter, sequence number and fields."""
+    """One genuine marker: its event letter, sequence number and fields.
+
+    ``event == "!"`` is not from the shell: it tells the consumer, at the right place in
+    the stream, that a forged or replayed marker just passed through as data.
+    """
 
     event: str
     seq: int
     fields: dict[str, str] = field(default_factory=dict)
+
+
+SPOOF = Mark("!", -1)
 
 
 def encode_mark(osc_num: int, nonce: str, seq: int, event: str, **fields: str) -> bytes:
@@ -109,12 +116,12 @@ class Segmenter:
                     self._held = buf[i:]
                     break
                 self.spoof_attempts += 1
-                out.append(intro)
+                out += (intro, SPOOF)
                 pos = i + len(intro)
                 continue
             if buf[i:head_end] != full:  # wrong nonce: pass through at once
                 self.spoof_attempts += 1
-                out.append(intro)
+                out += (intro, SPOOF)
                 pos = i + len(intro)
                 continue
             end, term_len = self._find_terminator(buf, head_end)
@@ -130,7 +137,7 @@ class Segmenter:
             mark = self._parse(buf[head_end:end])
             if mark is None:
                 self.spoof_attempts += 1
-                out.append(buf[i : end + term_len])
+                out += (buf[i : end + term_len], SPOOF)
             else:
                 out.append(mark)
             pos = end + term_len

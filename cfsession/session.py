@@ -148,7 +148,7 @@ class Session:
         self.command_count = 0
         self.failed_count = 0
         self._echo = bytearray()  # prompt + echoed input since the last A
-        self._pending_spoofs = 0
+        self.spoofs_between = 0  # forged markers outside any command
         self.on_hello: Callable[[], object] | None = None
 
     # -- helpers -------------------------------------------------------------------------
@@ -182,14 +182,13 @@ class Session:
             if len(self._echo) > ECHO_KEEP:
                 del self._echo[: len(self._echo) - ECHO_KEEP]
 
-    def spoofed(self, count: int) -> None:
-        """The segmenter saw forged/foreign intros; charge them to the running command."""
-        if self.current is not None:
-            self.current.anomalies.append("spoof_attempt")
-        else:
-            self._pending_spoofs += count
-
     def mark(self, m: Mark, t: float) -> None:
+        if m.event == "!":  # a forged/replayed marker passed through as data
+            if self.current is not None:
+                self.current.anomalies.append("spoof_attempt")
+            else:
+                self.spoofs_between += 1
+            return
         if self.shell_pid is not None and "pid" in m.fields and m.fields["pid"] != str(self.shell_pid):
             return  # an inherited prompt fragment expanded by a child shell (§2.2)
         ev = m.event
@@ -281,8 +280,6 @@ class Session:
             spool=OutputSpool(self.output_cap),
             cmdno=cmdno,
         )
-        if self._pending_spoofs:
-            self._pending_spoofs = 0
         self.current = cmd
         self._echo.clear()
         if self.cast is not None:

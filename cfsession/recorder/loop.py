@@ -68,7 +68,6 @@ class Loop:
         self._old_handlers: dict[int, object] = {}
         self._wake_r = self._wake_w = -1
         self._old_wakeup = -1
-        self._spoofs = 0
         self._size = get_size() if get_size else None
 
     # -- signals --------------------------------------------------------------------------
@@ -151,9 +150,6 @@ class Loop:
                 self.session.mark(p, t)
             elif p:
                 self.session.data(p, t)
-        if self.seg.spoof_attempts != self._spoofs:
-            self.session.spoofed(self.seg.spoof_attempts - self._spoofs)
-            self._spoofs = self.seg.spoof_attempts
 
     def _idle_flush(self, t: float) -> None:
         if self.seg is not None and self.seg.holding:

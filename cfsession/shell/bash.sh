@@ -97,7 +97,7 @@ __cfs_c() {
   num=${h%%[!0-9]*}
   text=${h#"$num"}
   text=${text#??}
-  if [[ -z $num || $num -lt $__cfs_hist ]]; then
+  if [[ -z $num || $num -lt $__cfs_hist || ! -o history ]]; then
     # The line was not added to history: a duplicate (ignoredups) or a hidden line
     # (ignorespace, HISTIGNORE, set +o history). The recorder decides from the echo.
     src=stale

@@ -1,0 +1,35 @@
+"""Shared fixtures: a private store per test, a hermetic HOME, and shell availability."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def cf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh ``CFSESSION_HOME`` for this test (set in the environment too)."""
+    home = tmp_path / "cfhome"
+    monkeypatch.setenv("CFSESSION_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def user_home(tmp_path: Path) -> Path:
+    """A hermetic HOME with no rc files; tests write the ones they need."""
+    home = tmp_path / "home"
+    home.mkdir()
+    return home
+
+
+def require_shell(name: str) -> str:
+    """Path of ``name``; in CI a missing shell fails the test, elsewhere it skips."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is not installed but CI must test it (.ci/run installs it)")
+        pytest.skip(f"{name} not installed")
+    return path
