@@ -1,0 +1,133 @@
+"""The marker parser: genuine marks out, everything else byte-exact, however the stream is cut."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cfsession.segmenter import SPOOF, Mark, Segmenter, encode_mark, escape, unescape
+
+NONCE = "0123456789abcdef0123456789abcdef"
+OTHER = "fedcba9876543210fedcba9876543210"
+
+
+def mk(seq: int, ev: str, **kw: str) -> bytes:
+    return encode_mark(6973, NONCE, seq, ev, **kw)
+
+
+def reference_stream() -> tuple[bytes, bytes, list[Mark]]:
+    """(stream, expected data, expected genuine marks)."""
+    parts: list[tuple[bytes, bool]] = [
+        (b"prompt$ ", False),
+        (mk(1, "H", shell="bash", pid="42"), True),
+        (b"\x1b]133;A\x07\x1b]633;E;ls\x07\x1b]7;file:///tmp\x1b\\", False),  # foreign: pass
+        (mk(2, "C", cmd="echo 'a;b\\c'\nx\t\x1b", src="history"), True),
+        (b"out\r\n\x1b[31mred\x1b[0m", False),
+        (encode_mark(6973, OTHER, 3, "D", st="0"), False),  # wrong nonce: data
+        (b"\x1b]6973;short\x07", False),  # malformed intro: data
+        (b"\x1b]6973;0123", False),  # a partial intro that never completes
+        (b" tail \x1b", False),
+        (b"\x1b]6973;" + NONCE.encode() + b";4;D;st=1;ps=1 0\x1b\\", True),  # ESC-backslash terminator
+        (mk(3, "P", cwd="/tmp/a b;c"), False),  # replayed seq (3 <= 4): data, never trusted
+        (mk(5, "A"), True),
+        (b"\xff\xfe binary \x00\x9c", False),
+        (b"\x1b]69", False),  # trailing partial intro, released by flush()
+    ]
+    stream = b"".join(p for p, _ in parts)
+    data = b"".join(p for p, genuine in parts if not genuine)
+    marks = [
+        Mark("H", 1, {"shell": "bash", "pid": "42"}),
+        Mark("C", 2, {"cmd": "echo 'a;b\\c'\nx\t\x1b", "src": "history"}),
+        Mark("D", 4, {"st": "1", "ps": "1 0"}),
+        Mark("A", 5, {}),
+    ]
+    return stream, data, marks
+
+
+def run(chunks: list[bytes]) -> tuple[bytes, list[Mark], int]:
+    seg = Segmenter(NONCE)
+    data = bytearray()
+    marks: list[Mark] = []
+    for c in chunks:
+        for p in seg.feed(c):
+            if isinstance(p, bytes):
+                data += p
+            elif p is not SPOOF:
+                marks.append(p)
+    data += seg.flush()
+    return bytes(data), marks, seg.spoof_attempts
+
+
+def test_whole_stream() -> None:
+    stream, data, marks = reference_stream()
+    got_data, got_marks, spoofs = run([stream])
+    assert got_data == data
+    assert got_marks == marks
+    assert spoofs == 4  # wrong nonce, malformed, partial, replay
+
+
+def test_every_split_offset_gives_identical_results() -> None:
+    stream, data, marks = reference_stream()
+    expected = run([stream])
+    for i in range(len(stream) + 1):
+        assert run([stream[:i], stream[i:]]) == expected, i
+
+
+def test_byte_by_byte() -> None:
+    stream, _, _ = reference_stream()
+    assert run([stream[i : i + 1] for i in range(len(stream))]) == run([stream])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=10_000), max_size=12))
+def test_random_splits(cuts: list[int]) -> None:
+    stream, _, _ = reference_stream()
+    points = sorted({c % (len(stream) + 1) for c in cuts})
+    chunks = [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)])]
+    assert run(chunks) == run([stream])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2000), st.lists(st.integers(min_value=0, max_value=2000), max_size=8))
+def test_hostile_bytes_pass_through_exactly(blob: bytes, cuts: list[int]) -> None:
+    # Random bytes salted with our intro and forged nonces: never a mark, never a byte lost.
+    salted = blob.replace(b"A", b"\x1b]6973;").replace(b"B", b"\x07").replace(b"C", OTHER.encode())
+    points = sorted({c % (len(salted) + 1) for c in cuts})
+    chunks = [salted[a:b] for a, b in zip([0, *points], [*points, len(salted)])]
+    data, marks, _ = run(chunks)
+    assert marks == []
+    assert data == salted
+
+
+def test_wrong_nonce_is_released_at_once() -> None:
+    # A forged intro must not be held back waiting for a terminator (no visible stall).
+    seg = Segmenter(NONCE)
+    forged = b"\x1b]6973;" + OTHER.encode() + b";1;D"
+    out = seg.feed(forged)
+    assert b"".join(p for p in out if isinstance(p, bytes)) == forged
+    assert not seg.holding
+
+
+def test_partial_intro_is_held_then_flushed() -> None:
+    seg = Segmenter(NONCE)
+    assert seg.feed(b"abc\x1b") == [b"abc"]
+    assert seg.holding
+    assert seg.flush() == b"\x1b"
+    assert not seg.holding
+
+
+def test_held_verified_marker_is_bounded() -> None:
+    seg = Segmenter(NONCE)
+    intro = b"\x1b]6973;" + NONCE.encode() + b";1;C;cmd="
+    seg.feed(intro)
+    assert seg.holding
+    out = seg.feed(b"x" * (70 * 1024))  # never terminated: given up as data past the cap
+    data = b"".join(p for p in out if isinstance(p, bytes)) + seg.flush()
+    assert data == intro + b"x" * (70 * 1024)
+
+
+@given(st.binary(max_size=300))
+def test_escape_roundtrip(raw: bytes) -> None:
+    enc = escape(raw)
+    assert not any(b < 0x20 or b in (0x7F, 0x3B) for b in enc)
+    assert unescape(enc).encode("utf-8", "surrogateescape") == raw
