@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from cfsession.recorder.pty import Pty
+from cfsession.recorder.terminal import ModeTracker
 from cfsession.segmenter import Mark, Segmenter
 from cfsession.session import Session
 
@@ -69,6 +70,7 @@ class Loop:
         self._wake_r = self._wake_w = -1
         self._old_wakeup = -1
         self._size = get_size() if get_size else None
+        self.modes = ModeTracker()
 
     # -- signals --------------------------------------------------------------------------
     def _install_signals(self) -> None:
@@ -134,6 +136,7 @@ class Loop:
             view = view[n:]
 
     def _handle_output(self, chunk: bytes, t: float) -> None:
+        self.modes.feed(chunk)
         if self.seg is None:
             self._write_out(chunk)
             self.session.data(chunk, t)
@@ -227,10 +230,9 @@ class Loop:
                         reason = "hangup" if s == signal.SIGHUP else "signal"
                         self._end_child()
                     elif s == signal.SIGINT:
-                        try:
-                            os.kill(self.pty.pid, signal.SIGINT)
-                        except ProcessLookupError:
-                            pass
+                        # No terminal of ours: do what a terminal does with Ctrl-C — send
+                        # the interrupt character; the PTY signals its foreground job.
+                        self._inq += b"\x03"
             if pty_fd in r:
                 try:
                     chunk = self.pty.read(READ_SIZE)
@@ -266,6 +268,9 @@ class Loop:
                 self.pty.wait()
                 exited_at = self.now()
         self._idle_flush(self.now())
+        resets = self.modes.resets()
+        if resets:  # never recorded: this is terminal hygiene, not session output
+            self._write_out(resets)
         return LoopResult(self.pty.wait(), reason)
 
     def _end_child(self) -> None:
