@@ -17,6 +17,7 @@ class Config:
     output_cap: int = OUTPUT_CAP_DEFAULT
     redact_defaults: bool = True
     redact_patterns: tuple[str, ...] = ()
+    redact_disable: tuple[str, ...] = ()  # default kinds to switch off, e.g. ("jwt",)
     etw: bool | None = None  # None: platform default (on for Windows)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -39,6 +40,7 @@ def load_config(path: Path) -> Config:
             output_cap=int(rec.get("output_cap", OUTPUT_CAP_DEFAULT)),
             redact_defaults=bool(red.get("defaults", True)),
             redact_patterns=tuple(str(p) for p in red.get("patterns", [])),
+            redact_disable=tuple(str(k) for k in red.get("disable", [])),
             etw=rec.get("etw"),
             raw=data,
         )

@@ -1,34 +1,38 @@
 """Secret redaction: known token shapes become ``[REDACTED:<kind>]`` before anything is written.
 
 It runs on every command line, every command's output, the .cast stream and the ETW
-payload (DESIGN.md §6), so it must be cheap on ordinary text. Each rule names a few
-literal *triggers*; a rule's regex only runs when one of them occurs in the text (plain
-``in`` on the text, or on its lower-cased copy for case-insensitive rules), which keeps
-text without any secret-looking word at memory speed.
+payload (DESIGN.md §6), so it has to be cheap on ordinary text. Every default rule is a
+regex that *starts with a literal* (``ghp_``, ``://``, ``token``…): CPython's regex
+engine then skips through the text with a fast substring search instead of trying the
+pattern at every position. The text is scanned as UTF-8 bytes, once as is for the
+case-sensitive shapes and once lower-cased (ASCII only, so byte offsets do not move) for
+the names; the hits are merged (a token inside ``token=…`` is one redaction, of the more
+specific kind) and spliced in one pass. Text without hits is returned unchanged.
 
-What the default rules catch, and their known limits (docs/TRUST.md has the user view):
+What the default rules catch, and their limits (docs/TRUST.md has the user's view):
 
 * provider tokens with a fixed prefix (AWS key ids, GitHub, GitLab, Slack, Google API
-  keys), JWTs, PEM/PGP private-key blocks, ``Authorization:``/``Bearer`` credentials;
-* assignments whose *name ends in* a secret word (``password``, ``passwd``,
-  ``passphrase``, ``secret``, ``token``, ``*_key`` for api/access/secret/private/auth…,
-  ``credential``): ``DB_PASSWORD=x``, ``"token": "x"``, ``password: x``, and the
-  long-option forms ``--password x`` / ``--api-key=x``. The name is kept, the value
-  redacted. ``max_tokens=5`` or ``tokenizer=x`` are left alone (the word must end the
-  name); prose such as ``invalid token: abc`` loses its last word (accepted cost);
+  keys), JWTs, PEM/PGP private-key blocks, ``Authorization:`` and ``Bearer`` credentials,
+  Slack webhook URLs;
+* values of names that *end in* a secret word — ``password``, ``passwd``, ``passphrase``,
+  ``secret``, ``token``, ``credential(s)``, ``<api|access|secret|private|auth|client|
+  encryption|signing|master>[_-]key``/``apikey`` — in any case: ``DB_PASSWORD=x``,
+  ``"apiKey": "x"``, ``password: x``, ``--password=x`` and ``--password x``. The name is
+  kept, the value replaced. ``max_tokens=5`` or ``tokenizer=x`` stay (the word must end
+  the name); prose such as ``invalid token: abc`` loses its last word (accepted cost);
 * URLs with credentials: ``scheme://user:pass@host`` keeps the user, redacts the password.
 
 Deliberately *not* redacted by default: short options (``mysql -pSECRET``, ``sshpass -p``)
-because ``-p`` means "port"/"parents" in most tools, bare high-entropy strings, and
+because ``-p`` means "port" or "parents" in most tools, bare high-entropy strings, and
 secrets a program draws with cursor movements between their characters. Users add
-patterns in ``config.toml`` (``[redact] patterns``); a pattern with a named group
+patterns in ``config.toml`` (``[redact] patterns``); a pattern with a group named
 ``secret`` (or any group) redacts only that group.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -38,147 +42,224 @@ if TYPE_CHECKING:
     from cfsession.config import Config
 
 PLACEHOLDER = "[REDACTED:{kind}]"
-_ALREADY = r"(?!\[REDACTED:)"  # never re-redact a placeholder written by an earlier rule
+
+# A value after "=", ":" or a space: quoted (may hold spaces) or one bare word.
+_NOT_DONE = rb"(?!\[redacted:)"  # idempotent: a placeholder is not a value to redact again
+_VALUE = (
+    rb"""(?:"(?P<dq>"""
+    + _NOT_DONE
+    + rb"""[^"\r\n]+)"|'(?P<sq>"""
+    + _NOT_DONE
+    + rb"""[^'\r\n]+)'|(?P<bare>"""
+    + _NOT_DONE
+    + rb"""[^\s"'&;,)\]}]+))"""
+)
+# After a secret word: NAME=, NAME:, "NAME": (not "://", a URL) or, for --options, spaces.
+_ASSIGN = rb"""(?P<op>["']?[ \t]*(?:=|:(?!//))[ \t]*|[ \t]+(?!-))"""
+_KEY_OWNERS = (b"api", b"access", b"secret", b"private", b"auth", b"client")
+_KEY_OWNERS += (b"encryption", b"signing", b"master")
+_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_NAME_CHARS = _WORD | frozenset(b".-")
+
+Hit = tuple[int, int, str]  # (start, end, kind) of the bytes to hide
+Check = Callable[[bytes, re.Match[bytes]], "Hit | None"]
+
+
+@dataclass(frozen=True)
+class _Probe:
+    kinds: tuple[str, ...]  # what its check may report (to switch a probe off by kind)
+    regex: re.Pattern[bytes]  # starts with a literal: the engine then skips fast
+    folded: bool  # run on the lower-cased bytes
+    check: Check
+    priority: int  # lower wins when two hits overlap
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One secret shape.
-
-    ``group`` names the part that is the secret (0 = the whole match); ``triggers`` are
-    literal substrings one of which must occur for the regex to run at all (empty = always
-    run); with ``fold`` they are looked up in the lower-cased text.
-    """
+    """A user pattern from ``config.toml``; ``group`` is the part that is the secret."""
 
     kind: str
     regex: re.Pattern[str]
-    triggers: tuple[str, ...] = ()
-    fold: bool = False
     group: int | str = 0
 
 
-# Values after "=" / ":" / a space: quoted (may hold spaces) or a bare word.
-_VALUE = _ALREADY + r"""(?:"(?P<dq>[^"\r\n]+)"|'(?P<sq>[^'\r\n]+)'|(?P<bare>[^\s"'&;,)\]}]+))"""
-# Words that, at the end of a name, mark its value as a secret.
-_SECRET_NAME = (
-    r"(?:password|passwd|passphrase|secret|token|credentials?|apikey"
-    r"|(?:api|access|secret|private|auth|client|encryption|signing|master)[_-]?key)"
-)
-_NAME_TRIGGERS = ("passw", "passphrase", "secret", "token", "credential", "key")
+# -- checks: turn a regex hit into what to hide (or None to reject it) --------------------
+def _glued(data: bytes, start: int) -> bool:
+    """True when ``start`` is inside a longer word (``xghp_…`` is not a GitHub token)."""
+    return start > 0 and data[start - 1] in _WORD
 
 
+def _pem(data: bytes, m: re.Match[bytes]) -> Hit | None:
+    start = m.start() - 5  # the regex starts at "BEGIN" because "-----" is slow to find
+    if start < 0 or data[start : m.start()] != b"-----":
+        return None
+    return start, m.end(), "private_key"
+
+
+def _by_letter(table: dict[int, str], at: int) -> Check:
+    """A check for merged prefixes: the byte at offset ``at`` tells the kind."""
+
+    def check(data: bytes, m: re.Match[bytes]) -> Hit | None:
+        if _glued(data, m.start()):
+            return None
+        return m.start(), m.end(), table[data[m.start() + at]]
+
+    return check
+
+
+def _jwt(data: bytes, m: re.Match[bytes]) -> Hit | None:
+    return None if _glued(data, m.start()) else (m.start(), m.end(), "jwt")
+
+
+def _url(data: bytes, m: re.Match[bytes]) -> Hit | None:
+    if m.group("w") is not None:
+        return m.start("w"), m.end("w"), "slack_webhook"
+    return m.start("s"), m.end("s"), "url_password"
+
+
+def _auth(data: bytes, m: re.Match[bytes]) -> Hit | None:
+    if m.group("s").startswith(b"[redacted:"):
+        return None
+    rest = data[m.end("s") : m.end("s") + 16].lstrip(b" \t")
+    if rest.startswith(b"[redacted:"):  # "Bearer [REDACTED:…]": the scheme is not the secret
+        return None
+    return m.start("s"), m.end("s"), "auth_header"
+
+
+def _value(m: re.Match[bytes], kind: str) -> Hit:
+    for g in ("dq", "sq", "bare"):
+        if m.group(g) is not None:
+            return m.start(g), m.end(g), kind
+    raise AssertionError("a _VALUE group always matches")
+
+
+def _name_start(data: bytes, end: int) -> int:
+    """Start of the identifier ending at ``end`` (letters, digits, ``_ . -``; ≤ 64 back)."""
+    i = end
+    stop = max(0, end - 64)
+    while i > stop and data[i - 1] in _NAME_CHARS:
+        i -= 1
+    return i
+
+
+def _named(data: bytes, m: re.Match[bytes]) -> Hit | None:
+    """``NAME=value`` etc.; the space form only for ``--options``."""
+    spaced = not m.group("op").strip()  # "--password VALUE"
+    if spaced and not data.startswith(b"--", _name_start(data, m.start())):
+        return None
+    return _value(m, "secret")
+
+
+def _named_key(data: bytes, m: re.Match[bytes]) -> Hit | None:
+    """``…key=value`` only when the key belongs to something secret (``api_key``, not ``key``)."""
+    head = data[max(0, m.start() - 14) : m.start()]
+    if not head.rstrip(b"_-").endswith(_KEY_OWNERS):
+        return None
+    hit = _named(data, m)
+    if hit is not None and head.endswith((b"secret_access_", b"aws_secret_")):
+        return _value(m, "aws_secret_key")
+    return hit
+
+
+# -- the default probes -------------------------------------------------------------------
 _PEM_BODY = r"(?:(?:[ \t]*\r*\n)+[ \t]*(?:[A-Za-z][A-Za-z0-9-]*:[^\r\n]*|[A-Za-z0-9+/=]+))*"
+_PEM_TAIL = (
+    r"(?P<label>[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----"
+    # body: base64 lines and RFC 1421 headers ("Proc-Type: 4,ENCRYPTED"), blank lines
+    # between; the END line is optional so a block cut off by the output cap or a stream
+    # boundary is hidden up to where it stops.
+    + _PEM_BODY
+    + r"(?:(?:[ \t]*\r*\n)+[ \t]*-----END (?P=label)-----)?"
+)
+_PEM = "-----BEGIN " + _PEM_TAIL
 
 
-def _r(pattern: str, flags: int = 0) -> re.Pattern[str]:
-    return re.compile(pattern, flags)
+def _probe(
+    kinds: tuple[str, ...] | str,
+    pattern: bytes,
+    check: Check,
+    *,
+    folded: bool = False,
+    priority: int = 1,
+) -> _Probe:
+    kinds = (kinds,) if isinstance(kinds, str) else kinds
+    return _Probe(kinds, re.compile(pattern), folded, check, priority)
 
 
-def default_rules() -> list[Rule]:
-    """The built-in rules, most specific first (a token inside ``token=…`` keeps its kind)."""
-    i = re.IGNORECASE
-    return [
-        Rule(
-            "private_key",
-            _r(
-                r"-----BEGIN (?P<label>[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----"
-                # body: base64 lines and RFC 1421 headers ("Proc-Type: 4,ENCRYPTED"),
-                # blank lines allowed between; the END line is optional so a block cut
-                # off by the output cap or a stream boundary is hidden up to where it stops.
-                + _PEM_BODY
-                + r"(?:(?:[ \t]*\r*\n)+[ \t]*-----END (?P=label)-----)?"
+def _name_probe(word: bytes, check: Check = _named) -> _Probe:
+    return _probe("secret", word + _ASSIGN + _VALUE, check, folded=True, priority=3)
+
+
+def _default_probes() -> tuple[_Probe, ...]:
+    """Fewer, merged scans are faster: each probe is one pass over the text."""
+    return (
+        _probe("private_key", b"BEGIN " + _PEM_TAIL.encode(), _pem, priority=0),
+        _probe(
+            ("aws_access_key", "google_api_key"),
+            rb"A(?:[KS]IA[A-Z0-9]{16}(?![A-Za-z0-9])|Iza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-]))",
+            _by_letter(
+                {
+                    ord("K"): "aws_access_key",
+                    ord("S"): "aws_access_key",
+                    ord("I"): "google_api_key",
+                },
+                1,
             ),
-            ("PRIVATE KEY",),
         ),
-        Rule("aws_access_key", _r(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), ("AKIA", "ASIA")),
-        Rule(
-            "aws_secret_key",
-            _r(
-                r"(?:aws_secret_access_key|aws_secret_key|secret_access_key)[\"']?[ \t]*[:=][ \t]*"
-                r"[\"']?(?P<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])",
-                i,
+        _probe(
+            ("github_token", "gitlab_token"),
+            rb"g(?:h[pousr]_[A-Za-z0-9]{36,251}(?![A-Za-z0-9_])|ithub_pat_[A-Za-z0-9_]{22,255}"
+            rb"|l(?:pat|dt|rt|ptt|ft|cbt|soat)-[A-Za-z0-9_-]{20,})",
+            _by_letter(
+                {ord("h"): "github_token", ord("i"): "github_token", ord("l"): "gitlab_token"}, 1
             ),
-            ("secret_access_key", "aws_secret_key"),
-            fold=True,
-            group="s",
         ),
-        Rule(
-            "github_token",
-            _r(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255})\b"),
-            ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+        _probe(
+            "slack_token",
+            rb"x(?:ox[abposr]|app-\d)-[A-Za-z0-9-]{10,}",
+            _by_letter({ord("o"): "slack_token", ord("a"): "slack_token"}, 1),
         ),
-        Rule(
-            "gitlab_token",
-            _r(r"\bgl(?:pat|dt|rt|ptt|ft|cbt|soat)-[A-Za-z0-9_-]{20,}"),
-            ("glpat-", "gldt-", "glrt-", "glptt-", "glft-", "glcbt-", "glsoat-"),
+        # header.payload.signature, base64url; the header is JSON so it starts "eyJ"; the
+        # signature may be empty (alg "none").
+        _probe("jwt", rb"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*", _jwt),
+        _probe(
+            ("url_password", "slack_webhook"),
+            rb"://(?:hooks\.slack\.com/services/(?P<w>[A-Za-z0-9_/]{10,})"
+            rb"|[^\s:/?#@\"'<>]*:(?!\[REDACTED:)(?P<s>[^\s/?#@\"'<>]+)@)",
+            _url,
+            priority=4,
         ),
-        Rule("slack_token", _r(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), ("xox",)),
-        Rule("slack_token", _r(r"\bxapp-\d-[A-Za-z0-9-]{10,}"), ("xapp-",)),
-        Rule(
-            "slack_webhook",
-            _r(r"hooks\.slack\.com/services/(?P<s>[A-Za-z0-9_/]{10,})"),
-            ("hooks.slack.com/services/",),
-            group="s",
-        ),
-        Rule("google_api_key", _r(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), ("AIza",)),
-        Rule(
-            "jwt",
-            # header.payload.signature, base64url; the header is JSON so it starts "eyJ";
-            # the signature may be empty (alg "none").
-            _r(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
-            ("eyJ",),
-        ),
-        Rule(
+        _probe(
             "auth_header",
-            _r(
-                r"authorization[\"']?[ \t]*:[ \t]*[\"']?"
-                r"(?:(?:bearer|basic|token|digest|negotiate)[ \t]+)?"
-                + _ALREADY
-                + r"(?P<s>[^\s\"']+)",
-                i,
-            ),
-            ("authorization",),
-            fold=True,
-            group="s",
+            rb"authorization[\"']?[ \t]*:[ \t]*[\"']?"
+            rb"(?:(?:bearer|basic|token|digest|negotiate)[ \t]+)?(?P<s>[^\s\"']+)",
+            _auth,
+            folded=True,
+            priority=2,
         ),
-        Rule(
+        # "Bearer <token>" outside a header; the digit keeps "bearer authentication" out.
+        _probe(
             "auth_header",
-            # "Bearer <token>" outside a header (curl -H, logs); the digit keeps prose
-            # such as "bearer authentication" out.
-            _r(
-                r"\bbearer[ \t]+"
-                + _ALREADY
-                + r"(?=[A-Za-z._~+/-]*\d)(?P<s>[A-Za-z0-9._~+/-]{12,}=*)",
-                i,
-            ),
-            ("bearer",),
-            fold=True,
-            group="s",
+            rb"bearer[ \t]+(?=[a-z._~+/-]*\d)(?P<s>[a-z0-9._~+/-]{12,}=*)",
+            _auth,
+            folded=True,
+            priority=2,
         ),
-        Rule(
-            "secret",
-            # NAME=value, NAME: value, "NAME": "value", --name=value. The secret word
-            # must end the name (max_tokens=5 stays); "://" after ":" is a URL, not a value.
-            _r(_SECRET_NAME + r"[\"']?[ \t]*(?:=|:(?!//))[ \t]*" + _VALUE, i),
-            _NAME_TRIGGERS,
-            fold=True,
-            group="value",
+        _name_probe(rb"pass(?:word|wd|phrase)"),
+        _name_probe(rb"secret"),
+        _name_probe(rb"token"),
+        _name_probe(rb"credentials?"),
+        _probe(
+            ("secret", "aws_secret_key"),
+            rb"key" + _ASSIGN + _VALUE,
+            _named_key,
+            folded=True,
+            priority=2,
         ),
-        Rule(
-            "secret",
-            # --password VALUE (a following "-x" is the next option, not a value).
-            _r(r"--(?:[A-Za-z0-9]+-)*" + _SECRET_NAME + r"[ \t]+(?!-)" + _VALUE, i),
-            _NAME_TRIGGERS,
-            fold=True,
-            group="value",
-        ),
-        Rule(
-            "url_password",
-            _r(r"://[^\s:/?#@\"'<>]*:" + _ALREADY + r"(?P<s>[^\s/?#@\"'<>]+)@"),
-            ("://",),
-            group="s",
-        ),
-    ]
+    )
+
+
+DEFAULT_KINDS = tuple(dict.fromkeys(k for p in _default_probes() for k in p.kinds))
 
 
 def user_rule(pattern: str, index: int = 0) -> Rule:
@@ -195,56 +276,87 @@ def user_rule(pattern: str, index: int = 0) -> Rule:
         group = "secret"
     elif rx.groups:
         group = 1
-    return Rule("custom", rx, group=group)
+    return Rule("custom", rx, group)
 
 
 class Redactor:
-    """Replaces secrets in text; rules are compiled once, the instance is reused."""
+    """Replaces secrets in text; build it once per session and reuse it."""
 
-    def __init__(self, rules: Iterable[Rule]) -> None:
+    def __init__(
+        self,
+        defaults: bool = True,
+        disabled: Iterable[str] = (),
+        rules: Iterable[Rule] = (),
+    ) -> None:
+        self._off = frozenset(disabled)
+        probes = _default_probes() if defaults else ()
+        self._probes = tuple(p for p in probes if set(p.kinds) - self._off)
+        self._folded = tuple(p for p in self._probes if p.folded)
+        self._plain = tuple(p for p in self._probes if not p.folded)
         self.rules: tuple[Rule, ...] = tuple(rules)
-        self._any_fold = any(r.fold for r in self.rules)
+        self.kinds: frozenset[str] = frozenset(
+            k for p in self._probes for k in p.kinds if k not in self._off
+        ) | {r.kind for r in self.rules}
 
     @property
     def enabled(self) -> bool:
-        return bool(self.rules)
+        return bool(self._probes or self.rules)
 
     def redact(self, text: str) -> tuple[str, int]:
         """Return ``text`` with every secret replaced, and how many were replaced."""
-        if not text or not self.rules:
+        if not text:
             return text, 0
         total = 0
-        low = text.lower() if self._any_fold else text
+        if self._probes:
+            text, total = self._redact_defaults(text)
         for rule in self.rules:
-            if rule.triggers:
-                hay = low if rule.fold else text
-                if not any(t in hay for t in rule.triggers):
-                    continue
-            new, n = _apply(rule, text)
-            if n:
-                total += n
-                text = new
-                if self._any_fold:
-                    low = text.lower()
+            text, n = _apply_rule(rule, text)
+            total += n
         return text, total
 
     def __call__(self, text: str) -> str:
         """``redact`` without the count: the shape ``CastWriter(redact=…)`` takes."""
         return self.redact(text)[0]
 
+    def _redact_defaults(self, text: str) -> tuple[str, int]:
+        data = text.encode("utf-8", "surrogatepass")
+        hits: list[tuple[int, int, int, str]] = []
+        for probes, hay in ((self._plain, data), (self._folded, data.lower())):
+            for p in probes:
+                for m in p.regex.finditer(hay):
+                    hit = p.check(hay, m)
+                    if hit is not None and hit[0] < hit[1] and hit[2] not in self._off:
+                        hits.append((hit[0], hit[1], p.priority, hit[2]))
+        if not hits:
+            return text, 0
+        hits.sort()
+        merged: list[list[int | str]] = []
+        for start, end, prio, kind in hits:
+            if merged and start < int(merged[-1][1]):  # overlap: hide the union
+                last = merged[-1]
+                last[1] = max(int(last[1]), end)
+                if prio < int(last[2]):
+                    last[2], last[3] = prio, kind
+            else:
+                merged.append([start, end, prio, kind])
+        out: list[bytes] = []
+        pos = 0
+        for start, end, _prio, kind in merged:
+            out.append(data[pos : int(start)])
+            out.append(PLACEHOLDER.format(kind=kind).encode())
+            pos = int(end)
+        out.append(data[pos:])
+        return b"".join(out).decode("utf-8", "surrogatepass"), len(merged)
 
-def _apply(rule: Rule, text: str) -> tuple[str, int]:
+
+def _apply_rule(rule: Rule, text: str) -> tuple[str, int]:
     placeholder = PLACEHOLDER.format(kind=rule.kind)
     count = 0
 
     def repl(m: re.Match[str]) -> str:
         nonlocal count
-        if rule.group == "value":  # the _VALUE alternatives: whichever matched
-            g: int | str = "dq" if m.group("dq") else "sq" if m.group("sq") else "bare"
-        else:
-            g = rule.group
-        start, end = m.span(g)
-        if start < 0 or start == end:  # optional group unmatched / empty user match
+        start, end = m.span(rule.group)
+        if start < 0 or start == end:  # optional group unmatched / empty match
             return m.group(0)
         count += 1
         base = m.start()
@@ -256,22 +368,26 @@ def _apply(rule: Rule, text: str) -> tuple[str, int]:
 
 def load_redactor(config: Config) -> Redactor:
     """The redactor a session uses: defaults (unless switched off) then user patterns."""
-    rules: list[Rule] = []
-    if config.redact_defaults:
-        disabled = set(getattr(config, "redact_disable", ()))
-        rules.extend(r for r in default_rules() if r.kind not in disabled)
-    rules.extend(user_rule(p, i) for i, p in enumerate(config.redact_patterns))
-    return Redactor(rules)
+    return Redactor(
+        defaults=config.redact_defaults,
+        disabled=config.redact_disable,
+        rules=[user_rule(p, i) for i, p in enumerate(config.redact_patterns)],
+    )
 
 
 # -- streams ------------------------------------------------------------------------------
+_PEM_FULL = re.compile(_PEM)
 _PEM_MARK = re.compile(r"-----(BEGIN|END) [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
+# Inside a block begun in an earlier chunk: its END line, or the rest of the current line
+# (whatever it holds: the chunk may start mid-line) and the body lines that follow.
 _PEM_REST = re.compile(
-    r"[A-Za-z0-9+/=]*"
+    r"(?:[ \t]*-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|[^\r\n]*"
     + _PEM_BODY
-    + r"(?:(?:[ \t]*\r*\n)+[ \t]*-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----)?"
+    + r"(?:(?:[ \t]*\r*\n)+[ \t]*-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----)?)"
 )
-_NAME_IN_LINE = re.compile(r"(?:" + _SECRET_NAME + r"|authorization|bearer|basic)", re.IGNORECASE)
+_NAME_IN_LINE = re.compile(
+    r"password|passwd|passphrase|secret|token|credential|key|authorization|bearer", re.IGNORECASE
+)
 _WORD_REVERSED = re.compile(r"\S*")
 HOLD_MAX = 4096  # longest partial word held back between chunks (JWTs run to ~2 KB)
 
@@ -280,8 +396,8 @@ def _hold_start(text: str) -> int:
     """Where the part of ``text`` that may be the start of a secret begins.
 
     That is the trailing partial word, or the rest of the last line from a key block's
-    BEGIN or a secret-like name (its value may go on in the next chunk). Only
-    the last ``HOLD_MAX`` characters are examined, so the cost is bounded per chunk.
+    BEGIN or a secret-like name (its value may go on in the next chunk). Only the last
+    ``HOLD_MAX`` characters are examined, so the cost is bounded per chunk.
     """
     n = len(text)
     base = max(0, n - HOLD_MAX)
@@ -305,10 +421,11 @@ class StreamRedactor:
     """Redacts a stream that arrives in arbitrary chunks (the .cast output).
 
     A secret cut in two by a read boundary would escape a per-chunk regex, so the
-    trailing partial word of each chunk is held back and prepended to the next one (a
-    prompt ends in a space, so interactive output is not delayed), and a private-key
-    block left open at a chunk's end keeps being redacted in the following chunks.
-    Call :meth:`flush` at a command boundary and at the end.
+    trailing partial word of each chunk (or the rest of a line that names a secret) is
+    held back and prepended to the next one — a prompt ends in a space, so interactive
+    output is rarely held — and a private-key block left open at a chunk's end keeps
+    being redacted in the following chunks. Call :meth:`flush` at a command boundary and
+    at the end; ``count`` is the number of redactions so far.
     """
 
     def __init__(self, redactor: Redactor) -> None:
@@ -344,31 +461,16 @@ class StreamRedactor:
                 return head + text
         out, n = self._redactor.redact(text)
         self.count += n
-        self._in_pem = self._ends_in_open_block(text)
+        self._in_pem = "private_key" in self._redactor.kinds and _ends_in_open_block(text)
         return head + out
 
-    def _ends_in_open_block(self, text: str) -> bool:
-        """True when the text's last key block runs to its very end without an END line."""
-        if "PRIVATE KEY" not in text:
-            return False
-        rule = next((r for r in self._redactor.rules if r.kind == "private_key"), None)
-        marks = list(_PEM_MARK.finditer(text))
-        last = marks[-1] if marks else None
-        if rule is None or last is None or last.group(1) != "BEGIN":
-            return False
-        m = rule.regex.match(text, last.start())
-        return m is not None and m.end() >= len(text.rstrip())
 
-
-def redact_all(redactor: Redactor, texts: Sequence[str | None]) -> tuple[list[str | None], int]:
-    """Redact several fields (command, output, …) of one record; None stays None."""
-    out: list[str | None] = []
-    total = 0
-    for t in texts:
-        if t is None:
-            out.append(None)
-            continue
-        r, n = redactor.redact(t)
-        out.append(r)
-        total += n
-    return out, total
+def _ends_in_open_block(text: str) -> bool:
+    """True when the text's last key block runs to its very end without an END line."""
+    if "PRIVATE KEY" not in text:
+        return False
+    marks = list(_PEM_MARK.finditer(text))
+    if not marks or marks[-1].group(1) != "BEGIN":
+        return False
+    m = _PEM_FULL.match(text, marks[-1].start())
+    return m is not None and m.end() >= len(text.rstrip())
