@@ -56,7 +56,7 @@ _VALUE = (
 )
 # After a secret word: NAME=, NAME:, "NAME": (not "://", a URL) or, for --options, spaces.
 _ASSIGN = rb"""(?P<op>["']?[ \t]*(?:=|:(?!//))[ \t]*|[ \t]+(?!-))"""
-_KEY_OWNERS = (b"api", b"access", b"secret", b"private", b"auth", b"client")
+_KEY_OWNERS: tuple[bytes, ...] = (b"api", b"access", b"secret", b"private", b"auth", b"client")
 _KEY_OWNERS += (b"encryption", b"signing", b"master")
 _WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _NAME_CHARS = _WORD | frozenset(b".-")
@@ -72,6 +72,14 @@ class _Probe:
     folded: bool  # run on the lower-cased bytes
     check: Check
     priority: int  # lower wins when two hits overlap
+
+
+@dataclass
+class _Merged:
+    start: int
+    end: int
+    priority: int
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -330,21 +338,21 @@ class Redactor:
         if not hits:
             return text, 0
         hits.sort()
-        merged: list[list[int | str]] = []
+        merged: list[_Merged] = []
         for start, end, prio, kind in hits:
-            if merged and start < int(merged[-1][1]):  # overlap: hide the union
+            if merged and start < merged[-1].end:  # overlap: hide the union
                 last = merged[-1]
-                last[1] = max(int(last[1]), end)
-                if prio < int(last[2]):
-                    last[2], last[3] = prio, kind
+                last.end = max(last.end, end)
+                if prio < last.priority:
+                    last.priority, last.kind = prio, kind
             else:
-                merged.append([start, end, prio, kind])
+                merged.append(_Merged(start, end, prio, kind))
         out: list[bytes] = []
         pos = 0
-        for start, end, _prio, kind in merged:
-            out.append(data[pos : int(start)])
-            out.append(PLACEHOLDER.format(kind=kind).encode())
-            pos = int(end)
+        for h in merged:
+            out.append(data[pos : h.start])
+            out.append(PLACEHOLDER.format(kind=h.kind).encode())
+            pos = h.end
         out.append(data[pos:])
         return b"".join(out).decode("utf-8", "surrogatepass"), len(merged)
 
