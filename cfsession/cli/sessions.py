@@ -1,9 +1,409 @@
-"""CLI commands (placeholder until its issue lands)."""
+"""The read side: ``list``, ``show``, ``replay``, ``search``, ``export``, ``stats``, ``reindex``.
+
+Each command is one call into :mod:`cfsession.api` and a rich rendering. Everything shown
+from a recording goes through ``sanitize`` and into ``rich.text.Text`` (never markup), so
+neither a recorded escape sequence nor a ``[bold]`` in a command line acts on the screen.
+``--json`` prints exactly the API records' ``to_dict()``.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from cfsession.cli import _common
+
+LIST_DEFAULT = 50  # table rows; --json lists everything unless --limit is given
+
+
+FORMATS = ("asciicast", "asciicast-v3", "text", "markdown", "jsonl")  # = export.FORMATS, kept light
+
+
+# -- shared helpers ---------------------------------------------------------------------------
+def _warn(warnings: list[Any]) -> None:
+    from cfsession.text import sanitize
+
+    for w in warnings:  # file names come from disk: sanitised like everything else
+        sys.stderr.write(f"cfsession: warning: {sanitize(str(w))}\n")
+    sys.stderr.flush()
+
+
+_C1 = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
+def _json(obj: Any) -> None:
+    """JSON on stdout; C1 controls escaped too (json leaves them raw; 0x9b is a CSI)."""
+    text = json.dumps(obj, ensure_ascii=False, indent=2)
+    sys.stdout.write(_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
+    sys.stdout.flush()
+
+
+def _t(value: object, style: str = "") -> Any:
+    from rich.text import Text
+
+    from cfsession.text import sanitize
+
+    return Text("" if value is None else sanitize(str(value)), style=style)
+
+
+def _when(ts: str | None, seconds: bool = True) -> str:
+    from cfsession.store import epoch
+
+    t = epoch(ts)
+    fmt = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    return "" if t is None else datetime.fromtimestamp(t).strftime(fmt)
+
+
+def _dur(ms: float | None) -> str:
+    if ms is None:
+        return ""
+    s = ms / 1000
+    if s < 1:
+        return f"{ms:.0f} ms"
+    if s < 60:
+        return f"{s:.1f} s"
+    if s < 3600:
+        return f"{int(s // 60)}m {int(s % 60):02d}s"
+    return f"{int(s // 3600)}h {int(s % 3600 // 60):02d}m"
+
+
+def _home_path(p: str | None) -> str | None:
+    home = os.path.expanduser("~")
+    if p and home not in ("", "/") and (p == home or p.startswith(home + "/")):
+        return "~" + p[len(home):]
+    return p
+
+
+def _exit(code: int | None) -> Any:
+    return _t("-" if code is None else code, "green" if code == 0 else ("red" if code else "dim"))
+
+
+_STATUS_STYLE = {"complete": "green", "incomplete": "yellow", "recording": "bold cyan"}
+
+
+def _table(*columns: str, **kw: Any) -> Any:
+    """Columns as ``name:opts``: r right-aligned, n no wrap, fN fixed at N cells, w wide."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, **kw)
+    for col in columns:
+        name, _, opts = col.partition(":")
+        table.add_column(name, justify="right" if "r" in opts else "left",
+                         no_wrap="n" in opts or "f" in opts,
+                         overflow="ellipsis" if "n" in opts else "fold",
+                         min_width=_fixed(name, opts) if "f" in opts else (12 if "w" in opts else None),
+                         ratio=2 if "w" in opts else (1 if "n" in opts else None))
+    return table
+
+
+def _fixed(name: str, opts: str) -> int:
+    digits = re.sub(r"\D", "", opts)
+    return max(len(name), int(digits) if digits else 0)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    """Add the read-side commands to ``app``."""
+
+    @app.command("list")
+    def list_(
+        limit: int = typer.Option(None, "--limit", "-n", help=f"At most N sessions (table default {LIST_DEFAULT}; 0 = all)."),
+        since: str = typer.Option(None, "--since", help="Only sessions started after WHEN: 2h, 3d, 1w, today, 2024-05-01."),
+        failed: bool = typer.Option(False, "--failed", help="Only sessions with a failed command."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON (every session unless --limit)."),
+    ) -> None:
+        """List recorded sessions, newest first."""
+        from cfsession import api
+
+        warnings: list[Any] = []
+        n = limit if limit is not None else (0 if as_json else LIST_DEFAULT)
+        sessions = api.list_sessions(limit=n or None, since=since, failed=failed, warnings=warnings)
+        _warn(warnings)
+        if as_json:
+            _json([s.to_dict() for s in sessions])
+            return
+        con = _common.console()
+        if not sessions:
+            con.print("No sessions yet. Record one with: cfsession record", style="dim")
+            return
+        # Narrow terminals keep what tells sessions apart; shell and host come with width.
+        wide = con.width >= 110
+        many_hosts = len({s.host for s in sessions}) > 1 and con.width >= 100
+        table = _table("id:f8", "started:f16", "duration:rf8", "cmds:rf", "failed:rf",
+                       "status:f10", "name:n", *(["shell:n"] if wide else []),
+                       *(["host:n"] if many_hosts else []), "cwd:n")
+        for s in sessions:
+            table.add_row(
+                _t(s.session_id[:8], "bold"), _t(_when(s.started_at, seconds=False)),
+                _t(_dur(s.duration_ms)), _t(s.command_count),
+                _t(s.failed_count, "red" if s.failed_count else "dim"),
+                _t(s.status, _STATUS_STYLE.get(s.status, "")), _t(s.name),
+                *([_t(os.path.basename(s.shell or ""))] if wide else []),
+                *([_t(s.host)] if many_hosts else []), _t(_home_path(s.cwd)),
+            )
+        con.print(table)
+        if n and len(sessions) == n:
+            total = api.count_sessions()
+            if total > n and not (since or failed):
+                con.print(f"{n} of {total} sessions; --limit 0 shows all", style="dim")
+
+    @app.command("show")
+    def show(
+        session_id: str = typer.Argument(..., metavar="ID", help="Full id, a unique prefix (4+ hex digits) or `last`."),
+        output: bool = typer.Option(False, "--output", "-o", help="Also print each command's output."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON: {session, commands}."),
+    ) -> None:
+        """Show one session: its header and its commands."""
+        from cfsession import api
+
+        warnings: list[Any] = []
+        detail = api.get_session(session_id, warnings=warnings)
+        _warn(warnings)
+        if as_json:
+            _json(detail.to_dict())
+            return
+        _render_show(detail, output)
+
+    @app.command("replay")
+    def replay(
+        session_id: str = typer.Argument(..., metavar="ID", help="Full id, a unique prefix or `last`."),
+        speed: float = typer.Option(1.0, "--speed", "-s", min=0.01, help="Playback speed factor."),
+        idle_limit: float = typer.Option(None, "--idle-limit", "-i", min=0.0, help="Cap pauses at S seconds."),
+        command: int = typer.Option(None, "--command", "-c", min=1, help="Play only command N (its seq)."),
+        no_wait: bool = typer.Option(False, "--no-wait", help="Dump the output without delays."),
+        raw: bool = typer.Option(False, "--raw", help="Write the raw stream even when stdout is not a terminal."),
+    ) -> None:
+        """Play a session back with its timing. Keys: space pause, . step, n next command, q quit."""
+        _replay(session_id, speed, idle_limit, command, no_wait, raw)
+
+    @app.command("search")
+    def search(
+        query: str = typer.Argument(..., help="Words or FTS5 syntax (\"exact phrase\", a OR b, pre*)."),
+        session: str = typer.Option(None, "--session", help="Only this session (id, prefix or `last`)."),
+        failed: bool = typer.Option(False, "--failed", help="Only commands that failed."),
+        cwd: str = typer.Option(None, "--cwd", help="Only commands run in DIR or below."),
+        limit: int = typer.Option(20, "--limit", "-n", min=1, help="At most N matches."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Search command lines and their output across sessions, newest first."""
+        from cfsession import api
+
+        warnings: list[Any] = []
+        cwd_abs = os.path.abspath(os.path.expanduser(cwd)) if cwd else None
+        hits = api.search_segments(query, session=session, failed=failed, cwd=cwd_abs,
+                                   limit=limit, warnings=warnings)
+        _warn(warnings)
+        if as_json:
+            _json([h.to_dict() for h, _ in hits])
+            return
+        _render_search(hits)
+
+    @app.command("export")
+    def export(
+        session_id: str = typer.Argument(..., metavar="ID", help="Full id, a unique prefix or `last`."),
+        fmt: str = typer.Option(..., "--format", "-f", metavar="FORMAT", help=f"One of: {', '.join(FORMATS)}."),
+        out: str = typer.Option(None, "--output", "-o", metavar="FILE", help="Write to FILE instead of stdout."),
+    ) -> None:
+        """Convert a session: asciicast (v2, plays in asciinema), asciicast-v3, text, markdown, jsonl."""
+        if fmt not in FORMATS:
+            _common.fail(f"unknown format {fmt!r}", f"use one of: {', '.join(FORMATS)}", code=2)
+        _export(session_id, fmt, Path(out) if out else None)
+
+    @app.command("stats")
+    def stats(
+        since: str = typer.Option(None, "--since", help="Only commands after WHEN: 2h, 3d, 1w, today, 2024-05-01."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Commands run, failure rates, slowest and most-used commands, time recorded."""
+        from cfsession import api
+
+        warnings: list[Any] = []
+        result = api.stats(since=since, warnings=warnings)
+        _warn(warnings)
+        if as_json:
+            _json(result.to_dict())
+            return
+        _render_stats(result)
+
+    @app.command("reindex")
+    def reindex() -> None:
+        """Rebuild the search index from the session files (it is only a cache)."""
+        import time
+
+        from cfsession import api
+
+        t0 = time.perf_counter()
+        n = api.reindex()
+        warnings: list[Any] = []
+        api.list_sessions(limit=1, warnings=warnings)
+        _warn(warnings)
+        sys.stderr.write(f"cfsession: indexed {n} sessions in {time.perf_counter() - t0:.2f} s\n")
+
+
+# -- renderings -------------------------------------------------------------------------------
+def _render_show(detail: Any, output: bool) -> None:
+    from rich.rule import Rule
+    from rich.text import Text
+
+    s = detail.session
+    con = _common.console()
+    title = Text.assemble(("Session ", "bold"), (s["session_id"], "bold"), "  ",
+                          (s["status"], _STATUS_STYLE.get(s["status"], "")))
+    con.print(title)
+    facts = [
+        ("name", s.get("name")),
+        ("started", f"{_when(s.get('started_at'))}  ({_dur(s.get('duration_ms'))})"),
+        ("host", f"{s.get('user') or '?'}@{s.get('host') or '?'}"),
+        ("shell", s.get("shell")),
+        ("cwd", _home_path(s.get("cwd"))),
+        ("commands", f"{s['command_count']} ({s['failed_count']} failed)"),
+        ("parent", s.get("parent_session_id")),
+        ("integration", s.get("integration") if s.get("integration") != "active" else None),
+        ("exit", s.get("exit_code")),
+    ]
+    for label, value in facts:
+        if value is not None and value != "":
+            con.print(Text.assemble((f"  {label:<12}", "dim"), _t(value)))
+    if not detail.commands:
+        con.print("  (no commands recorded)", style="dim")
+        return
+    if output:
+        for c in detail.commands:
+            head = f"{c.get('command_seq', '?')} · exit {c.get('exit_code')} · {_dur(c.get('duration_ms'))} · {_home_path(c.get('cwd')) or ''}"
+            con.print(Rule(_t(head), align="left", style="dim"))
+            con.print(_t("$ " + (c.get("command") if c.get("command") is not None else "(not recorded)"), "bold"))
+            con.print(_t((c.get("output") or "").rstrip("\n")))
+        return
+    table = _table("seq:rf", "exit:rf", "duration:rf8", "cwd:n", "command:w")
+    for c in detail.commands:
+        cmd = c.get("command")
+        table.add_row(_t(c.get("command_seq")), _exit(c.get("exit_code")), _t(_dur(c.get("duration_ms"))),
+                      _t(_home_path(c.get("cwd"))), _t(cmd) if cmd is not None else _t("(not recorded)", "dim"))
+    con.print(table)
+
+
+def _render_search(hits: list[Any]) -> None:
+    from rich.text import Text
+
+    con = _common.console()
+    if not hits:
+        con.print("No matches.", style="dim")
+        return
+    table = _table("session:f8", "seq:rf", "exit:rf", "command:w", "match:w")
+    for hit, segments in hits:
+        snippet = Text()
+        for text, is_match in segments:
+            snippet.append(text, style="bold black on yellow" if is_match else "")
+        table.add_row(_t(hit.session_id[:8], "bold"), _t(hit.seq), _exit(hit.exit_code),
+                      _t(hit.command), snippet)
+    con.print(table)
+
+
+def _render_stats(st: Any) -> None:
+    from rich.text import Text
+
+    from cfsession.stats import bar
+
+    con = _common.console()
+    con.print(Text.assemble(
+        ("Commands ", "bold"), f"{st.command_count}", ("  failed ", "bold"),
+        (f"{st.failed_count} ({st.failure_rate:.1%})", "red" if st.failed_count else ""),
+        ("  sessions ", "bold"), f"{st.session_count}", ("  time recorded ", "bold"),
+        _dur(st.time_recorded_ms) or "0 ms",
+    ))
+    if st.most_used:
+        top = st.most_used[0].count
+        table = _table("most used:n", "runs:r", "", title=None)
+        for p in st.most_used:
+            table.add_row(_t(p.program), _t(p.count), _t(bar(p.count, top), "cyan"))
+        con.print(table)
+    if st.failure_rate_by_command:
+        table = _table("failing:n", "failed:r", "rate:r", "")
+        for p in st.failure_rate_by_command:
+            table.add_row(_t(p.program), _t(f"{p.failed}/{p.count}"), _t(f"{p.failure_rate:.0%}"),
+                          _t(bar(p.failure_rate, 1.0), "red"))
+        con.print(table)
+    if st.slowest:
+        table = _table("slowest:rf8", "session:f8", "seq:rf", "exit:rf", "command:w")
+        for c in st.slowest:
+            table.add_row(_t(_dur(c.duration_ms)), _t(c.session_id[:8]), _t(c.seq), _exit(c.exit_code), _t(c.command))
+        con.print(table)
+    if st.by_day:
+        top = max(d.commands for d in st.by_day)
+        table = _table("day:n", "cmds:r", "failed:r", "")
+        for d in st.by_day:
+            table.add_row(_t(d.day), _t(d.commands), _t(d.failed, "red" if d.failed else "dim"),
+                          _t(bar(d.commands, top), "cyan"))
+        con.print(table)
+
+
+# -- replay and export ------------------------------------------------------------------------
+def _replay(session_id: str, speed: float, idle_limit: float | None, command: int | None,
+            no_wait: bool, raw: bool) -> None:
+    from cfsession import api, export, paths, replay
+    from cfsession.store import as_float
+
+    warnings: list[Any] = []
+    loaded = api.load(session_id, warnings=warnings)
+    cast_file = paths.sessions_dir() / (loaded.path.stem + ".cast")
+    header, frames = export.cast_frames(loaded, cast_file, warnings)
+    _warn(warnings)
+    if command is not None:
+        match = [c for c in loaded.commands if c.get("command_seq") == command]
+        if not match or as_float(match[0].get("cast_start")) is None:
+            _common.fail(f"session {loaded.session_id[:8]} has no command {command}",
+                         f"see the seq column of `cfsession show {loaded.session_id[:8]}`")
+        c = match[0]
+        frames = replay.command_span(frames, c["cast_start"], as_float(c.get("cast_end")))
+    if idle_limit is None:
+        idle_limit = as_float(header.get("idle_time_limit"))
+    steps = replay.schedule(frames, speed=speed, idle_limit=idle_limit)
+    out = sys.stdout.buffer
+    to_tty = out.isatty()
+    writer: Any = replay.TerminalWriter(out) if (to_tty or raw) else replay.PlainWriter(out)
+    interactive = not no_wait and to_tty and sys.stdin.isatty()
+    from contextlib import nullcontext
+
+    keys_cm: Any = replay.tty_keys(sys.stdin.fileno()) if interactive else nullcontext(replay.NoKeys())
+    try:
+        with keys_cm as keys:
+            replay.play(steps, writer, keys, wait=not no_wait)
+    finally:
+        if to_tty or raw:
+            writer.finish()
+
+
+def _export(session_id: str, fmt: str, out: Path | None) -> None:
+    from cfsession import api, export, paths
+
+    warnings: list[Any] = []
+    loaded = api.load(session_id, warnings=warnings, keep_raw=(fmt == "jsonl"))
+    cast_file = paths.sessions_dir() / (loaded.path.stem + ".cast")
+    chunks = export.export(loaded, fmt, cast_file, warnings)
+    if out is not None:
+        data = b"".join(chunks)
+        _warn(warnings)
+        from cfsession.paths import open_private
+
+        try:
+            fd = open_private(out, "wb")
+        except OSError as exc:
+            _common.fail(f"cannot write {out}: {exc.strerror or exc}", "choose another -o path")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return
+    stream = sys.stdout.buffer
+    escape = fmt in ("asciicast", "asciicast-v3", "jsonl") and stream.isatty()
+    for chunk in chunks:
+        if escape:  # C1 controls inside JSON strings would still reach the terminal
+            chunk = _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", chunk.decode("utf-8", "replace")).encode()
+        stream.write(chunk)
+    stream.flush()
+    _warn(warnings)
