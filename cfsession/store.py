@@ -163,6 +163,7 @@ class LoadedSession:
     raw_lines: list[bytes] = field(default_factory=list)  # the valid lines, byte-exact
     warnings: list[StoreWarning] = field(default_factory=list)
     tail: int = 0  # bytes of an incomplete last line
+    lines: int = 0  # complete lines read
 
     @property
     def session_id(self) -> str:
@@ -185,6 +186,7 @@ def load_session(path: Path, *, keep_raw: bool = False) -> LoadedSession:
     reader = LineReader(path)
     loaded: LoadedSession | None = None
     sid = ""
+    lineno = 0
     try:
         for lineno, (raw, _end) in enumerate(reader, start=1):
             rec = parse_line(raw)
@@ -213,6 +215,7 @@ def load_session(path: Path, *, keep_raw: bool = False) -> LoadedSession:
         what = "truncated session_start" if reader.tail else "empty file"
         raise SchemaError(f"{path}:1: {what}, ignored", "run `cfsession list` to see the others")
     loaded.tail = reader.tail
+    loaded.lines = lineno
     return loaded
 
 

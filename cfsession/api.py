@@ -1,0 +1,448 @@
+"""Python API for agents and scripts: the same facts as the CLI's ``--json``, as typed records.
+
+Every record has ``to_dict()``, and the CLI prints exactly ``to_dict()``, so a program and
+a person piping ``--json`` see the same JSON. Nothing here prints; problems with files
+(corrupt lines, foreign files) are appended to the ``warnings`` list when one is passed::
+
+    from cfsession import api
+    for hit in api.search("permission denied", failed=True):
+        print(hit.session_id, hit.seq, hit.command)
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypedDict, cast
+
+from cfsession import paths, store
+from cfsession.errors import AmbiguousSessionId, SessionNotFound, UsageError
+from cfsession.index import Index
+from cfsession.stats import Stats
+from cfsession.stats import compute as compute_stats
+from cfsession.store import StoreWarning
+
+__all__ = [
+    "CommandInfo", "HistoryEntry", "SearchHit", "SessionDetail", "SessionInfo", "Stats",
+    "StoreWarning", "get_session", "get_session_history", "iter_commands", "list_sessions",
+    "parse_when", "reindex", "resolve_session_id", "search", "stats",
+]
+
+Warnings = list[StoreWarning]
+
+
+class CommandRecord(TypedDict, total=False):
+    """One ``terminal_capture`` line as recorded (DESIGN.md §3.1), every field kept."""
+
+    event_type: str
+    session_id: str
+    seq: int  # line number in the JSONL file
+    ts: str
+    correlation_id: str
+    command_seq: int  # the command's number in its session ("seq" in show/search)
+    command: str | None
+    command_source: str
+    cwd: str | None
+    cwd_end: str | None
+    exit_code: int | None
+    status_kind: str
+    pipestatus: list[int] | None
+    started_at: str
+    ended_at: str
+    duration_ms: float
+    output: str
+    output_length: int
+    output_truncated: bool
+    alt_screen: bool
+    cast_start: float
+    cast_end: float
+    redactions: int
+    anomalies: list[str]
+    cast_sha256: str
+    cast_bytes: int
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """One row of ``cfsession list``."""
+
+    session_id: str
+    name: str | None
+    started_at: str | None
+    ended_at: str | None
+    duration_ms: float | None
+    command_count: int
+    failed_count: int
+    shell: str | None
+    host: str | None
+    user: str | None
+    cwd: str | None
+    parent_session_id: str | None
+    correlation_id: str | None
+    session_type: str | None
+    exit_code: int | None
+    status: str  # complete / incomplete (recorder died) / recording (recorder still runs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SessionDetail:
+    """``cfsession show --json``: the session's header and summary, and every command."""
+
+    session: dict[str, Any]
+    commands: list[CommandRecord]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"session": dict(self.session), "commands": [dict(c) for c in self.commands]}
+
+
+@dataclass(frozen=True)
+class CommandInfo:
+    """One command from the index (``iter_commands``)."""
+
+    session_id: str
+    seq: int
+    command: str | None
+    exit_code: int | None
+    status_kind: str | None
+    cwd: str | None
+    started_at: str | None
+    ended_at: str | None
+    duration_ms: float | None
+    output: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One row of ``cfsession search --json``; ``snippet`` marks matches as ``**word**``."""
+
+    session_id: str
+    seq: int
+    command: str | None
+    exit_code: int | None
+    started_at: str | None
+    snippet: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One recorded event for an agent: when, what kind, which correlation id, and its data."""
+
+    timestamp: str | None
+    event_type: str
+    correlation_id: str | None
+    session_id: str
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- opening the store ----------------------------------------------------------------------
+def open_index(home: Path | None = None, warnings: Warnings | None = None) -> Index:
+    """The index of ``home`` (default: the user's store), caught up with the files."""
+    root = home or paths.home()
+    index = Index(root)
+    try:
+        index.catch_up()
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError):
+            raise
+        # Damaged in use: it is only a cache, so start over from the files.
+        index.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(index.path) + suffix).unlink(missing_ok=True)
+        index = Index(root)
+        index.notes.append(StoreWarning(str(index.path), None, f"index damaged ({exc}); rebuilt"))
+        index.catch_up()
+    if warnings is not None:
+        warnings.extend(index.problems())
+    return index
+
+
+def resolve_session_id(query: str, *, home: Path | None = None, index: Index | None = None) -> str:
+    """A full session id from a full id, a unique prefix (≥ 4 hex digits) or ``last``."""
+    kind, value = store.parse_id_query(query)
+    own = index is None
+    ix = index or open_index(home)
+    try:
+        if kind == "last":
+            sid = ix.last_id()
+            if sid is None:
+                raise SessionNotFound("no sessions recorded yet", "record one with `cfsession record`")
+            return sid
+        matches = ix.ids_with_prefix(value)
+        if kind == "full" and value not in matches:
+            matches = []
+        if not matches:
+            raise SessionNotFound(f"session {query} not found", "run `cfsession list` to see the ids")
+        if len(matches) > 1:
+            shown = ", ".join(m[:13] for m in matches[:5])
+            raise AmbiguousSessionId(
+                f"'{query}' matches {len(matches)}{'+' if len(matches) >= 10 else ''} sessions ({shown}…)",
+                "give more of the id",
+            )
+        return matches[0]
+    finally:
+        if own:
+            ix.close()
+
+
+def _session_info(row: sqlite3.Row) -> SessionInfo:
+    return SessionInfo(
+        session_id=row["session_id"], name=row["name"], started_at=row["started_at"],
+        ended_at=row["ended_at"], duration_ms=row["duration_ms"],
+        command_count=row["command_count"], failed_count=row["failed_count"], shell=row["shell"],
+        host=row["host"], user=row["user"], cwd=row["cwd"],
+        parent_session_id=row["parent_session_id"], correlation_id=row["correlation_id"],
+        session_type=row["session_type"], exit_code=row["exit_code"],
+        status=store.status(bool(row["complete"]), row["pid"], row["host"], row["started_at"]),
+    )
+
+
+# -- listing ----------------------------------------------------------------------------
+def list_sessions(
+    *,
+    limit: int | None = None,
+    since: str | datetime | None = None,
+    failed: bool = False,
+    home: Path | None = None,
+    warnings: Warnings | None = None,
+) -> list[SessionInfo]:
+    """Sessions, newest first. ``since``: a time or ``2h``/``3d``/``1w``/``today``/ISO date."""
+    with open_index(home, warnings) as ix:
+        rows = ix.sessions(limit=limit, since=_since(since), failed=failed)
+        return [_session_info(r) for r in rows]
+
+
+def count_sessions(*, home: Path | None = None) -> int:
+    with open_index(home) as ix:
+        return ix.count_sessions()
+
+
+def get_session(
+    session_id: str, *, home: Path | None = None, warnings: Warnings | None = None
+) -> SessionDetail:
+    """One session read from its JSONL file (the source of truth), every command included."""
+    loaded = load(session_id, home=home, warnings=warnings)
+    commands = [cast(CommandRecord, c) for c in loaded.commands]
+    return SessionDetail(session=session_dict(loaded), commands=commands)
+
+
+def load(session_id: str, *, home: Path | None = None, warnings: Warnings | None = None,
+         keep_raw: bool = False) -> store.LoadedSession:
+    """Resolve an id and read its file (used by show, replay and export)."""
+    root = home or paths.home()
+    kind, value = store.parse_id_query(session_id)
+    path = paths.jsonl_path(value, root) if kind == "full" else None
+    if path is None or not path.exists():
+        with open_index(root) as ix:
+            sid = resolve_session_id(session_id, index=ix)
+            row = ix.session(sid)
+            path = paths.sessions_dir(root) / (row["file"] if row else f"{sid}.jsonl")
+    loaded = store.load_session(path, keep_raw=keep_raw)
+    if warnings is not None:
+        warnings.extend(loaded.warnings)
+        if loaded.tail and not _recording(loaded):
+            warnings.append(store.tail_warning(path, loaded.lines + 1, loaded.tail))
+    return loaded
+
+
+def _recording(loaded: store.LoadedSession) -> bool:
+    s = loaded.start
+    return loaded.end is None and store.recorder_alive(s.get("pid"), s.get("host"), s.get("started_at"))
+
+
+def session_dict(loaded: store.LoadedSession) -> dict[str, Any]:
+    """session_start's fields (without the chain) plus the summary and status."""
+    head = {k: v for k, v in loaded.start.items() if k not in ("prev_hash", "hash", "seq", "event_type")}
+    summary = store.summarise(loaded)
+    end = loaded.end or {}
+    head.update(
+        status=store.status(summary.pop("complete"), head.get("pid"), head.get("host"), head.get("started_at")),
+        **summary,
+        cast_sha256=end.get("cast_sha256"),
+        cast_bytes=end.get("cast_bytes"),
+    )
+    return head
+
+
+# -- commands and search ----------------------------------------------------------------
+def iter_commands(
+    session_id: str | None = None,
+    *,
+    failed: bool = False,
+    cwd: str | None = None,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    limit: int | None = None,
+    with_output: bool = True,
+    home: Path | None = None,
+    warnings: Warnings | None = None,
+) -> Iterator[CommandInfo]:
+    """Commands across sessions (oldest first), or one session's commands in order."""
+    with open_index(home, warnings) as ix:
+        sid = resolve_session_id(session_id, index=ix) if session_id else None
+        for r in ix.commands(session_id=sid, failed=failed, cwd=cwd, since=_since(since),
+                             until=_since(until), limit=limit, with_output=with_output):
+            yield CommandInfo(
+                session_id=r["session_id"], seq=r["seq"], command=r["command"],
+                exit_code=r["exit_code"], status_kind=r["status_kind"], cwd=r["cwd"],
+                started_at=r["started_at"], ended_at=r["ended_at"], duration_ms=r["duration_ms"],
+                output=r["output"],
+            )
+
+
+def search(
+    query: str,
+    *,
+    session: str | None = None,
+    failed: bool = False,
+    cwd: str | None = None,
+    limit: int = 20,
+    home: Path | None = None,
+    warnings: Warnings | None = None,
+) -> list[SearchHit]:
+    """Full-text search (FTS5 syntax) over command lines and output, newest first."""
+    return [hit for hit, _ in search_segments(query, session=session, failed=failed, cwd=cwd,
+                                              limit=limit, home=home, warnings=warnings)]
+
+
+Segments = list[tuple[str, bool]]  # (text, is a match)
+
+
+def search_segments(
+    query: str, *, session: str | None = None, failed: bool = False, cwd: str | None = None,
+    limit: int = 20, home: Path | None = None, warnings: Warnings | None = None,
+) -> list[tuple[SearchHit, Segments]]:
+    """:func:`search`, plus each snippet split into plain and matching parts (for the CLI)."""
+    from cfsession.text import sanitize
+
+    if not query.strip():
+        raise UsageError("empty search", "give a word to look for, e.g. `cfsession search error`")
+    with open_index(home, warnings) as ix:
+        sid = resolve_session_id(session, index=ix) if session else None
+        try:
+            rows = ix.search(query, session_id=sid, failed=failed, cwd=cwd, limit=limit)
+        except sqlite3.OperationalError:
+            # Not valid FTS5 syntax (``foo-bar``, ``ENOENT:``): search the words as typed.
+            try:
+                rows = ix.search(_quote_words(query), session_id=sid, failed=failed, cwd=cwd, limit=limit)
+            except sqlite3.OperationalError as exc:
+                raise UsageError(f"cannot search for {query!r}: {exc}",
+                                 'quote the words, e.g. cfsession search \'"exit status"\'') from exc
+    out = []
+    for r in rows:
+        segments: Segments = []
+        for i, part in enumerate(re.split("[\x02\x03]", r["snippet"] or "")):
+            text = " ".join(sanitize(part).split("\n")) if part else ""
+            if text:
+                segments.append((text, i % 2 == 1))
+        snippet = "".join(f"**{t}**" if hit else t for t, hit in segments)
+        hit = SearchHit(session_id=r["session_id"], seq=r["seq"], command=r["command"],
+                        exit_code=r["exit_code"], started_at=r["started_at"], snippet=snippet)
+        out.append((hit, segments))
+    return out
+
+
+def _quote_words(query: str) -> str:
+    return " ".join('"' + w.replace('"', '""') + '"' for w in query.split())
+
+
+# -- history, stats, reindex ------------------------------------------------------------
+def get_session_history(
+    correlation_id: str | None = None,
+    *,
+    event_types: tuple[str, ...] | None = None,
+    limit_sessions: int | None = None,
+    home: Path | None = None,
+    warnings: Warnings | None = None,
+) -> list[HistoryEntry]:
+    """Recorded events, oldest first: of the sessions with ``correlation_id``, else of all.
+
+    Each entry has the event's timestamp, type, correlation id and its data (every other
+    field). ``event_types=("terminal_capture",)`` keeps only the commands.
+    """
+    root = home or paths.home()
+    with open_index(root, warnings) as ix:
+        rows = ix.sessions(correlation_id=correlation_id, limit=limit_sessions)
+        files = [(r["start_epoch"] or 0.0, paths.sessions_dir(root) / r["file"]) for r in rows]
+    entries: list[HistoryEntry] = []
+    for _, path in sorted(files, key=lambda f: f[0]):
+        try:
+            loaded = store.load_session(path)
+        except store.SchemaError as exc:
+            if warnings is not None:
+                warnings.append(StoreWarning(str(path), None, exc.message))
+            continue
+        if warnings is not None:
+            warnings.extend(loaded.warnings)
+        for rec in [loaded.start, *loaded.events]:
+            kind = str(rec.get("event_type"))
+            if event_types and kind not in event_types:
+                continue
+            data = {k: v for k, v in rec.items()
+                    if k not in ("ts", "event_type", "correlation_id", "session_id")}
+            entries.append(HistoryEntry(
+                timestamp=store.as_str(rec.get("ts")), event_type=kind,
+                correlation_id=store.as_str(rec.get("correlation_id"))
+                or store.as_str(loaded.start.get("correlation_id")),
+                session_id=loaded.session_id, data=data,
+            ))
+    return entries
+
+
+def stats(*, since: str | datetime | None = None, top: int = 10, home: Path | None = None,
+          warnings: Warnings | None = None) -> Stats:
+    """Totals, slowest and most-used commands, failure rate per program, activity per day."""
+    with open_index(home, warnings) as ix:
+        return compute_stats(ix, _since(since), top=top)
+
+
+def reindex(*, home: Path | None = None) -> int:
+    """Rebuild the index from the files; returns the number of sessions."""
+    with Index(home or paths.home()) as ix:
+        return ix.reindex()
+
+
+# -- time filters ---------------------------------------------------------------------------
+_REL = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)$")
+_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_when(when: str | datetime, now: datetime | None = None) -> datetime:
+    """``2h``, ``3d``, ``1w``, ``30m``, ``today``, ``yesterday``, or an ISO date/time (local)."""
+    if isinstance(when, datetime):
+        return when if when.tzinfo else when.astimezone()
+    now = now or datetime.now().astimezone()
+    s = when.strip().lower()
+    m = _REL.match(s)
+    if m:
+        return now - timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    if s in ("today", "yesterday"):
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return midnight - timedelta(days=1) if s == "yesterday" else midnight
+    try:
+        dt = datetime.fromisoformat(when.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"cannot read the time {when!r}",
+                         "use e.g. 2h, 3d, 1w, today, yesterday or 2024-05-01") from None
+    return dt if dt.tzinfo else dt.astimezone()
+
+
+def _since(when: str | datetime | None) -> float | None:
+    return None if when is None else parse_when(when).timestamp()

@@ -1,0 +1,191 @@
+"""Replay: pure timing transforms over cast frames, and a thin terminal player.
+
+The transforms (:func:`command_span`, :func:`schedule`) are pure and tested without a
+terminal. The player reads keys through a small :class:`Keys` seam: on a tty stdin it is
+put in cbreak mode (no echo, no line buffering, Ctrl-C still interrupts) and restored
+afterwards whatever happens; elsewhere keys are simply not read. Keys: space pause/resume,
+``.`` one frame while paused, ``n`` next command, ``q`` quit (asciinema's and
+sudoreplay's bindings, ANCHORS.md §2a).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+from cfsession.store import Frame
+
+PLAYED = {"o", "m"}  # output is written; markers are where `n` stops
+
+
+@dataclass(frozen=True)
+class Step:
+    delay: float  # seconds to wait before this frame, after speed and idle limit
+    code: str
+    data: str
+
+
+def command_span(frames: list[Frame], start: float, end: float | None) -> list[Frame]:
+    """The frames of one command (``cast_start`` ≤ t ≤ ``cast_end``), re-based to start at 0."""
+    span = [f for f in frames if f[0] >= start and (end is None or f[0] <= end)]
+    return [(t - start, code, data) for t, code, data in span]
+
+
+def schedule(frames: list[Frame], *, speed: float = 1.0, idle_limit: float | None = None) -> list[Step]:
+    """Delays between the played frames: idle gaps capped at ``idle_limit``, divided by ``speed``."""
+    if speed <= 0:
+        raise ValueError("speed must be positive")
+    steps: list[Step] = []
+    prev = 0.0
+    for t, code, data in frames:
+        if code not in PLAYED:
+            continue
+        gap = max(0.0, t - prev)
+        if idle_limit is not None and idle_limit >= 0:
+            gap = min(gap, idle_limit)
+        steps.append(Step(gap / speed, code, data))
+        prev = max(prev, t)
+    return steps
+
+
+class Keys(Protocol):
+    def wait(self, timeout: float | None) -> str | None:
+        """A key pressed within ``timeout`` seconds (None: forever), or None when it expires."""
+
+
+class NoKeys:
+    """No keyboard (stdin is not a tty): waiting is sleeping."""
+
+    def wait(self, timeout: float | None) -> str | None:
+        if timeout is None:  # paused with no way to resume: cannot happen without keys
+            return "q"
+        if timeout > 0:
+            time.sleep(timeout)
+        return None
+
+
+class TtyKeys:
+    """Keys from a terminal fd in cbreak mode (see :func:`tty_keys`)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def wait(self, timeout: float | None) -> str | None:
+        import select
+
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return None
+        data = os.read(self.fd, 32)
+        if not data:
+            return "q"  # EOF on the terminal
+        return data[:1].decode("latin-1")
+
+
+@contextmanager
+def tty_keys(fd: int) -> Iterator[Keys]:
+    """cbreak mode on ``fd`` for the duration; the old mode is restored on any exit."""
+    try:
+        import termios
+        import tty
+    except ImportError:  # no termios (Windows): play without keys
+        yield NoKeys()
+        return
+    try:
+        old = termios.tcgetattr(fd)
+    except termios.error:
+        yield NoKeys()
+        return
+    try:
+        tty.setcbreak(fd)
+        yield TtyKeys(fd)
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, old)
+
+
+def play(
+    steps: list[Step],
+    write: Callable[[str], None],
+    keys: Keys,
+    *,
+    wait: bool = True,
+    clock: Callable[[], float] = time.monotonic,
+) -> str:
+    """Write the frames with their delays, obeying keys; returns ``"end"`` or ``"quit"``."""
+    paused = False
+    skipping = False  # after `n`: write without delay up to the next command's marker
+    for step in steps:
+        if skipping:
+            if step.code == "m":
+                skipping = False  # arrived at the next command; its idle gap is skipped too
+            elif step.code == "o":
+                write(step.data)  # no VT to jump with: the output still has to be drawn
+            continue
+        if wait:
+            remaining = step.delay
+            while paused or remaining > 0:
+                t = clock()
+                key = keys.wait(None if paused else remaining)
+                remaining -= clock() - t
+                if key is None:
+                    if not paused:
+                        break
+                    continue
+                if key in ("q", "Q", "\x03"):
+                    return "quit"
+                if key == " ":
+                    paused = not paused
+                elif key == "." and paused:
+                    break
+                elif key == "n":
+                    paused = False
+                    skipping = step.code != "m"
+                    break
+        if step.code == "o":
+            write(step.data)
+    return "end"
+
+
+_ALT = re.compile(r"\x1b\[\?(?:1049|1047|47)([hl])")
+
+
+class TerminalWriter:
+    """Writes the raw stream to a terminal and puts it back in order at the end."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.alt = False
+
+    def __call__(self, data: str) -> None:
+        for m in _ALT.finditer(data):
+            self.alt = m.group(1) == "h"
+        self.out.write(data.encode("utf-8", "replace"))
+        self.out.flush()
+
+    def finish(self) -> None:
+        # A replay cut short (q, Ctrl-C, or a recording that ended in vim) must not leave
+        # the viewer's terminal on the alternate screen, with a hidden cursor or in colour.
+        tail = "\x1b[0m\x1b[?25h" + ("\x1b[?1049l" if self.alt else "")
+        self.out.write(tail.encode())
+        self.out.flush()
+
+
+class PlainWriter:
+    """Writes sanitised text (stdout is not a terminal and no raw stream was asked for)."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+
+    def __call__(self, data: str) -> None:
+        from cfsession.text import sanitize
+
+        self.out.write(sanitize(data).encode("utf-8", "replace"))
+        self.out.flush()
+
+    def finish(self) -> None:
+        self.out.flush()

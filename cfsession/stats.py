@@ -1,0 +1,104 @@
+"""``cfsession stats``: totals, slowest and most-used commands, failure rates, activity per day.
+
+Aggregates come from the index (SQL over the commands table); this module shapes them
+into typed records and offers the text bar the CLI draws its small charts with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from cfsession.index import Index
+
+
+@dataclass(frozen=True)
+class SlowCommand:
+    session_id: str
+    seq: int
+    command: str | None
+    duration_ms: float
+    exit_code: int | None
+    started_at: str | None
+
+
+@dataclass(frozen=True)
+class ProgramUse:
+    program: str  # first word of the command line, e.g. ``git``
+    count: int
+    failed: int
+    failure_rate: float
+
+
+@dataclass(frozen=True)
+class DayActivity:
+    day: str  # local date, YYYY-MM-DD
+    commands: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class Stats:
+    """``cfsession stats --json``."""
+
+    since: str | None
+    session_count: int
+    command_count: int
+    failed_count: int
+    failure_rate: float
+    time_recorded_ms: float
+    average_session_ms: float | None
+    slowest: list[SlowCommand] = field(default_factory=list)
+    most_used: list[ProgramUse] = field(default_factory=list)
+    failure_rate_by_command: list[ProgramUse] = field(default_factory=list)
+    by_day: list[DayActivity] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def compute(index: Index, since: float | None = None, top: int = 10) -> Stats:
+    raw = index.stats(since, top=top)
+    n, failed = int(raw["totals"]["n"]), int(raw["totals"]["failed"])
+    sessions, ms = int(raw["sessions"]["n"]), float(raw["sessions"]["ms"])
+    programs = [
+        ProgramUse(p["program"], int(p["n"]), int(p["failed"]), round(p["failed"] / p["n"], 4))
+        for p in raw["programs"]
+    ]
+    return Stats(
+        since=None if since is None else _iso(since),
+        session_count=sessions,
+        command_count=n,
+        failed_count=failed,
+        failure_rate=round(failed / n, 4) if n else 0.0,
+        time_recorded_ms=round(ms, 3),
+        average_session_ms=round(ms / sessions, 3) if sessions else None,
+        slowest=[
+            SlowCommand(r["session_id"], r["seq"], r["command"], r["duration_ms"], r["exit_code"],
+                        r["started_at"])
+            for r in raw["slowest"]
+        ],
+        most_used=sorted(programs, key=lambda p: (-p.count, p.program))[:top],
+        # Rate first, but only programs that failed at all; ties go to the more frequent.
+        failure_rate_by_command=sorted(
+            (p for p in programs if p.failed), key=lambda p: (-p.failure_rate, -p.count, p.program)
+        )[:top],
+        by_day=[DayActivity(d["day"], int(d["n"]), int(d["failed"])) for d in reversed(raw["days"])],
+    )
+
+
+BLOCKS = " ▏▎▍▌▋▊▉█"
+
+
+def bar(value: float, maximum: float, width: int = 20) -> str:
+    """A horizontal bar of ``width`` cells in eighths, ``value`` out of ``maximum``."""
+    if maximum <= 0 or value <= 0:
+        return ""
+    eighths = max(1, round(min(value, maximum) / maximum * width * 8))
+    full, part = divmod(eighths, 8)
+    return "█" * full + (BLOCKS[part] if part else "")
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
