@@ -31,7 +31,6 @@ KEYWORDS = {
     "TERMINAL": KEYWORD_TERMINAL,
     "VALIDATION": KEYWORD_VALIDATION,
 }
-ALL_KEYWORDS = 0xF
 EMITTED_KEYWORDS = KEYWORD_SESSION | KEYWORD_TERMINAL  # what cfsession actually sends today
 LEVEL = 4  # Informational; a session must enable level ≥ 4 to see the events
 CHANNEL = 11  # TraceLogging

@@ -20,7 +20,7 @@ import threading
 from ctypes import POINTER, Structure, c_int, c_uint8, c_uint16, c_uint32, c_uint64, c_void_p
 from typing import Any
 
-from cfsession.etw import PROVIDER_NAME, STATUS_ENABLED, STATUS_NO_LISTENER, EMITTED_KEYWORDS, LEVEL
+from cfsession.etw import EMITTED_KEYWORDS, LEVEL, PROVIDER_NAME, STATUS_ENABLED, STATUS_NO_LISTENER
 from cfsession.etw._tracelogging import (
     DATA_TYPE_EVENT_METADATA,
     DATA_TYPE_PAYLOAD,
@@ -35,7 +35,12 @@ ERROR_NOT_ENOUGH_MEMORY = 8  # the session's buffers are full: this event is los
 
 
 class GUID(Structure):
-    _fields_ = [("Data1", c_uint32), ("Data2", c_uint16), ("Data3", c_uint16), ("Data4", c_uint8 * 8)]
+    _fields_ = [
+        ("Data1", c_uint32),
+        ("Data2", c_uint16),
+        ("Data3", c_uint16),
+        ("Data4", c_uint8 * 8),
+    ]
 
 
 class EVENT_DESCRIPTOR(Structure):  # noqa: N801 - the Windows SDK name
@@ -105,7 +110,7 @@ def load() -> Advapi32:
     global _default
     with _default_lock:
         if _default is None:
-            _default = Advapi32(ctypes.WinDLL("advapi32", use_last_error=True))  # type: ignore[attr-defined]
+            _default = Advapi32(ctypes.WinDLL("advapi32", use_last_error=True))
         return _default
 
 
@@ -122,7 +127,9 @@ class Advapi32Emitter:
         self.dropped = 0  # events ETW refused because a session's buffers were full
         provider_id = GUID.from_buffer_copy(guid_from_name(name).bytes_le)
         handle = c_uint64(0)
-        rc = self._api.EventRegister(ctypes.pointer(provider_id), None, None, ctypes.pointer(handle))
+        rc = self._api.EventRegister(
+            ctypes.pointer(provider_id), None, None, ctypes.pointer(handle)
+        )
         if rc != 0:
             raise OSError(rc, f"EventRegister failed (error {rc})")
         self._handle = int(handle.value)
@@ -134,7 +141,9 @@ class Advapi32Emitter:
                 self._handle, EVENT_PROVIDER_SET_TRAITS, self._traits, len(self._traits)
             )
         self._per_event: dict[EventType, tuple[EVENT_DESCRIPTOR, ctypes.Array[ctypes.c_char]]] = {}
-        self.status = STATUS_ENABLED if self.is_enabled(LEVEL, EMITTED_KEYWORDS) else STATUS_NO_LISTENER
+        self.status = (
+            STATUS_ENABLED if self.is_enabled(LEVEL, EMITTED_KEYWORDS) else STATUS_NO_LISTENER
+        )
 
     def is_enabled(self, level: int, keyword: int) -> bool:
         handle = self._handle

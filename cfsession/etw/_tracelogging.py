@@ -12,10 +12,13 @@ import hashlib
 import re
 import struct
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
+
+from cfsession.etw import KEYWORD_SESSION, KEYWORD_TERMINAL
 
 # §2: the EventSource name-hash namespace 482C2DB2-C390-47C8-87F8-1A15BFC130FB in RFC order.
 _NAME_NAMESPACE = bytes.fromhex("482c2db2c39047c887f81a15bfc130fb")
@@ -151,7 +154,9 @@ def _event_tag_bytes(tag: int) -> bytes:
         return bytes([tag >> 21])
     if tag & 0x0FFFC000 == tag:
         return bytes([(tag >> 21) | 0x80, (tag >> 14) & 0x7F])
-    return bytes([(tag >> 21) | 0x80, ((tag >> 14) & 0x7F) | 0x80, ((tag >> 7) & 0x7F) | 0x80, tag & 0x7F])
+    return bytes(
+        [(tag >> 21) | 0x80, ((tag >> 14) & 0x7F) | 0x80, ((tag >> 7) & 0x7F) | 0x80, tag & 0x7F]
+    )
 
 
 def _field_metadata(f: Field) -> bytes:
@@ -175,12 +180,16 @@ def _field_metadata(f: Field) -> bytes:
     return name + bytes([f.in_type])
 
 
-@lru_cache(maxsize=256)
 def event_metadata(name: str, fields: tuple[Field, ...], tag: int = 0) -> bytes:
     """The event metadata blob (§4): u16 size (counting itself), tag, name, NUL, fields.
 
     Cached: an event type's metadata never changes, so it is built once.
     """
+    return _event_metadata(name, tuple(fields), tag)
+
+
+@lru_cache(maxsize=256)
+def _event_metadata(name: str, fields: tuple[Field, ...], tag: int) -> bytes:
     body = _event_tag_bytes(tag) + name.encode("utf-8") + b"\x00"
     body += b"".join(_field_metadata(f) for f in fields)
     if len(body) + 2 > 0xFFFF:
@@ -239,14 +248,16 @@ class EventType:
             values = [values[f.name] for f in self.fields]
         if len(values) != len(self.fields):
             raise ValueError(f"{self.name}: {len(self.fields)} fields, {len(values)} values")
-        return b"".join(pack_value(f.in_type, v) for f, v in zip(self.fields, values))
+        return b"".join(pack_value(f.in_type, v) for f, v in zip(self.fields, values, strict=True))
 
 
 # ---------------------------------------------------------------------------------------
 # Payload (§5)
 
 # Lone surrogates (from surrogateescape'd text) cannot be UTF-16-encoded (§9.7).
-_LONE_SURROGATE = re.compile("[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]")
+_LONE_SURROGATE = re.compile(
+    "[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]"
+)
 
 
 def utf16le(text: str, max_units: int | None = None) -> bytes:
@@ -309,8 +320,12 @@ def _packer(in_type: int) -> Callable[[Any], bytes]:
         InType.STR16: pack_str16,
         InType.CSTR16: pack_cstr16,
         InType.GUID: pack_guid,
-        InType.CSTR8: lambda v: (v if isinstance(v, bytes) else v.encode("utf-8")).split(b"\x00", 1)[0] + b"\x00",
-        InType.STR8: lambda v: _pack_counted_bytes(v if isinstance(v, bytes) else v.encode("utf-8")),
+        InType.CSTR8: lambda v: (
+            (v if isinstance(v, bytes) else v.encode("utf-8")).split(b"\x00", 1)[0] + b"\x00"
+        ),
+        InType.STR8: lambda v: _pack_counted_bytes(
+            v if isinstance(v, bytes) else v.encode("utf-8")
+        ),
         InType.BINARY: _pack_counted_bytes,
         InType.BINARYC: _pack_counted_bytes,
         InType.SYSTEMTIME: lambda v: struct.pack("<8H", *v),
@@ -343,11 +358,6 @@ def filetime_from_unix_ns(ns: int) -> int:
 
 # ---------------------------------------------------------------------------------------
 # The cfsession events (FORMAT.md §6, DESIGN.md §5)
-
-KEYWORD_SESSION = 0x1
-KEYWORD_ACHIEVEMENT = 0x2
-KEYWORD_TERMINAL = 0x4
-KEYWORD_VALIDATION = 0x8
 
 SESSION_START = EventType(
     "SessionStart",

@@ -133,7 +133,9 @@ class _Reader:
 
     def take(self, n: int, what: str) -> bytes:
         if self.pos + n > self.end:
-            raise DecodeError(f"{what}: needs {n} bytes at offset {self.pos}, {self.end - self.pos} left")
+            raise DecodeError(
+                f"{what}: needs {n} bytes at offset {self.pos}, {self.end - self.pos} left"
+            )
         b = self.buf[self.pos : self.pos + n]
         self.pos += n
         return b

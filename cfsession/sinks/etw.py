@@ -28,12 +28,14 @@ loads neither ctypes nor the encoder; with ETW unavailable ``write`` returns at 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
+from collections.abc import Callable
 from datetime import date
-from typing import Any, Callable
+from typing import Any
 
-from cfsession.etw import LEVEL, NullEmitter, open_emitter
+from cfsession.etw import LEVEL, Emitter, NullEmitter, open_emitter
 from cfsession.sinks import Record, WarningCallback
 
 OUTPUT_MAX_UNITS = 1000
@@ -50,11 +52,15 @@ _RFC3339 = re.compile(
 _DAYS_1601_TO_ORDINAL = date(1601, 1, 1).toordinal()
 
 
+def _filetime_now() -> int:
+    return time.time_ns() // 100 + 116444736000000000  # FORMAT.md §9.10: integers only
+
+
 def filetime_of(value: Any) -> int:
     """FILETIME ticks of an RFC 3339 timestamp (UTC if no offset); now if unparseable."""
     m = _RFC3339.fullmatch(value) if isinstance(value, str) else None
     if m is None:
-        return time.time_ns() // 100 + 116444736000000000
+        return _filetime_now()
     y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
     frac = int((m.group(7) or "")[:7].ljust(7, "0"))
     offset = 0
@@ -65,7 +71,7 @@ def filetime_of(value: Any) -> int:
     try:
         days = date(y, mo, d).toordinal() - _DAYS_1601_TO_ORDINAL
     except ValueError:
-        return time.time_ns() // 100 + 116444736000000000
+        return _filetime_now()
     return max(0, (days * 86400 + h * 3600 + mi * 60 + s - offset) * 10_000_000 + frac)
 
 
@@ -106,12 +112,15 @@ class EtwSink:
         enabled: bool,
         on_warning: WarningCallback | None = None,
         platform: str | None = None,
+        emitter: Emitter | None = None,
     ) -> None:
+        """``emitter`` replaces the one :func:`open_emitter` would pick (tests, benchmarks)."""
         self._on_warning = on_warning
         self.failed: str | None = None
         self._commands = 0
         self._session_id = session_id
-        emitter = open_emitter(enabled, platform)
+        if emitter is None or not enabled:
+            emitter = open_emitter(enabled, platform)
         self.status: str = emitter.status
         self._emitter = None if isinstance(emitter, NullEmitter) else emitter
         if self._emitter is None:
@@ -122,12 +131,16 @@ class EtwSink:
 
         try:
             self._activity = uuid.UUID(session_id).bytes_le
-            self._related = uuid.UUID(parent_session_id).bytes_le if parent_session_id else None
         except (TypeError, ValueError):
             self._emitter.close()
             self._emitter = None
             self.status = "unavailable: session id is not a GUID"
             return
+        self._related: bytes | None = None
+        if parent_session_id:
+            # From the environment (CFSESSION_ID): a foreign value only loses the link.
+            with contextlib.suppress(TypeError, ValueError):
+                self._related = uuid.UUID(parent_session_id).bytes_le
         self._tl = tl
         self._events: dict[str, tuple[Any, Callable[[Record], bytes]]] = {
             "session_start": (tl.SESSION_START, self._session_start),
@@ -167,17 +180,13 @@ class EtwSink:
         self.failed = str(exc) or type(exc).__name__
         emitter, self._emitter = self._emitter, None
         if emitter is not None:
-            try:
+            with contextlib.suppress(Exception):  # already failing; the warning below says so
                 emitter.close()
-            except Exception:  # noqa: BLE001, S110 - already failing; the warning below says so
-                pass
         if self._on_warning is not None:
-            try:
+            with contextlib.suppress(Exception):  # a broken callback must not break the recorder
                 self._on_warning(
                     "etw_failed", f"ETW events stopped: {self.failed}; the recording goes on"
                 )
-            except Exception:  # noqa: BLE001, S110 - a broken callback must not break the recorder
-                pass
 
     # Records → payloads -----------------------------------------------------------------
 
@@ -196,7 +205,9 @@ class EtwSink:
         return b"".join(
             (
                 tl.pack_str16(self._text(r.get("session_type") or "interactive", LABEL_MAX_UNITS)),
-                tl.pack_str16(self._text(r.get("correlation_id") or self._session_id, LABEL_MAX_UNITS)),
+                tl.pack_str16(
+                    self._text(r.get("correlation_id") or self._session_id, LABEL_MAX_UNITS)
+                ),
                 filetime_of(r.get("started_at")).to_bytes(8, "little"),
             )
         )
@@ -217,7 +228,9 @@ class EtwSink:
         return b"".join(
             (
                 self._activity,
-                round_clamp(count if count is not None else self._commands, UINT32_MAX).to_bytes(4, "little"),
+                round_clamp(count if count is not None else self._commands, UINT32_MAX).to_bytes(
+                    4, "little"
+                ),
                 round_clamp(r.get("duration_ms"), UINT64_MAX).to_bytes(8, "little"),
             )
         )
