@@ -1,0 +1,274 @@
+"""Check one recorded session against its hash chain and its .cast digests (DESIGN.md §6).
+
+The JSONL file is read line by line, never trusted: each line must be valid JSON written
+exactly as the recorder writes it, carry ``hash`` = SHA-256 of its canonical form
+(:func:`cfsession.integrity.canonical`), link to the previous line through ``prev_hash``,
+number itself ``seq`` = its line number and keep the first line's ``session_id``; the
+first line is ``session_start`` and nothing follows ``session_end``. Lines that pin the
+.cast (``terminal_capture``: ``cast_sha256``/``cast_bytes`` of the file up to that
+command; ``session_end``: of the whole file) are checked against the .cast in one pass.
+
+What this proves and what it does not is in docs/TRUST.md: a chain can be rebuilt by
+anyone able to rewrite the whole file, and cutting whole lines off the end looks like a
+crash (``incomplete``); comparing :attr:`VerifyResult.final_hash` with a copy kept
+elsewhere (printed at session end, sent in the ETW SessionEnd event) closes both gaps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from cfsession.integrity import GENESIS, canonical
+
+INTACT = "intact"
+INCOMPLETE = "incomplete"
+TAMPERED = "tampered"
+_READ = 1 << 20
+
+Alive = Callable[[dict[str, Any]], bool]  # session_start record -> is its recorder running?
+
+
+@dataclass
+class VerifyResult:
+    """The verdict on one session; ``bad_line`` is 1-based, ``problem`` a stable code."""
+
+    path: str
+    cast_path: str
+    session_id: str | None = None
+    status: str = INTACT
+    lines: int = 0  # complete lines in the file
+    valid_lines: int = 0  # lines that passed, from the top, before the first problem
+    bad_line: int | None = None
+    problem: str | None = None
+    reason: str | None = None
+    final_hash: str | None = None  # hash of the last valid line: the value to anchor
+    cast_checks: int = 0  # .cast digests confirmed
+    complete: bool = False  # a valid session_end was found
+
+    @property
+    def ok(self) -> bool:
+        """Intact, or incomplete (intact up to its last line): exit 0."""
+        return self.status != TAMPERED
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["ok"] = self.ok
+        return d
+
+
+@dataclass
+class _Checkpoint:
+    line: int
+    size: int
+    sha: str
+    whole: bool  # session_end: the digest must cover the whole file
+
+
+class _Bad(Exception):
+    def __init__(self, problem: str, reason: str) -> None:
+        super().__init__(reason)
+        self.problem = problem
+        self.reason = reason
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    """Raw lines with their newline (the last one may lack it)."""
+    with open(path, "rb") as f:
+        yield from f
+
+
+def _writer_form(record: dict[str, Any]) -> bytes:
+    # Byte-for-byte what JsonlSink writes; a reformatted line (spaces, key order, escapes)
+    # is an edit even when its values, and so its hash, are unchanged.
+    from cfsession.sinks.jsonl import dumps
+
+    return dumps(record)
+
+
+def _check_line(raw: bytes, n: int, prev: str, first: dict[str, Any] | None) -> dict[str, Any]:
+    """Validate line ``n`` (without its newline); raise _Bad or return the record."""
+    try:
+        rec = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _Bad("bad_json", f"line {n} is not valid JSON ({exc.__class__.__name__})") from None
+    if not isinstance(rec, dict):
+        raise _Bad("bad_json", f"line {n} is not a JSON object")
+    stored = rec.get("hash")
+    if not isinstance(stored, str):
+        raise _Bad("missing_hash", f"line {n} has no hash")
+    if hashlib.sha256(canonical(rec)).hexdigest() != stored:
+        raise _Bad("hash_mismatch", f"line {n} was changed after it was written (hash mismatch)")
+    if _writer_form(rec) != raw:
+        raise _Bad("reformatted", f"line {n} was rewritten (same values, different bytes)")
+    if rec.get("prev_hash") != prev:
+        if n == 1:
+            raise _Bad("broken_link", "line 1 does not start a chain (lines before it removed?)")
+        raise _Bad(
+            "broken_link",
+            f"line {n} does not follow line {n - 1} "
+            "(a line was deleted, inserted or moved here, or the line before was edited)",
+        )
+    if rec.get("seq") != n:
+        raise _Bad("seq", f"line {n} carries seq {rec.get('seq')!r}")
+    if first is None:
+        if rec.get("event_type") != "session_start":
+            raise _Bad("first_line", "line 1 is not session_start")
+    else:
+        if rec.get("session_id") != first.get("session_id"):
+            raise _Bad("session_id", f"line {n} belongs to another session")
+        if rec.get("event_type") == "session_start":
+            raise _Bad("duplicate_start", f"line {n} is a second session_start")
+    return rec
+
+
+def _checkpoint(rec: dict[str, Any], n: int) -> _Checkpoint | None:
+    sha, size = rec.get("cast_sha256"), rec.get("cast_bytes")
+    if sha is None and size is None:
+        return None
+    if not isinstance(sha, str) or not isinstance(size, int) or isinstance(size, bool):
+        raise _Bad("cast_digest", f"line {n} has a malformed .cast digest")
+    return _Checkpoint(n, size, sha, rec.get("event_type") == "session_end")
+
+
+def _check_cast(
+    path: Path, points: list[_Checkpoint], trailing_ok: bool
+) -> tuple[int, _Bad | None, int]:
+    """Confirm every checkpoint against the .cast; (confirmed, first failure, its line)."""
+    if not points:
+        return 0, None, 0
+    if not path.exists():
+        first = min(points, key=lambda p: p.line)
+        return (
+            0,
+            _Bad("cast_missing", f"{path.name} is missing (line {first.line} pins it)"),
+            first.line,
+        )
+    ordered = sorted(points, key=lambda p: (p.size, p.line))
+    sha = hashlib.sha256()
+    done = 0
+    failures: list[tuple[int, _Bad]] = []
+    with open(path, "rb") as f:
+        for p in ordered:
+            while done < p.size:
+                chunk = f.read(min(_READ, p.size - done))
+                if not chunk:
+                    break
+                sha.update(chunk)
+                done += len(chunk)
+            if done < p.size:
+                msg = f"{path.name} is shorter ({done} bytes) than line {p.line} records ({p.size})"
+                failures.append((p.line, _Bad("cast_short", msg)))
+                continue
+            if sha.hexdigest() != p.sha:
+                msg = f"{path.name} differs from what line {p.line} recorded (first {p.size} bytes)"
+                failures.append((p.line, _Bad("cast_mismatch", msg)))
+        total = done + sum(len(c) for c in iter(lambda: f.read(_READ), b""))
+    for p in points:
+        if p.whole and total > p.size and not trailing_ok:
+            msg = f"{path.name} has {total - p.size} bytes more than line {p.line} records"
+            failures.append((p.line, _Bad("cast_size", msg)))
+    if failures:
+        line, bad = min(failures, key=lambda x: x[0])
+        confirmed = sum(1 for p in points if p.line < line)
+        return confirmed, bad, line
+    return len(points), None, 0
+
+
+def verify_session(
+    jsonl_path: Path, cast_path: Path | None = None, *, alive: Alive | None = None
+) -> VerifyResult:
+    """Verify one session file (and its .cast, by default next to it).
+
+    ``alive`` tells whether a session's recorder still runs: a half-written last line
+    of a live session is "being written", not a tampered file.
+    """
+    cast_path = cast_path or jsonl_path.with_suffix(".cast")
+    res = VerifyResult(path=str(jsonl_path), cast_path=str(cast_path))
+    prev = GENESIS
+    first: dict[str, Any] | None = None
+    points: list[_Checkpoint] = []
+    cast_warned = False
+    bad: _Bad | None = None
+    bad_at = 0
+    try:
+        for n, line in enumerate(_lines(jsonl_path), start=1):
+            if not line.endswith(b"\n"):
+                if first is not None and alive is not None and alive(first):
+                    break  # the recorder is writing this line right now
+                bad, bad_at = (
+                    _Bad(
+                        "partial_line",
+                        f"line {n} is cut short (no newline): the recorder died or the disk "
+                        "filled mid-write, or the file was truncated",
+                    ),
+                    n,
+                )
+                break
+            res.lines = n
+            if bad is not None:
+                continue  # keep counting lines after the first problem
+            try:
+                rec = _check_line(line[:-1], n, prev, first)
+                if res.complete:
+                    raise _Bad("after_end", f"line {n} follows session_end")
+                point = _checkpoint(rec, n)
+            except _Bad as exc:
+                bad, bad_at = exc, n
+                continue
+            if point is not None:
+                points.append(point)
+            if first is None:
+                first = rec
+                res.session_id = rec.get("session_id")
+            if rec.get("event_type") == "warning" and str(rec.get("code", "")).startswith("cast"):
+                cast_warned = True  # the .cast stopped being written: bytes past the digest OK
+            if rec.get("event_type") == "session_end":
+                res.complete = True
+            prev = rec["hash"]
+            res.valid_lines = n
+            res.final_hash = prev
+    except OSError as exc:
+        res.status, res.problem = TAMPERED, "unreadable"
+        res.reason = f"cannot read {jsonl_path.name}: {exc.strerror or exc}"
+        res.bad_line = None
+        return res
+    confirmed, cast_bad, cast_at = _check_cast(cast_path, points, cast_warned)
+    res.cast_checks = confirmed
+    if cast_bad is not None and (bad is None or cast_at < bad_at):
+        bad, bad_at = cast_bad, cast_at
+    if bad is not None:
+        res.status, res.problem, res.reason, res.bad_line = (
+            TAMPERED,
+            bad.problem,
+            bad.reason,
+            bad_at,
+        )
+        if bad_at <= res.valid_lines:  # a .cast failure: lines from there on are not vouched for
+            res.valid_lines = bad_at - 1
+        return res
+    if res.lines == 0:
+        res.status, res.problem = INCOMPLETE, "empty"
+        res.reason = "no lines: the recorder stopped before writing anything"
+    elif not res.complete:
+        res.status, res.problem = INCOMPLETE, "no_end"
+        res.reason = f"no session_end: intact up to line {res.valid_lines}"
+    return res
+
+
+def session_files(sessions_dir: Path) -> list[Path]:
+    """Every ``*.jsonl`` in the store, oldest file first (stable order for reports)."""
+    if not sessions_dir.is_dir():
+        return []
+    return sorted(sessions_dir.glob("*.jsonl"), key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def recorder_alive(start: dict[str, Any]) -> bool:
+    """Default ``alive`` for live stores: the recorder's pid on this host still runs."""
+    from cfsession.store import recorder_alive as _alive
+
+    return _alive(start.get("pid"), start.get("host"), start.get("started_at"))
