@@ -23,6 +23,7 @@ from cfsession.segmenter import Mark, Segmenter
 from cfsession.session import Session
 
 READ_SIZE = 65536
+BURST_MAX = 256 * 1024
 IDLE_FLUSH_S = 0.03  # release a held partial intro / lone ESC after this much quiet
 CAST_FLUSH_S = 0.25
 DRAIN_QUIET_S = 0.2  # after the shell exited: stop when no output for this long …
@@ -154,6 +155,33 @@ class Loop:
             elif p:
                 self.session.data(p, t)
 
+    def _read_burst(self) -> bytes | None:
+        """Read what the PTY has now, up to BURST_MAX, in as few reads as it takes.
+
+        The kernel hands out a PTY's output in pieces of a few KiB; reading on until
+        EAGAIN (the fd is non-blocking) instead of going back to ``select`` for each
+        piece halves the per-byte cost under bulk output. Interactive echo is one piece
+        and is handled at once.
+        """
+        try:
+            first = self.pty.read(READ_SIZE)
+        except BlockingIOError:
+            return None
+        if not first or len(first) < 1024:
+            return first
+        parts = [first]
+        total = len(first)
+        while total < BURST_MAX:
+            try:
+                more = self.pty.read(READ_SIZE)
+            except BlockingIOError:
+                break
+            if not more:
+                break  # EOF: reported by the next read
+            parts.append(more)
+            total += len(more)
+        return b"".join(parts)
+
     def _idle_flush(self, t: float) -> None:
         if self.seg is not None and self.seg.holding:
             held = self.seg.flush()
@@ -234,10 +262,7 @@ class Loop:
                         # the interrupt character; the PTY signals its foreground job.
                         self._inq += b"\x03"
             if pty_fd in r:
-                try:
-                    chunk = self.pty.read(READ_SIZE)
-                except BlockingIOError:
-                    chunk = None
+                chunk = self._read_burst()
                 if chunk:
                     self._handle_output(chunk, now)
                     last_data = now

@@ -92,6 +92,8 @@ class ModeTracker:
         self.keypad = False
 
     def feed(self, data: bytes) -> None:
+        if b"\x1b" not in data:  # one memchr for plain text
+            return
         if b"\x1b[?" in data:
             for params, action in self._re.findall(data):
                 for mode in params.decode().split(";"):

@@ -22,6 +22,7 @@ from cfsession.sinks import WarningCallback
 COALESCE_S = 0.010
 FLUSH_S = 0.25
 MAX_PENDING = 256 * 1024  # characters; bounds memory under a flood of output
+MAX_BUFFERED = 1024 * 1024  # characters of encoded events held before a write
 
 Redact = Callable[[str], str]
 
@@ -49,6 +50,7 @@ class CastWriter:
         self._sha = hashlib.sha256()
         self._bytes = 0
         self._buf: list[str] = []  # encoded lines waiting for the next flush
+        self._buf_len = 0
         self._pending: list[str] = []  # output text not yet turned into an event
         self._pending_len = 0
         self._pending_t = 0.0
@@ -73,7 +75,7 @@ class CastWriter:
             self._pending_t = t
         self._pending.append(text)
         self._pending_len += len(text)
-        if t - self._last_flush >= FLUSH_S:
+        if t - self._last_flush >= FLUSH_S or self._buf_len > MAX_BUFFERED:
             self.flush(t)
 
     def marker(self, label: str, t: float) -> None:
@@ -92,7 +94,9 @@ class CastWriter:
         self._pending_len = 0
         if self._redact is not None:
             text = self._redact(text)
-        self._buf.append(_event(self._pending_t, "o", text))
+        line = _event(self._pending_t, "o", text)
+        self._buf.append(line)
+        self._buf_len += len(line)
 
     # -- persistence ----------------------------------------------------------------------
     def flush(self, t: float | None = None) -> None:
@@ -102,9 +106,11 @@ class CastWriter:
         self._emit_pending()
         if not self._buf or self._fd is None:
             self._buf.clear()
+            self._buf_len = 0
             return
         data = "".join(self._buf).encode("utf-8", "replace")
         self._buf.clear()
+        self._buf_len = 0
         try:
             view = memoryview(data)
             while view:
