@@ -145,7 +145,7 @@ def _check_cast(
         first = min(points, key=lambda p: p.line)
         return (
             0,
-            _Bad("cast_missing", f"{path.name} is missing (line {first.line} pins it)"),
+            _Bad("cast_missing", f"line {first.line} pins {path.name}, which is missing"),
             first.line,
         )
     ordered = sorted(points, key=lambda p: (p.size, p.line))
@@ -161,16 +161,16 @@ def _check_cast(
                 sha.update(chunk)
                 done += len(chunk)
             if done < p.size:
-                msg = f"{path.name} is shorter ({done} bytes) than line {p.line} records ({p.size})"
+                msg = f"line {p.line} pins {p.size} bytes of {path.name}, which now has {done}"
                 failures.append((p.line, _Bad("cast_short", msg)))
                 continue
             if sha.hexdigest() != p.sha:
-                msg = f"{path.name} differs from what line {p.line} recorded (first {p.size} bytes)"
+                msg = f"line {p.line} pins the first {p.size} bytes of {path.name}; they changed"
                 failures.append((p.line, _Bad("cast_mismatch", msg)))
         total = done + sum(len(c) for c in iter(lambda: f.read(_READ), b""))
     for p in points:
         if p.whole and total > p.size and not trailing_ok:
-            msg = f"{path.name} has {total - p.size} bytes more than line {p.line} records"
+            msg = f"line {p.line} pins all of {path.name} ({p.size} bytes); it now has {total}"
             failures.append((p.line, _Bad("cast_size", msg)))
     if failures:
         line, bad = min(failures, key=lambda x: x[0])

@@ -1,9 +1,148 @@
-"""CLI commands (placeholder until its issue lands)."""
+"""``cfsession verify``: check sessions against their hash chain and .cast digests.
+
+Sessions are found from the files themselves, not from the SQLite index: the index is
+derived data, and a trust check must also see a file the index refused to read.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import typer
+
+from cfsession.cli import _common
+
+if TYPE_CHECKING:
+    from cfsession.verify import VerifyResult
+
+
+def _first_line(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            rec = json.loads(f.readline())
+        return rec if isinstance(rec, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _resolve(query: str, sdir: Path) -> Path:
+    """A session's .jsonl from a full id, a unique prefix (≥ 4 hex digits) or ``last``."""
+    from cfsession.errors import AmbiguousSessionId, SessionNotFound
+    from cfsession.store import parse_id_query
+
+    kind, value = parse_id_query(query)
+    files = sorted(sdir.glob("*.jsonl")) if sdir.is_dir() else []
+    if kind == "last":
+        if not files:
+            raise SessionNotFound("no sessions recorded yet", "record one with `cfsession record`")
+
+        def started(p: Path) -> tuple[str, float]:
+            return str(_first_line(p).get("started_at") or ""), p.stat().st_mtime
+
+        return max(files, key=started)
+    matches = [p for p in files if p.stem.lower().startswith(value)]
+    if kind == "full":
+        matches = [p for p in matches if p.stem.lower() == value]
+    if not matches:
+        raise SessionNotFound(f"session {query} not found", "run `cfsession list` to see the ids")
+    if len(matches) > 1:
+        shown = ", ".join(p.stem[:13] for p in matches[:5])
+        raise AmbiguousSessionId(
+            f"'{query}' matches {len(matches)} sessions ({shown}…)", "give more of the id"
+        )
+    return matches[0]
+
+
+def _line(res: VerifyResult) -> Any:
+    from rich.text import Text
+
+    from cfsession.text import sanitize
+
+    sid = sanitize(res.session_id or Path(res.path).stem)
+    out = Text()
+    if res.status == "intact":
+        out.append("✓ ", "green").append(sid).append("  intact", "green")
+        out.append(f"  {res.lines} lines, {res.cast_checks} .cast digests", "dim")
+    elif res.status == "incomplete":
+        out.append("✓ ", "yellow").append(sid).append("  incomplete", "yellow")
+        out.append(f"  {sanitize(res.reason or '')}", "dim")
+    else:
+        out.append("✗ ", "bold red").append(sid).append("  TAMPERED", "bold red")
+        where = f"{res.path}:{res.bad_line}" if res.bad_line else res.path
+        out.append(f"  {sanitize(where)}: {sanitize(res.reason or '')}")
+    return out
+
+
+def run_verify(session_id: str | None, all_: bool, as_json: bool) -> int:
+    from cfsession import paths
+    from cfsession.errors import UsageError
+    from cfsession.text import sanitize
+    from cfsession.verify import recorder_alive, session_files, verify_session
+
+    if session_id and all_:
+        raise UsageError("give a session id or --all, not both", "see `cfsession verify --help`")
+    sdir = paths.sessions_dir()
+    files = session_files(sdir) if all_ else [_resolve(session_id or "last", sdir)]
+    results = [verify_session(p, alive=recorder_alive) for p in files]
+    bad = [r for r in results if not r.ok]
+    if as_json:
+        _common.print_json(
+            {
+                "ok": not bad,
+                "checked": len(results),
+                "intact": sum(r.status == "intact" for r in results),
+                "incomplete": sum(r.status == "incomplete" for r in results),
+                "tampered": len(bad),
+                "sessions": [r.to_dict() for r in results],
+            }
+        )
+    else:
+        con = _common.console()
+        if not results:
+            con.print("no sessions to verify")
+        for r in results:
+            con.print(_line(r), soft_wrap=True)
+        if len(results) == 1 and results[0].ok and results[0].final_hash:
+            # The value to compare with an anchored copy (session-end line, ETW SessionEnd).
+            con.print(f"final hash {results[0].final_hash}", style="dim", soft_wrap=True)
+        elif len(results) > 1:
+            con.print(
+                f"{len(results)} sessions: {len(results) - len(bad)} ok, {len(bad)} tampered",
+                style="dim",
+            )
+    if bad:
+        first = bad[0]
+        more = f" (and {len(bad) - 1} more session(s))" if len(bad) > 1 else ""
+        sys.stderr.write(
+            f"cfsession: verification failed: {sanitize(first.path)}: "
+            f"{sanitize(first.reason or '')}{more} — the recording was altered or damaged "
+            "after it was written; keep a copy as evidence\n"
+        )
+        return 1
+    return 0
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    """Add ``verify`` to ``app``."""
+
+    @app.command("verify")
+    def verify(
+        session_id: str = typer.Argument(
+            None,
+            metavar="[ID]",
+            help="Full id, unique prefix (≥ 4 hex digits) or `last` (default).",
+        ),
+        all_: bool = typer.Option(False, "--all", help="Verify every session in the store."),
+        as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    ) -> None:
+        """Check sessions against their hash chain and .cast digests; exit 1 if one was edited.
+
+        Incomplete sessions (recorder killed, no session_end) pass: they are intact up to
+        their last line.
+        """
+        code = run_verify(session_id, all_, as_json)
+        if code:
+            raise typer.Exit(code)
