@@ -96,3 +96,30 @@ def load(path: Path) -> list[dict[str, Any]]:
 def commands(cf_home: Path) -> list[dict[str, Any]]:
     (path,) = sessions(cf_home)
     return [r for r in load(path) if r["event_type"] == "terminal_capture"]
+
+
+def wait_foreground(root_pid: int, name: str, timeout: float = 10.0) -> None:
+    """Wait until a descendant ``name`` is the foreground job of its terminal.
+
+    Ctrl-C sent earlier races with the shell's own job control (the child exists but the
+    shell has not yet made it the terminal's foreground group) — a real user would just
+    press it again; a test must not.
+    """
+    import time
+
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in psutil.Process(root_pid).children(recursive=True):
+            try:
+                if proc.name() != name:
+                    continue
+                fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                pgrp, tpgid = int(fields[2]), int(fields[5])
+            except (psutil.Error, OSError, IndexError, ValueError):
+                continue
+            if pgrp == tpgid:
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"{name} never became the foreground job")

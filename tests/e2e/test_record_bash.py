@@ -38,10 +38,12 @@ def test_ordinary_session(bash_home: Path, cf_home: Path) -> None:
     rec.child.sendline("")  # empty Enter: no record
     rec.expect_prompt()
     rec.child.send("abc")
+    rec.child.expect("abc")  # readline has the text: Ctrl-C now cancels the line
     rec.child.sendcontrol("c")  # Ctrl-C at the prompt: no record
     rec.expect_prompt()
     rec.child.sendline("echo st''arted; sleep 30")
     rec.child.expect("started")  # the command runs: its output is the proof
+    h.wait_foreground(rec.child.pid, "sleep")
     rec.child.sendcontrol("c")  # Ctrl-C during a command: 130
     out = rec.expect_prompt()
     seen += out
