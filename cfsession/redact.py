@@ -374,6 +374,35 @@ def _apply_rule(rule: Rule, text: str) -> tuple[str, int]:
     return rule.regex.sub(repl, text), count
 
 
+_SECRET_OPTION = re.compile(
+    r"--(?:[A-Za-z0-9]+-)*(?:password|passwd|passphrase|secret|token|credentials?|apikey"
+    r"|(?:api|access|secret|private|auth|client|encryption|signing|master)[_-]?key)",
+    re.IGNORECASE,
+)
+
+
+def redact_argv(redactor: Redactor, argv: list[str]) -> tuple[list[str], int]:
+    """Redact a command's argv (``session_start.command_argv``) element by element.
+
+    ``["mysql", "--password", "x"]`` splits the name from its value, so an element that
+    follows a secret-named long option is redacted whole.
+    """
+    out: list[str] = []
+    total = 0
+    hide_next = False
+    for arg in argv:
+        if hide_next and arg and not arg.startswith("-") and "[REDACTED:" not in arg:
+            out.append(PLACEHOLDER.format(kind="secret"))
+            total += 1
+            hide_next = False
+            continue
+        red, n = redactor.redact(arg)
+        out.append(red)
+        total += n
+        hide_next = "secret" in redactor.kinds and bool(_SECRET_OPTION.fullmatch(arg))
+    return out, total
+
+
 def load_redactor(config: Config) -> Redactor:
     """The redactor a session uses: defaults (unless switched off) then user patterns."""
     return Redactor(

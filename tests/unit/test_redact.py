@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 
 from cfsession.config import load_config
 from cfsession.errors import CfsessionError
-from cfsession.redact import DEFAULT_KINDS, Redactor, StreamRedactor, load_redactor, user_rule
+from cfsession.redact import (
+    DEFAULT_KINDS,
+    Redactor,
+    StreamRedactor,
+    load_redactor,
+    redact_argv,
+    user_rule,
+)
 
 # Fake secrets are assembled at run time so no scanner mistakes this file for a leak.
 GH = "ghp_" + "aB3" * 12
@@ -316,3 +323,20 @@ def test_redact_never_raises_and_is_idempotent(text: str) -> None:
     once, n = Redactor().redact(text)
     assert Redactor().redact(once) == (once, 0)
     assert once.count("[REDACTED:") == text.count("[REDACTED:") + n
+
+
+# -- argv ------------------------------------------------------------------------------------
+def test_redact_argv_elements_and_split_options() -> None:
+    argv = ["sh", "-c", f"echo {GH}", "--password", "hunter2", "--api-key", "k1", "--verbose"]
+    out, n = redact_argv(Redactor(), argv)
+    assert out == [
+        "sh", "-c", "echo [REDACTED:github_token]", "--password", "[REDACTED:secret]",
+        "--api-key", "[REDACTED:secret]", "--verbose",
+    ]  # fmt: skip
+    assert n == 3
+
+
+def test_redact_argv_leaves_ordinary_commands_and_next_options() -> None:
+    argv = ["mysql", "--password", "--user", "bob", "ls", "-la"]
+    assert redact_argv(Redactor(), argv) == (argv, 0)
+    assert redact_argv(Redactor(defaults=False), ["--password", "x"]) == (["--password", "x"], 0)
