@@ -141,7 +141,7 @@ class Session:
         self.shell_pid = shell_pid
         self.integrated = integrated  # hooks were injected
         self.active = False  # H received
-        self.unsegmented_reason: str | None = None if integrated else "no shell integration"
+        self.unsegmented_reason: str | None = None  # set by no_hello()
         self.cwd: str | None = None
         self.current: Command | None = None
         self.closing: Command | None = None  # ended (D seen), waiting for the cwd in P
@@ -212,7 +212,7 @@ class Session:
             self._settle(t)
 
     def _hello(self, m: Mark, t: float) -> None:
-        was_unsegmented = self.unsegmented_reason is not None and self.integrated
+        was_unsegmented = self.unsegmented_reason is not None
         if not self.active and self.on_hello is not None:
             self.on_hello()
         self.active = True
