@@ -66,8 +66,10 @@ def normalise_header(header: dict[str, Any], loaded: LoadedSession) -> dict[str,
     if idle is not None:
         out["idle_time_limit"] = idle
     out["title"] = as_str(header.get("title")) or f"cfsession {loaded.session_id}"
-    env = header.get("env") if isinstance(header.get("env"), dict) else {}
-    env = {k: v for k, v in env.items() if isinstance(k, str) and isinstance(v, str)}
+    raw_env = header.get("env")
+    env: dict[str, str] = {}
+    if isinstance(raw_env, dict):
+        env = {k: v for k, v in raw_env.items() if isinstance(k, str) and isinstance(v, str)}
     env.setdefault("SHELL", as_str(start.get("shell")) or "")
     env.setdefault("TERM", as_str(start.get("term")) or "")
     # asciinema 3.0.0 cannot read a null env value; empty ones are simply left out.

@@ -212,45 +212,52 @@ class Index:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else int(row[0])
 
-    def _rows(self, full: bool) -> dict[str, _FileRow]:
-        sql = "SELECT * FROM files" + ("" if full else " WHERE live = 1")
-        return {r[0]: _FileRow(*r) for r in self.conn.execute(sql)}
+    def _live(self) -> dict[str, _FileRow]:
+        """Files that may still grow: no session_end yet, a partial last line, or empty."""
+        return {r[0]: _FileRow(*r) for r in self.conn.execute("SELECT * FROM files WHERE live = 1")}
 
-    def _scan(self, full: bool, rows: dict[str, _FileRow]) -> tuple[dict[str, os.stat_result], list[str]]:
-        """(changed or new files with their stat, deleted names)."""
+    def _scan(self, full: bool, live: dict[str, _FileRow]) -> tuple[dict[str, os.stat_result], list[str]]:
+        """(new or changed files with their stat, deleted names).
+
+        A finished session file is append-only and done, so when the directory changed only
+        new names and replaced files (another inode, from the directory entry: no stat) are
+        looked at, plus the live files; 10,000 finished sessions cost one ``scandir``.
+        Editing a finished file in place is not noticed: ``cfsession reindex`` is for that.
+        """
         changed: dict[str, os.stat_result] = {}
         deleted: list[str] = []
+        names: set[str] | None = None
         if full:
+            known: dict[str, int] = dict(self.conn.execute("SELECT name, ino FROM files"))
             try:
                 entries = [e for e in os.scandir(self.sdir) if e.name.endswith(SUFFIX)]
             except (FileNotFoundError, NotADirectoryError):
                 entries = []
-            seen: set[str] = set()
+            names = {e.name for e in entries}
             for e in entries:
                 try:
+                    if e.name in live or known.get(e.name) == e.inode():
+                        continue
                     st = e.stat()
                 except OSError:
                     continue
-                if not _is_regular(st):
-                    continue
-                seen.add(e.name)
-                row = rows.get(e.name)
-                if row is None or _differs(row, st):
+                if _is_regular(st):
                     changed[e.name] = st
-            deleted = [n for n in rows if n not in seen]
-        else:
-            for name, row in rows.items():
-                try:
-                    st = os.stat(self.sdir / name)
-                except OSError:
-                    deleted.append(name)
-                    continue
-                if _differs(row, st):
-                    changed[name] = st
+            deleted = [n for n in known if n not in names]
+        for name, row in live.items():
+            if names is not None and name not in names:
+                continue  # already counted as deleted
+            try:
+                st = os.stat(self.sdir / name)
+            except OSError:
+                deleted.append(name)
+                continue
+            if _differs(row, st):
+                changed[name] = st
         return changed, deleted
 
     def _changes(self, full: bool) -> bool:
-        changed, deleted = self._scan(full, self._rows(full))
+        changed, deleted = self._scan(full, self._live())
         return bool(changed or deleted or full)
 
     def _sync(self, full: bool) -> int:
@@ -259,7 +266,7 @@ class Index:
             dir_mtime: int | None = os.stat(self.sdir).st_mtime_ns
         except OSError:
             dir_mtime = None
-        rows = self._rows(full)
+        rows = self._live()
         changed, deleted = self._scan(full, rows)
         for name in deleted:
             self._forget(name)
@@ -431,15 +438,21 @@ class Index:
         return out
 
     def session(self, session_id: str) -> sqlite3.Row | None:
-        return self._query("SELECT * FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
+        row: sqlite3.Row | None = self.query(
+            "SELECT * FROM sessions WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        return row
 
-    def _query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> sqlite3.Cursor:
+    def query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> sqlite3.Cursor:
+        """Run a read query whose rows are ``sqlite3.Row`` (columns by name)."""
         cur = self.conn.cursor()
         cur.row_factory = sqlite3.Row
         return cur.execute(sql, params)
 
     def sessions(self, *, limit: int | None = None, since: float | None = None,
-                 failed: bool = False, correlation_id: str | None = None) -> list[sqlite3.Row]:
+                 failed: bool = False, correlation_id: str | None = None,
+                 columns: tuple[str, ...] | None = None) -> list[Any]:
+        """Rows newest first: ``sqlite3.Row``, or plain tuples of ``columns`` (faster for 10k)."""
         where: list[str] = ["1"]
         params: list[Any] = []
         if since is not None:
@@ -450,11 +463,14 @@ class Index:
         if correlation_id is not None:
             where.append("(correlation_id = ? OR session_id = ?)")
             params += [correlation_id, correlation_id]
-        sql = f"SELECT * FROM sessions WHERE {' AND '.join(where)} ORDER BY start_epoch DESC, session_id"
+        cols = ", ".join(columns) if columns else "*"
+        sql = f"SELECT {cols} FROM sessions WHERE {' AND '.join(where)} ORDER BY start_epoch DESC, session_id"
         if limit:
             sql += " LIMIT ?"
             params.append(limit)
-        return self._query(sql, params).fetchall()
+        if columns:
+            return self.conn.execute(sql, params).fetchall()
+        return self.query(sql, params).fetchall()
 
     def count_sessions(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM sessions").fetchone()[0])
@@ -500,7 +516,7 @@ class Index:
             f" WHERE {' AND '.join(where)} ORDER BY commands_fts.rowid DESC LIMIT ?"
         )
         params.append(limit)
-        return self._query(sql, params).fetchall()
+        return self.query(sql, params).fetchall()
 
     def commands(self, *, session_id: str | None = None, failed: bool = False,
                  cwd: str | None = None, since: float | None = None, until: float | None = None,
@@ -529,28 +545,7 @@ class Index:
         if limit:
             sql += " LIMIT ?"
             params.append(limit)
-        yield from self._query(sql, params)
-
-    def stats(self, since: float | None = None, top: int = 10) -> dict[str, Any]:
-        """Aggregates for ``cfsession stats``; plain rows, the API shapes them."""
-        cond, p = ("start_epoch >= ?", (since,)) if since is not None else ("1", ())
-        q = self._query
-        sess = q(f"SELECT count(*) AS n, coalesce(sum(duration_ms), 0) AS ms FROM sessions WHERE {cond}", p).fetchone()
-        tot = q(f"SELECT count(*) AS n, coalesce(sum(failed), 0) AS failed FROM commands WHERE {cond}", p).fetchone()
-        slowest = q(
-            "SELECT session_id, seq, command, duration_ms, exit_code, started_at FROM commands"
-            f" WHERE {cond} AND duration_ms IS NOT NULL ORDER BY duration_ms DESC LIMIT ?", (*p, top)
-        ).fetchall()
-        programs = q(
-            "SELECT program, count(*) AS n, sum(failed) AS failed FROM commands"
-            f" WHERE {cond} AND program IS NOT NULL GROUP BY program", p
-        ).fetchall()
-        days = q(
-            "SELECT date(start_epoch, 'unixepoch', 'localtime') AS day, count(*) AS n,"
-            f" sum(failed) AS failed FROM commands WHERE {cond} AND start_epoch IS NOT NULL"
-            " GROUP BY day ORDER BY day DESC LIMIT 14", p
-        ).fetchall()
-        return {"sessions": sess, "totals": tot, "slowest": slowest, "programs": programs, "days": days}
+        yield from self.query(sql, params)
 
 
 def _is_regular(st: os.stat_result) -> bool:

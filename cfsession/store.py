@@ -270,7 +270,7 @@ def recorder_alive(pid: object, host: object, started_at: object) -> bool:
         return False
     if isinstance(host, str) and host and host.lower() not in _local_hosts():
         return False  # another machine's recorder: we cannot know, so it is not "recording"
-    import psutil
+    import psutil  # type: ignore[import-untyped,unused-ignore]  # no stubs installed
 
     try:
         created = psutil.Process(pid_i).create_time()

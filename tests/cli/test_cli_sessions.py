@@ -171,3 +171,23 @@ def test_every_read_command_has_help() -> None:
     assert set(commands) == names
     for c in commands.values():
         assert c.callback is not None and (c.callback.__doc__ or "").strip()
+
+
+@pytest.mark.pty
+def test_replay_keys_on_a_real_terminal(cf_home: Path) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    import sys
+
+    sid = make_session(cf_home, [Cmd("echo first", "first-out\n"),
+                                 Cmd("echo second", "second-out\n", gap=30.0)])
+    env = dict(os.environ, CFSESSION_HOME=str(cf_home), TERM="xterm")
+    child = pexpect.spawn(sys.executable, ["-m", "cfsession", "replay", sid[:8]], env=env,
+                          timeout=20, dimensions=(24, 80))
+    child.expect("first-out")
+    child.send("n")  # skips the 30 s idle gap: the timeout would fire otherwise
+    child.expect("second-out")
+    child.send("q")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert child.before.endswith(b"\x1b[0m\x1b[?25h")  # terminal put back in order

@@ -92,14 +92,27 @@ def test_deleted_rewritten_and_replaced_files(cf_home: Path) -> None:
         jsonl_path(a, cf_home).unlink()
         ix.catch_up()
         assert _ids(ix) == [b] and ix.search("apple") == []
-        # Shrunk (rewritten shorter): read again from the start, no stale commands.
+        # Replaced by a shorter copy (write + rename, as editors and tools do): another
+        # inode, so it is read again from the start, leaving no stale commands.
         path = jsonl_path(b, cf_home)
         lines = path.read_bytes().splitlines(keepends=True)
-        path.write_bytes(b"".join(lines[:2]))
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(b"".join(lines[:2]))
+        os.replace(tmp, path)
         ix.catch_up()
         assert ix.session(b)["command_count"] == 1  # type: ignore[index]
         assert ix.conn.execute("SELECT count(*) FROM commands_fts").fetchone()[0] == 1
         assert ix.session(b)["complete"] == 0  # type: ignore[index]
+        # A live file rewritten in place (shrunk) is re-read too; a finished one needs reindex.
+        path.write_bytes(b"".join(lines[:1]))
+        ix.catch_up()
+        assert ix.session(b)["command_count"] == 0  # type: ignore[index]
+        c = make_session(cf_home, [Cmd("delta"), Cmd("epsilon")])
+        ix.catch_up()
+        cpath = jsonl_path(c, cf_home)
+        cpath.write_bytes(b"".join(cpath.read_bytes().splitlines(keepends=True)[:2]))
+        assert ix.reindex() == 2
+        assert ix.session(c)["command_count"] == 1  # type: ignore[index]
 
 
 def test_bad_files_are_warnings_and_everything_else_lists(cf_home: Path) -> None:
