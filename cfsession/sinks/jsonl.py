@@ -21,8 +21,31 @@ def utc_ts(t: float | None = None) -> str:
 
 
 def dumps(record: Record) -> bytes:
-    # surrogateescape'd bytes (non-UTF-8 paths) are written as U+FFFD rather than crash.
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _clean(value: Any) -> Any:
+    """Undo surrogateescape (non-UTF-8 paths, command bytes) into U+FFFD, recursively."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def valid_utf8(record: Record) -> Record:
+    """``record`` itself when it encodes as UTF-8, else a cleaned copy.
+
+    The hash must be computed over exactly what is written, so the cleaning happens
+    before sealing, never during the final encode.
+    """
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+        return record
+    except UnicodeEncodeError:
+        return _clean(record)  # type: ignore[no-any-return]
 
 
 class JsonlSink:
@@ -55,6 +78,7 @@ class JsonlSink:
             "ts": record.get("ts") or utc_ts(),
         }
         line.update((k, v) for k, v in record.items() if k not in line)
+        line = valid_utf8(line)
         seal(line, self._prev)
         data = dumps(line) + b"\n"
         try:
