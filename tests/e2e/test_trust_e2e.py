@@ -230,6 +230,19 @@ def tiny_fs(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=30)
 
 
+def test_read_only_store_keeps_output_and_exit_code(tiny_fs: Path) -> None:
+    cf_home = tiny_fs / "cf"
+    assert _record(cf_home, "sh", "-c", "echo first").returncode == 0
+    (earlier,) = h.sessions(cf_home)
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_fs)], check=True, timeout=30)
+    done = _record(cf_home, "sh", "-c", "echo hi; exit 5")
+    assert (done.returncode, done.stdout.strip()) == (5, "hi")
+    warnings = [x for x in done.stderr.splitlines() if "warning" in x]
+    assert len(warnings) == 1 and "Read-only file system" in warnings[0]
+    assert h.sessions(cf_home) == [earlier]
+    assert verify_session(earlier).status == INTACT
+
+
 def _fill_disk(tiny: Path) -> tuple[Path, str, subprocess.CompletedProcess[str]]:
     cf_home = tiny / "cf"
     before = _record(cf_home, "sh", "-c", "echo small")  # a session recorded while there is room
