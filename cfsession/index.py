@@ -32,7 +32,7 @@ from cfsession import store
 from cfsession.paths import FILE_MODE, ensure_dir, index_path, sessions_dir
 from cfsession.store import StoreWarning, as_float, as_int, as_str
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # bump on any schema change: older indexes are rebuilt
 RACY_NS = 1_000_000_000
 SUFFIX = ".jsonl"
 
@@ -62,6 +62,7 @@ CREATE TABLE commands(
 CREATE INDEX commands_session ON commands(session_id, seq);
 CREATE INDEX commands_start ON commands(start_epoch);
 CREATE INDEX commands_duration ON commands(duration_ms);
+CREATE INDEX commands_program ON commands(program, failed);
 CREATE VIRTUAL TABLE commands_fts USING fts5(command, output, tokenize = 'unicode61 remove_diacritics 2');
 """
 _TABLES = ("meta", "files", "problems", "sessions", "commands", "commands_fts")
@@ -311,6 +312,7 @@ class Index:
         acc = _Acc(row.session_id) if row.session_id else None
         cmds: list[tuple[Any, ...]] = []
         fts: list[tuple[Any, ...]] = []
+        failed = False
         try:
             for raw, end in reader:
                 row.lines += 1
@@ -329,12 +331,19 @@ class Index:
                     else:
                         next_id = self._event(acc, rec, row.lines, next_id, cmds, fts)
                 row.offset = end
+        except FileNotFoundError:
+            if row.lines == 0:  # removed between the scan and now: simply gone
+                self._forget(name)
+                return next_id
+            failed = True
+            self._problem(name, None, "removed while being read")
         except OSError as exc:
+            failed = True
             self._problem(name, None, f"cannot read ({exc.strerror or exc})")
         if row.state != "skipped":
             row.tail = reader.tail
             row.state = "ok" if acc is not None else "empty"
-            if row.lines == 0 and not reader.tail:
+            if row.lines == 0 and not reader.tail and not failed:
                 self._problem(name, None, "empty file, ignored")
         if cmds:
             self.conn.executemany(f"INSERT INTO commands VALUES ({','.join('?' * 16)})", cmds)

@@ -58,14 +58,27 @@ class Stats:
         return asdict(self)
 
 
+DAYS = 14
+
+
 def _aggregates(index: Index, since: float | None, top: int) -> dict[str, Any]:
     cond, p = ("start_epoch >= ?", (since,)) if since is not None else ("1", ())
     q = index.query
+    # Per-day activity only for the last DAYS days that have commands: an index range,
+    # not a date() over a million rows.
+    last = q("SELECT max(start_epoch) AS t FROM commands").fetchone()["t"] or 0.0
+    day_from = max(since or 0.0, last - (DAYS + 1) * 86400)
+    totals = (
+        q("SELECT count(*) AS n, coalesce(sum(failed), 0) AS failed FROM commands"
+          f" WHERE {cond}", p).fetchone()
+        if since is not None  # all time: the per-session counts already sum it up
+        else q("SELECT coalesce(sum(command_count), 0) AS n, coalesce(sum(failed_count), 0)"
+               " AS failed FROM sessions").fetchone()
+    )
     return {
         "sessions": q("SELECT count(*) AS n, coalesce(sum(duration_ms), 0) AS ms"
                       f" FROM sessions WHERE {cond}", p).fetchone(),
-        "totals": q("SELECT count(*) AS n, coalesce(sum(failed), 0) AS failed"
-                    f" FROM commands WHERE {cond}", p).fetchone(),
+        "totals": totals,
         # Walks the duration index from the top: cheap even over a million commands.
         "slowest": q("SELECT session_id, seq, command, duration_ms, exit_code, started_at"
                      f" FROM commands WHERE {cond} AND duration_ms IS NOT NULL"
@@ -73,8 +86,8 @@ def _aggregates(index: Index, since: float | None, top: int) -> dict[str, Any]:
         "programs": q("SELECT program, count(*) AS n, sum(failed) AS failed FROM commands"
                       f" WHERE {cond} AND program IS NOT NULL GROUP BY program", p).fetchall(),
         "days": q("SELECT date(start_epoch, 'unixepoch', 'localtime') AS day, count(*) AS n,"
-                  f" sum(failed) AS failed FROM commands WHERE {cond} AND start_epoch IS NOT NULL"
-                  " GROUP BY day ORDER BY day DESC LIMIT 14", p).fetchall(),
+                  " sum(failed) AS failed FROM commands WHERE start_epoch >= ?"
+                  f" GROUP BY day ORDER BY day DESC LIMIT {DAYS}", (day_from,)).fetchall(),
     }
 
 

@@ -137,3 +137,12 @@ def test_parse_when() -> None:
     assert api.parse_when("2024-05-01").tzinfo is not None
     with pytest.raises(UsageError):
         api.parse_when("last tuesday")
+
+
+def test_documented_calls_exist_and_are_exported() -> None:
+    import re
+
+    called = set(re.findall(r"api\.(\w+)\(", api.__doc__ or ""))
+    assert called == {"list_sessions", "get_session", "iter_commands", "search",
+                      "get_session_history", "stats"}
+    assert called <= set(api.__all__) and all(callable(getattr(api, n)) for n in called)

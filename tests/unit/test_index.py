@@ -223,3 +223,22 @@ def test_concurrent_readers_while_a_recorder_appends(cf_home: Path) -> None:
         seqs = [r[0] for r in ix.conn.execute("SELECT seq FROM commands ORDER BY seq")]
         assert seqs == list(range(1, total + 1))  # every command exactly once
         assert ix.conn.execute("SELECT count(*) FROM commands_fts").fetchone()[0] == total
+
+
+def test_file_removed_between_scan_and_read_is_just_gone(cf_home: Path) -> None:
+    sid = make_session(cf_home, [Cmd("ls")])
+    path = jsonl_path(sid, cf_home)
+    st = path.stat()
+    path.unlink()  # what a concurrent `rm` does after the scandir saw the name
+    with Index(cf_home) as ix, ix._write():
+        ix._read_file(path.name, st, None, 1)
+    with Index(cf_home) as ix:
+        assert ix.problems() == [] and ix.conn.execute("SELECT count(*) FROM files").fetchone()[0] == 0
+
+
+def test_reading_a_missing_store_creates_nothing(tmp_path: Path) -> None:
+    from cfsession import api
+
+    home = tmp_path / "nowhere"
+    assert api.list_sessions(home=home) == [] and api.search("x", home=home) == []
+    assert not home.exists()
