@@ -20,7 +20,8 @@ import sysconfig
 import time
 from pathlib import Path
 
-from cfsession.redact import Redactor, StreamRedactor
+from cfsession.redact import Redactor
+from cfsession.redact_stream import StreamRedactor
 
 
 def _corpus_ls(size: int) -> str:

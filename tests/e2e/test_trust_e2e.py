@@ -343,7 +343,7 @@ def test_secret_in_argv_never_reaches_the_disk(cf_home: Path) -> None:
 @pytest.mark.xfail(
     strict=True,
     reason="CastWriter redacts each output event on its own; typed slowly, a token's echo "
-    "is one event per key and replays whole (fix: redact.StreamRedactor in CastWriter)",
+    "is one event per key and replays whole (fix: redact_stream.StreamRedactor in CastWriter)",
 )
 def test_secret_typed_key_by_key_stays_out_of_the_cast(bash_home: Path, cf_home: Path) -> None:
     """The echo of a command typed slowly arrives one character per read."""

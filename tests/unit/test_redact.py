@@ -12,11 +12,11 @@ from cfsession.errors import CfsessionError
 from cfsession.redact import (
     DEFAULT_KINDS,
     Redactor,
-    StreamRedactor,
     load_redactor,
     redact_argv,
     user_rule,
 )
+from cfsession.redact_stream import StreamRedactor
 
 # Fake secrets are assembled at run time so no scanner mistakes this file for a leak.
 GH = "ghp_" + "aB3" * 12
