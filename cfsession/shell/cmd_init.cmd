@@ -1,9 +1,10 @@
 @echo off
 rem cfsession integration for cmd.exe (SHELL_INTEGRATION.md section 3.6), generated per
 rem recording session; it holds the session nonce. Started as
-rem     cmd.exe /k %CFSESSION_CMD_INIT%
-rem where that variable holds this file's quoted path (so no path needs quoting on the
-rem command line). ASCII only and CRLF line ends: cmd reads batch files in the OEM code page.
+rem     cmd.exe /k (percent)CFSESSION_CMD_INIT(percent)
+rem where that variable holds this file's quoted path, so no path needs quoting on the
+rem command line. No percent signs in these remarks: cmd expands them even here.
+rem ASCII only and CRLF line ends: cmd reads batch files in the OEM code page.
 rem
 rem cmd has no hooks: markers live in PROMPT, expanded each time the prompt is shown. They
 rem give command boundaries and the cwd, never the command text or its exit code, and a

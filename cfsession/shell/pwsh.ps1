@@ -72,22 +72,18 @@ New-Module -Name '__cfsession' -ArgumentList @($function:prompt, $function:PSCon
     # One event. $Fields: escaped 'key=value' strings; $Key/$Value: an escaped value that
     # is cut into parts when long (each part is a marker of its own: ...;E;part=i/n;key=piece,
     # the last one also carries $Fields).
-    function Add-CfsEvent([System.Text.StringBuilder] $Sb, [string] $Event, [string[]] $Fields, [string] $Key, [string] $Value) {
+    function Add-CfsEvent([System.Text.StringBuilder] $Sb, [string] $Ev, [string[]] $Fields, [string] $Key, [string] $Value) {
         $tail = ''
         foreach ($f in $Fields) { $tail += ';' + $f }
-        if (-not $Key) { Add-CfsMark $Sb ($Event + $tail); return }
+        if (-not $Key) { Add-CfsMark $Sb ($Ev + $tail); return }
         $parts = Split-CfsEscaped $Value $script:Part
         $n = $parts.Count
-        if ($n -eq 1) { Add-CfsMark $Sb ($Event + ';' + $Key + '=' + $Value + $tail); return }
+        if ($n -eq 1) { Add-CfsMark $Sb ($Ev + ';' + $Key + '=' + $Value + $tail); return }
         for ($k = 0; $k -lt $n; $k++) {
-            $body = $Event + ';part=' + ($k + 1) + '/' + $n + ';' + $Key + '=' + $parts[$k]
+            $body = $Ev + ';part=' + ($k + 1) + '/' + $n + ';' + $Key + '=' + $parts[$k]
             if ($k -eq $n - 1) { $body += $tail }
             Add-CfsMark $Sb $body
         }
-    }
-
-    function Get-CfsErrorTop {
-        if ($global:Error.Count -gt 0) { $global:Error[0] } else { $null }
     }
 
     # Our own code must leave no trace in the user's $Error: drop entries it added.
@@ -131,7 +127,8 @@ New-Module -Name '__cfsession' -ArgumentList @($function:prompt, $function:PSCon
         $lecSet = Test-Path -LiteralPath 'variable:global:LASTEXITCODE'
         $lec = if ($lecSet) { $global:LASTEXITCODE } else { $null }
         $errNew = $global:Error.Count -gt 0 -and -not [object]::ReferenceEquals($global:Error[0], $script:ErrTop)
-        $top = Get-CfsErrorTop
+        $top = $null
+        if ($global:Error.Count -gt 0) { $top = $global:Error[0] }
         $sb = New-Object System.Text.StringBuilder
         try {
             if (-not $script:HasReadLine) {
@@ -185,7 +182,8 @@ New-Module -Name '__cfsession' -ArgumentList @($function:prompt, $function:PSCon
             if ($lecSet) { $global:LASTEXITCODE = $lec }
             elseif (Test-Path -LiteralPath 'variable:global:LASTEXITCODE') { Remove-Item -LiteralPath 'variable:global:LASTEXITCODE' }
             $script:LecBase = $lec
-            $script:ErrTop = Get-CfsErrorTop
+            $script:ErrTop = $null
+            if ($global:Error.Count -gt 0) { $script:ErrTop = $global:Error[0] }
         }
     }
 
@@ -195,7 +193,8 @@ New-Module -Name '__cfsession' -ArgumentList @($function:prompt, $function:PSCon
             Microsoft.PowerShell.Core\Set-StrictMode -Off
             if (-not $lastRunStatus) { Write-Error -Message 'cfsession' -ErrorAction Ignore }
             $line = & $script:OrigReadLine
-            $top = Get-CfsErrorTop
+            $top = $null
+            if ($global:Error.Count -gt 0) { $top = $global:Error[0] }
             try {
                 if (-not [string]::IsNullOrWhiteSpace($line)) {
                     $sb = New-Object System.Text.StringBuilder
