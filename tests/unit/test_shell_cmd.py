@@ -79,6 +79,8 @@ def test_init_cmd_is_ascii_crlf_and_path_free(tmp_path: Path) -> None:
     assert not re.search(r"@[A-Z]+@", text)
     assert text.startswith("@echo off\r\n")
     assert 'set "CFSESSION_CMD_INIT="' in text  # not inherited by child processes
+    # cmd expands %…% even in remarks (and %~ there is a syntax error): none in comments.
+    assert all("%" not in ln for ln in text.splitlines() if ln.lower().startswith("rem"))
 
 
 def prompt_value(tmp: Path) -> str:
