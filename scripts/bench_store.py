@@ -7,7 +7,8 @@ files written directly, realistic shapes, no recorder), builds the index once
 * library path (``cfsession.api``): ``list_sessions(limit=50)``, ``list_sessions()`` (all),
   ``search(word, limit=20)`` for a common output word, a rare one, a command word and
   with ``failed=True``; each call includes the catch-up stat scan that answers begin with;
-* catch-up when the sessions directory changed (full stat scan of every file);
+* ``stats()`` over everything;
+* catch-up when the sessions directory changed (a scandir, no per-file stat);
 * the CLI as a user runs it (``cfsession list`` / ``search`` in a subprocess: interpreter
   start-up and imports included).
 
@@ -159,6 +160,7 @@ def run(sessions: int = 10_000, commands: int = 1_000_000, keep: bool = False) -
             "lib_search_command_word_ms": _time_ms(lambda: api.search("docker", home=home)),
             "lib_search_failed_ms": _time_ms(lambda: api.search(COMMON, failed=True, home=home)),
             "lib_search_phrase_ms": _time_ms(lambda: api.search('"git status"', home=home)),
+            "lib_stats_ms": _time_ms(lambda: api.stats(home=home), repeat=3),
             "catch_up_full_scan_ms": _time_ms(full_scan, repeat=3),
             "rare_hits": len(api.search(RARE, limit=100, home=home)),
             "cli_list_ms": _cli_ms(home, "list"),
