@@ -1,0 +1,130 @@
+# cfsession fish integration — generated per session; read by `fish --init-command`, which
+# runs after config.fish (SHELL_INTEGRATION.md §3.3), so the user's prompt and handlers
+# are already in place. Nothing here prints during start-up; nothing is exported.
+if status is-interactive; and not set -q __cfs_nonce
+    # Global, not exported: children never see it (VS Code's fish nonce was set -l inside
+    # an if block and so was gone when needed, vscode#183972).
+    set -g __cfs_nonce '@NONCE@'
+    set -g __cfs_osc @OSC@
+    set -g __cfs_seq 0
+    set -g __cfs_cmdno 0
+    set -g __cfs_dsent 0
+    # Control characters other than newline (fish strings cannot hold NUL) and their
+    # escapes, computed once.
+    set -g __cfs_ctl
+    set -g __cfs_ctl_esc
+    for __cfs_i in 1 2 3 4 5 6 7 8 9 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 127
+        set -l hex (printf '%02x' $__cfs_i)
+        set -a __cfs_ctl (printf "\\x$hex")
+        set -a __cfs_ctl_esc "\\x$hex"
+    end
+    set -e __cfs_i
+
+    # Escape for the wire: \ -> \\, ; and every control character -> \xHH (not only \ and ;
+    # as VS Code's fish script does). Lines are escaped one by one because a command
+    # substitution splits on newlines; they are joined again with \x0a.
+    function __cfs_esc
+        set -l parts (string split -- \n "$argv[1]")
+        set parts (string replace -a -- '\\' '\\\\' $parts)
+        set parts (string replace -a -- ';' '\\x3b' $parts)
+        if string match -qr '[\x01-\x09\x0b-\x1f\x7f]' -- $parts
+            set -l i 0
+            for c in $__cfs_ctl
+                set i (math $i + 1)
+                set parts (string replace -a -- $c $__cfs_ctl_esc[$i] $parts)
+            end
+        end
+        string join -- '\\x0a' $parts
+    end
+
+    # One marker: $argv[1] = event, the rest key=value (already escaped). Event handlers
+    # run in the shell itself, so a plain counter gives strictly increasing seqs.
+    function __cfs_emit
+        set -g __cfs_seq (math $__cfs_seq + 1)
+        printf '\e]%s;%s;%s;%s\a' $__cfs_osc $__cfs_nonce $__cfs_seq (string join ';' -- $argv)
+    end
+
+    # True when the line must not be recorded: private mode, or a line the user kept out
+    # of history (leading space; fish >= 4 lets fish_should_add_to_history decide).
+    function __cfs_hidden
+        test -n "$fish_private_mode"; and return 0
+        if functions -q fish_should_add_to_history
+            fish_should_add_to_history $argv[1] >/dev/null 2>&1; and return 1
+            return 0
+        end
+        string match -q -- ' *' $argv[1]
+    end
+
+    function __cfs_preexec --on-event fish_preexec
+        set -l fish_trace  # never trace our own lines (they carry the nonce)
+        set -g __cfs_cmdno (math $__cfs_cmdno + 1)
+        set -g __cfs_dsent 0
+        set -g __cfs_groups (jobs --group 2>/dev/null)
+        if __cfs_hidden $argv[1]
+            __cfs_emit C src=hidden cmdno=$__cfs_cmdno pid=$fish_pid
+            return
+        end
+        set -l text $argv[1]
+        set -l r (__cfs_esc $text)
+        set -l extra
+        # The recorder caps a marker at 64 KiB; count bytes of non-ASCII characters too.
+        set -l bytes (math (string length -- "$r") + 3 \* (string replace -ra '[\x00-\x7f]' '' -- "$r" | string length))
+        if test $bytes -gt 60000
+            set -l n (string length -- $text)
+            set extra trunc=1 len=$n
+            while test $bytes -gt 60000
+                set n (math --scale 0 "$n * 60000 / $bytes - 16")
+                set r (__cfs_esc (string sub -l $n -- $text | string collect))
+                set bytes (math (string length -- "$r") + 3 \* (string replace -ra '[\x00-\x7f]' '' -- "$r" | string length))
+            end
+        end
+        __cfs_emit C "cmd=$r" $extra src=preexec cmdno=$__cfs_cmdno pid=$fish_pid
+    end
+
+    # fish_postexec fires even for `exit N`, with $status and $pipestatus intact.
+    function __cfs_postexec --on-event fish_postexec
+        set -l st $status
+        set -l ps $pipestatus
+        set -l fish_trace
+        # Ctrl-Z: fish leaves $status as it was; a job that is stopped now and did not
+        # exist before the command is this command, stopped: 128 + SIGTSTP, as bash/zsh say.
+        for line in (jobs 2>/dev/null)
+            set -l f (string split \t -- $line)
+            if test "$f[4]" = stopped; and not contains -- "$f[2]" $__cfs_groups
+                set st 148
+                set ps 148
+            end
+        end
+        __cfs_emit D cmdno=$__cfs_cmdno st=$st "ps=$ps"
+        set -g __cfs_dsent 1
+    end
+
+    function __cfs_prompt --on-event fish_prompt
+        set -l fish_trace
+        if test $__cfs_dsent = 0
+            __cfs_emit D cmdno=$__cfs_cmdno  # nothing ran (empty line)
+        end
+        set -g __cfs_dsent 0
+        set -l r (__cfs_esc $PWD)
+        __cfs_emit P "cwd=$r"
+        __cfs_emit A
+    end
+
+    # Ctrl-C at the prompt and syntax errors redraw the prompt without a fish_prompt
+    # event: close the cycle here so the recorder sees "nothing ran".
+    function __cfs_cancel --on-event fish_cancel --on-event fish_posterror
+        set -l fish_trace
+        __cfs_prompt
+    end
+
+    function __cfs_exit --on-event fish_exit
+        set -l st $status
+        set -l fish_trace
+        __cfs_emit X st=$st
+    end
+
+    set -l __cfs_v $version
+    set -q FISH_VERSION; and set __cfs_v $FISH_VERSION
+    set -l __cfs_r (__cfs_esc $__cfs_v)
+    __cfs_emit H shell=fish "ver=$__cfs_r" pid=$fish_pid proto=1
+end

@@ -1,0 +1,152 @@
+# cfsession zsh integration — generated per session as <private dir>/.zshenv, the only
+# file in the dir zsh was started with as $ZDOTDIR (kitty's method, SHELL_INTEGRATION.md
+# §3.2). It gives $ZDOTDIR back at once, so zsh then reads the user's own .zprofile,
+# .zshrc and .zlogin exactly as it would have. Nothing here prints; nothing is exported.
+# Builtins are quoted because this file may be read with the user's global aliases on.
+if [[ '@ZDOTDIR_SET@' == 1 ]]; then
+  'builtin' 'export' ZDOTDIR='@ZDOTDIR@'
+else
+  'builtin' 'unset' 'ZDOTDIR'
+fi
+
+# zsh loads zsh/newuser right before this file; it looked in our dir, found this file
+# and stood down. Give it the same look at the user's dir so a user without any startup
+# files still gets zsh-newuser-install, exactly as without cfsession.
+if [[ -o interactive && -o rcs ]]; then
+  'builtin' 'zmodload' '-s' 'zsh/newuser' 2>/dev/null
+  'builtin' 'zmodload' '-u' 'zsh/newuser' 2>/dev/null
+fi
+
+if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
+  'builtin' 'typeset' -g __cfs_nonce='@NONCE@' __cfs_osc='@OSC@'
+  'builtin' 'typeset' -gi __cfs_seq=0 __cfs_cmdno=0 __cfs_ran=0 __cfs_hello=0 __cfs_fd=1 __cfs_bytes=0
+  'builtin' 'typeset' -ga precmd_functions preexec_functions zshexit_functions
+
+  # A close-on-exec fd to the terminal (kitty's reasoning): markers still reach the
+  # recorder when the user redirects the shell's stdout, and no fd leaks to children.
+  {
+    'builtin' 'zmodload' 'zsh/system' && (( $+builtins[sysopen] )) && {
+      { [[ -w $TTY ]] && 'builtin' 'sysopen' -o cloexec -wu __cfs_fd -- $TTY } ||
+      { [[ -w /dev/tty ]] && 'builtin' 'sysopen' -o cloexec -wu __cfs_fd -- /dev/tty }
+    }
+  } 2>/dev/null || (( __cfs_fd = 1 ))
+
+  # Escape for the wire: \ -> \\, ; and bytes 0x00-0x1F, 0x7F -> \xHH. Result in REPLY,
+  # its length in bytes in __cfs_bytes.
+  __cfs_esc() {
+    builtin setopt localoptions nomultibyte  # bytes, so UTF-8 passes through untouched
+    builtin local s=$1 c out= i
+    s=${s//\\/\\\\}
+    s=${s//;/\\x3b}
+    s=${s//$'\n'/\\x0a}
+    s=${s//$'\t'/\\x09}
+    s=${s//$'\r'/\\x0d}
+    s=${s//$'\e'/\\x1b}
+    if [[ $s == *[$'\x00'-$'\x1f'$'\x7f']* ]]; then
+      for (( i = 1; i <= ${#s}; i++ )); do
+        c=$s[i]
+        if [[ $c == [$'\x00'-$'\x1f'$'\x7f'] ]]; then builtin printf -v c '\\x%02x' "'$c"; fi
+        out+=$c
+      done
+      s=$out
+    fi
+    REPLY=$s
+    __cfs_bytes=${#s}
+  }
+
+  # One marker: $1 = event, the rest key=value (already escaped). Plain counter for seq:
+  # zsh hooks run in the shell itself, never in a subshell.
+  __cfs_emit() {
+    builtin print -rnu $__cfs_fd -- $'\e]'"$__cfs_osc;$__cfs_nonce;$(( ++__cfs_seq ));${(j:;:)@}"$'\a' 2>/dev/null
+  }
+
+  # First in precmd_functions: every precmd function sees the same $? (LV8), and ours
+  # going first puts other hooks' output (pure prints a line) after D, in the prompt.
+  __cfs_precmd() {
+    # One statement, so $? and $pipestatus are read before anything changes them; inside
+    # a group redirected to /dev/null so even under `set -x` nothing of ours is traced.
+    { builtin local __cfs_st=$? __cfs_ps="${(j: :)pipestatus}"; builtin emulate -L zsh -o no_aliases; builtin setopt noxtrace } 2>/dev/null
+    # Plugins call precmd hooks from zle to redraw the prompt: that is not a command end.
+    builtin zle && builtin return 0
+    if (( ! __cfs_hello )); then
+      __cfs_hello=1  # first prompt: the user's startup files have all run
+      __cfs_keep
+      __cfs_esc "$ZSH_VERSION"
+      __cfs_emit H shell=zsh "ver=$REPLY" "pid=$$" proto=1
+    fi
+    if (( __cfs_ran )); then
+      __cfs_ran=0
+      builtin local -a extra
+      if [[ -o promptsp && -o promptcr ]]; then
+        # zsh printed its PROMPT_SP trailer (this mark, spaces, CR, spaces, CR) into the
+        # command's output just before precmd; tell the recorder exactly what to strip.
+        builtin local eol=${PROMPT_EOL_MARK-'%B%S%#%s%b'}
+        __cfs_esc "${(%)eol}"
+        extra=("sp=$REPLY")
+      fi
+      __cfs_emit D "cmdno=$__cfs_cmdno" "st=$__cfs_st" "ps=$__cfs_ps" $extra
+    else
+      __cfs_emit D "cmdno=$__cfs_cmdno"  # nothing ran: empty line, Ctrl-C, parse error
+    fi
+    __cfs_esc "$PWD"
+    __cfs_emit P "cwd=$REPLY"
+    __cfs_emit A
+    __cfs_keep
+  }
+
+  # Last in preexec_functions: output of other preexec hooks comes before C.
+  __cfs_preexec() {
+    { builtin emulate -L zsh -o no_aliases; builtin setopt noxtrace } 2>/dev/null
+    (( ++__cfs_cmdno ))
+    __cfs_ran=1
+    # $1 is the line as typed (aliases unexpanded, heredoc bodies included); $3 is the
+    # expanded text, used only when the history mechanism is off and $1 is empty.
+    builtin local text=${1:-$3} src=preexec
+    builtin local -a cmd
+    if [[ -o histignorespace && $text == [[:space:]]* ]]; then
+      src=hidden  # the user asked for this line to stay out of history: keep it out of ours
+    else
+      __cfs_esc "$text"
+      if (( __cfs_bytes > 60000 )); then
+        # The recorder caps a marker at 64 KiB: shorten the text, not the escaped form,
+        # so no escape sequence (or UTF-8 character) is cut in half.
+        builtin local n=${#text}
+        while (( __cfs_bytes > 60000 )); do
+          n=$(( n * 60000 / __cfs_bytes - 16 ))
+          __cfs_esc "${text[1,n]}"
+        done
+        cmd=("cmd=$REPLY" trunc=1 "len=${#text}")
+      else
+        cmd=("cmd=$REPLY")
+      fi
+    fi
+    __cfs_emit C $cmd "src=$src" "cmdno=$__cfs_cmdno" "pid=$$"
+  }
+
+  __cfs_zshexit() {
+    { builtin local __cfs_st=$?; builtin emulate -L zsh -o no_aliases; builtin setopt noxtrace } 2>/dev/null
+    __cfs_emit X "st=$__cfs_st"
+  }
+
+  # Keep our hooks first/last however the user's frameworks reorder the arrays.
+  __cfs_keep() {
+    [[ ${precmd_functions[1]-} == __cfs_precmd ]] ||
+      precmd_functions=(__cfs_precmd ${precmd_functions:#__cfs_precmd})
+    [[ ${preexec_functions[-1]-} == __cfs_preexec ]] ||
+      preexec_functions=(${preexec_functions:#__cfs_preexec} __cfs_preexec)
+    [[ ${zshexit_functions[-1]-} == __cfs_zshexit ]] ||
+      zshexit_functions=(${zshexit_functions:#__cfs_zshexit} __cfs_zshexit)
+  }
+
+  # Only the deferred part now; the rest goes in at the first prompt, after the user's
+  # rc files (Oh My Zsh and others reset hooks while they load).
+  precmd_functions=(__cfs_precmd ${precmd_functions:#__cfs_precmd})
+fi
+
+# The user's own .zshenv, from their ZDOTDIR (an empty ZDOTDIR means /, as in zsh).
+{
+  'builtin' 'typeset' __cfs_f=${ZDOTDIR-~}/.zshenv
+  [[ ! -r $__cfs_f ]] || 'builtin' 'source' '--' "$__cfs_f"
+} always {
+  'builtin' 'unset' '__cfs_f'
+}
