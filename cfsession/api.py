@@ -173,7 +173,7 @@ class HistoryEntry:
 # -- opening the store ----------------------------------------------------------------------
 def open_index(home: Path | None = None, warnings: Warnings | None = None) -> Index:
     """The index of ``home`` (default: the user's store), caught up with the files."""
-    root = home or paths.home()
+    root = _checked(home)
     # Reading must not create a store: no sessions directory, nothing to index or keep.
     index = Index(root, memory=not paths.sessions_dir(root).is_dir())
     try:
@@ -191,6 +191,14 @@ def open_index(home: Path | None = None, warnings: Warnings | None = None) -> In
     if warnings is not None:
         warnings.extend(index.problems())
     return index
+
+
+def _checked(home: Path | None) -> Path:
+    """The store's root, refused (StoreError) when it belongs to someone else."""
+    root = home or paths.home()
+    if root.exists():
+        paths.check_owner(root)  # a store someone else controls could feed us anything
+    return root
 
 
 def resolve_session_id(query: str, *, home: Path | None = None, index: Index | None = None) -> str:
@@ -265,7 +273,7 @@ def get_session(
 def load(session_id: str, *, home: Path | None = None, warnings: Warnings | None = None,
          keep_raw: bool = False) -> store.LoadedSession:
     """Resolve an id and read its file (used by show, replay and export)."""
-    root = home or paths.home()
+    root = _checked(home)
     kind, value = store.parse_id_query(session_id)
     path = paths.jsonl_path(value, root) if kind == "full" else None
     if path is None or not path.exists():

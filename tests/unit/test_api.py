@@ -146,3 +146,17 @@ def test_documented_calls_exist_and_are_exported() -> None:
     assert called == {"list_sessions", "get_session", "iter_commands", "search",
                       "get_session_history", "stats"}
     assert called <= set(api.__all__) and all(callable(getattr(api, n)) for n in called)
+
+
+def test_a_store_owned_by_someone_else_is_refused(cf_home: Path) -> None:
+    import os
+
+    from cfsession.errors import StoreError
+
+    if not hasattr(os, "getuid") or os.getuid() != 0:
+        pytest.skip("needs root to give the store to another uid")
+    sid = make_session(cf_home, [Cmd("ls")])
+    os.chown(cf_home, 65534, -1)
+    for call in (lambda: api.list_sessions(), lambda: api.get_session(sid), lambda: api.search("ls")):
+        with pytest.raises(StoreError, match="belongs to uid 65534"):
+            call()
