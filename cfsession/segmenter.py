@@ -74,7 +74,10 @@ def encode_mark(osc_num: int, nonce: str, seq: int, event: str, **fields: str) -
 class Segmenter:
     """Split a PTY byte stream into data and genuine markers."""
 
-    def __init__(self, nonce: str, osc_num: int = 6973) -> None:
+    def __init__(self, nonce: str, osc_num: int = 6973, *, unsequenced: bool = False) -> None:
+        """``unsequenced``: accept seq 0 any number of times (cmd.exe's PROMPT markers are
+        expanded by cmd itself and cannot count); every other seq must still increase."""
+        self.unsequenced = unsequenced
         self.intro = b"\x1b]%d;" % osc_num
         self.full = self.intro + nonce.encode("ascii") + b";"
         self._held = b""
@@ -168,11 +171,17 @@ class Segmenter:
         if len(parts) < 2 or not parts[0].isdigit() or not parts[1]:
             return None
         seq = int(parts[0])
-        if seq <= self._last_seq:  # replayed or duplicated: never trusted twice
-            self.anomalies.append("replayed_marker")
-            return None
-        self._last_seq = seq
+        if not (seq == 0 and self.unsequenced):
+            if seq <= self._last_seq:  # replayed or duplicated: never trusted twice
+                self.anomalies.append("replayed_marker")
+                return None
+            self._last_seq = seq
         fields: dict[str, str] = {}
+        raw_at = body.find(b";rawcwd=")
+        if raw_at >= 0:
+            # cmd.exe's $P: the path verbatim, to the terminator (it cannot be escaped).
+            fields["rawcwd"] = body[raw_at + 8 :].decode("utf-8", "surrogateescape")
+            parts = body[:raw_at].split(b";")
         for p in parts[2:]:
             k, sep, v = p.partition(b"=")
             if sep:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import shlex
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
 from cfsession.segmenter import Mark
 from cfsession.sinks import Record, Sink
@@ -55,6 +56,13 @@ class OutputSpool:
         self.tail_len += len(data)
         while self.tail_len - len(self.tail[0]) >= self.half:
             self.tail_len -= len(self.tail.popleft())
+
+    def recent(self, n: int) -> bytes:
+        """The last ``n`` bytes kept."""
+        tail = b"".join(self.tail)
+        if len(tail) >= n:
+            return tail[-n:]
+        return bytes(self.head[-(n - len(tail)) :]) + tail if n > len(tail) else tail
 
     @property
     def truncated(self) -> bool:
@@ -147,7 +155,13 @@ class Session:
         self.closing: Command | None = None  # ended (D seen), waiting for the cwd in P
         self.command_count = 0
         self.failed_count = 0
-        self._echo = bytearray()  # prompt + echoed input since the last A
+        # Output between commands (prompt, echo of the typed line) since the last A/B:
+        # decides a stale bash history entry, and is the output of a late C (pwsh).
+        self._between = OutputSpool(ECHO_KEEP)
+        self._t_prompt = 0.0
+        self._joiner: Any = None  # Windows integrations send long values in parts
+        self.boundaries_only = False  # cmd.exe without Clink: B..D is a command, no text
+        self.ignore_seq0 = False
         self.spoofs_between = 0  # forged markers outside any command
         self.on_hello: Callable[[], object] | None = None
 
@@ -178,9 +192,7 @@ class Session:
             if not cmd.alt_screen and b"\x1b[?" in data and any(s in data for s in _ALT_ON):
                 cmd.alt_screen = True
         elif self.active:
-            self._echo += data
-            if len(self._echo) > ECHO_KEEP:
-                del self._echo[: len(self._echo) - ECHO_KEEP]
+            self._between.add(data)
 
     def mark(self, m: Mark, t: float) -> None:
         if m.event == "!":  # a forged/replayed marker passed through as data
@@ -191,6 +203,17 @@ class Session:
             return
         if self.shell_pid is not None and "pid" in m.fields and m.fields["pid"] != str(self.shell_pid):
             return  # an inherited prompt fragment expanded by a child shell (§2.2)
+        if m.seq == 0 and self.ignore_seq0:
+            return  # cmd PROMPT markers once Clink reports exact commands
+        if "part" in m.fields:
+            if self._joiner is None:
+                from cfsession.shell.pwsh import PartJoiner
+
+                self._joiner = PartJoiner()
+            joined = self._joiner.feed(m)
+            if joined is None:
+                return
+            m = joined
         ev = m.event
         if ev == "H":
             self._hello(m, t)
@@ -199,19 +222,36 @@ class Session:
         elif ev == "D":
             self._end(m, t)
         elif ev == "P":
-            if "cwd" in m.fields:
-                self.cwd = m.fields["cwd"]
+            f = m.fields
+            if "cwd" in f:
+                self.cwd = f["cwd"]
+            elif "rawcwd" in f:
+                self.cwd = f["rawcwd"]
+            # "loc" (a PowerShell location outside the file system) keeps the last cwd.
             self._settle(t)
         elif ev == "A":
             self._settle(t)
-            self._echo.clear()
+            self._new_prompt(t)
+        elif ev == "B":
+            self._new_prompt(t)
+            if self.boundaries_only and self.current is None:
+                self._start_command(t, None, "boundary", None)
         elif ev == "X":
             if self.current is not None:
                 st = m.fields.get("st")
                 self._close(t, int(st) if st and st.lstrip("-").isdigit() else None, None)
             self._settle(t)
 
+    def _new_prompt(self, t: float) -> None:
+        self._between = OutputSpool(self.output_cap)
+        self._t_prompt = t
+
     def _hello(self, m: Mark, t: float) -> None:
+        rich = m.fields.get("rich")
+        if rich == "0":
+            self.boundaries_only = True
+        elif rich == "1":
+            self.boundaries_only, self.ignore_seq0 = False, True
         was_unsegmented = self.unsegmented_reason is not None
         if not self.active and self.on_hello is not None:
             self.on_hello()
@@ -254,7 +294,17 @@ class Session:
             text, src = self._resolve_stale(text)
         elif src == "hidden":
             text = None
-        self._start_command(t, text, src, f.get("cmdno"))
+        if f.get("late") == "1":
+            # Reported at the next prompt (pwsh without PSReadLine): the command began at
+            # the previous prompt and its output is what came since.
+            spool = self._between
+            self._start_command(self._t_prompt, text, src, f.get("cmdno"))
+            assert self.current is not None
+            self.current.spool = spool
+        else:
+            self._start_command(t, text, src, f.get("cmdno"))
+        if f.get("parts_lost") == "1" and self.current is not None:
+            self.current.anomalies.append("parts_lost")
 
     def _resolve_stale(self, stale: str | None) -> tuple[str | None, str]:
         """bash: ``history 1`` did not advance — a duplicate (ignoredups) or a hidden line.
@@ -263,16 +313,15 @@ class Session:
         with exactly the previous entry's text. Anything else stays hidden (privacy first).
         """
         if stale and "\n" not in stale:
-            shown = render_plain(bytes(self._echo).decode("utf-8", "replace")).rstrip("\n")
+            shown = render_plain(self._between.recent(ECHO_KEEP).decode("utf-8", "replace")).rstrip("\n")
             last = shown.rsplit("\n", 1)[-1].rstrip()
             if last.endswith(stale.rstrip()) and not last.endswith(" " + " " + stale.rstrip()):
                 return stale, "history"
         return None, "hidden"
 
     def _start_command(self, t: float, text: str | None, source: str, cmdno: str | None) -> None:
-        self.command_count += 1
         cmd = Command(
-            seq=self.command_count,
+            seq=0,  # numbered when written: empty cmd.exe cycles are dropped
             text=text,
             source=source,
             cwd=self.cwd,
@@ -281,8 +330,8 @@ class Session:
             cmdno=cmdno,
         )
         self.current = cmd
-        self._echo.clear()
-        if self.cast is not None:
+        self._between = OutputSpool(ECHO_KEEP)
+        if self.cast is not None and source != "boundary":
             label = "$ " + text if text is not None else "$ (hidden command)"
             if self.redact is not None:
                 label = self.redact(label)[0]
@@ -313,6 +362,10 @@ class Session:
     def _write_command(self, cmd: Command, cwd_end: str | None) -> None:
         assert cmd.t_end is not None
         output = cmd.spool.text()
+        if cmd.source == "boundary" and not output.strip():
+            return  # cmd.exe: an empty Enter, not a command
+        self.command_count += 1
+        cmd.seq = self.command_count
         command = cmd.text
         redactions = 0
         if self.redact is not None:

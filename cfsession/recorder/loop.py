@@ -9,15 +9,14 @@ shell exits (``waitpid``), not at EOF: a disowned job may hold the PTY open.
 
 from __future__ import annotations
 
-import errno
-import os
 import select
 import signal
+import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from cfsession.recorder.pty import Pty
+from cfsession.recorder.pty import Pty, Terminal
 from cfsession.recorder.terminal import ModeTracker
 from cfsession.segmenter import Mark, Segmenter
 from cfsession.session import Session
@@ -31,6 +30,8 @@ DRAIN_MAX_S = 2.0  # … or after this long at most (a disowned job keeps the sl
 TERM_GRACE_S = 1.0
 
 _HANDLED = ("SIGWINCH", "SIGCHLD", "SIGTERM", "SIGHUP", "SIGINT", "SIGQUIT")
+# Signals that end the recording (those this platform has).
+_ENDING = {getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, n)}
 
 
 @dataclass
@@ -45,22 +46,24 @@ class Loop:
         pty: Pty,
         session: Session,
         segmenter: Segmenter | None,
+        term: Terminal,
         *,
-        in_fd: int | None,
-        out_fd: int,
         t0: float,
-        get_size: Callable[[], tuple[int, int]] | None = None,
+        track_size: bool = True,
         forward_sigint: bool = False,
         integration_deadline: float | None = None,
+        record_filter: Callable[[bytes], bytes] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.pty = pty
         self.session = session
         self.seg = segmenter
-        self.in_fd = in_fd
-        self.out_fd: int | None = out_fd
+        self.term = term
+        self.in_fd: int | None = term.start_input()
+        self.out_ok = True
         self.t0 = t0
-        self.get_size = get_size
+        self.get_size = term.size if track_size else None
+        self.record_filter = record_filter
         self.forward_sigint = forward_sigint
         self.integration_deadline = integration_deadline
         self.clock = clock
@@ -68,18 +71,19 @@ class Loop:
         self._stdin_eof = False
         self._signals: list[int] = []
         self._old_handlers: dict[int, object] = {}
-        self._wake_r = self._wake_w = -1
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
         self._old_wakeup = -1
-        self._size = get_size() if get_size else None
+        self._size = self.get_size() if self.get_size else None
         self.modes = ModeTracker()
 
     # -- signals --------------------------------------------------------------------------
     def _install_signals(self) -> None:
-        self._wake_r, self._wake_w = os.pipe()
-        for fd in (self._wake_r, self._wake_w):
-            os.set_blocking(fd, False)
-            os.set_inheritable(fd, False)
-        self._old_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        # A socket pair rather than a pipe: set_wakeup_fd and select take sockets everywhere.
+        self._wake_r, self._wake_w = socket.socketpair()
+        for sock in (self._wake_r, self._wake_w):
+            sock.setblocking(False)
+        self._old_wakeup = signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
         for name in _HANDLED:
             sig = getattr(signal, name, None)
             if sig is None:
@@ -96,19 +100,19 @@ class Loop:
             except (OSError, ValueError):
                 pass
         signal.set_wakeup_fd(self._old_wakeup)
-        for fd in (self._wake_r, self._wake_w):
-            if fd >= 0:
-                os.close(fd)
+        for sock in (self._wake_r, self._wake_w):
+            if sock is not None:
+                sock.close()
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self._signals.append(signum)
         if signum == getattr(signal, "SIGWINCH", -1):
             self._resize()  # at once, in the handler (§4.3)
 
-    def _resize(self) -> None:
+    def _resize(self, size: tuple[int, int] | None = None) -> None:
         if self.get_size is None:
             return
-        size = self.get_size()
+        size = size or self.get_size()
         if size != self._size:
             self._size = size
             self.pty.resize(*size)
@@ -119,28 +123,25 @@ class Loop:
         return self.clock() - self.t0
 
     def _write_out(self, data: bytes) -> None:
-        fd = self.out_fd
-        if fd is None:
+        if not self.out_ok:
             return
-        view = memoryview(data)
-        while view:
-            try:
-                n = os.write(fd, view)
-            except BlockingIOError:
-                select.select([], [fd], [], 1.0)
-                continue
-            except OSError as exc:
-                if exc.errno == errno.EINTR:
-                    continue
-                self.out_fd = None  # the terminal went away; keep recording
+        try:
+            self.term.write(data)
+        except OSError:
+            self.out_ok = False  # the terminal went away; keep recording
+
+    def _record(self, data: bytes, t: float) -> None:
+        if self.record_filter is not None:
+            data = self.record_filter(data)
+            if not data:
                 return
-            view = view[n:]
+        self.session.data(data, t)
 
     def _handle_output(self, chunk: bytes, t: float) -> None:
         self.modes.feed(chunk)
         if self.seg is None:
             self._write_out(chunk)
-            self.session.data(chunk, t)
+            self._record(chunk, t)
             return
         pieces = self.seg.feed(chunk)
         if len(pieces) == 1 and isinstance(pieces[0], bytes):
@@ -153,7 +154,7 @@ class Loop:
             if isinstance(p, Mark):
                 self.session.mark(p, t)
             elif p:
-                self.session.data(p, t)
+                self._record(p, t)
 
     def _read_burst(self) -> bytes | None:
         """Read what the PTY has now, up to BURST_MAX, in as few reads as it takes.
@@ -186,16 +187,13 @@ class Loop:
         if self.seg is not None and self.seg.holding:
             held = self.seg.flush()
             self._write_out(held)
-            self.session.data(held, t)
+            self._record(held, t)
 
     def _read_input(self) -> None:
-        assert self.in_fd is not None
         try:
-            data = os.read(self.in_fd, READ_SIZE)
+            data = self.term.read_input(READ_SIZE)
         except BlockingIOError:
             return
-        except OSError:
-            data = b""
         if not data:
             self._stdin_eof = True
             # Non-tty input ended: hand the child an EOF the way a terminal would (§4.4).
@@ -232,7 +230,8 @@ class Loop:
                 timeout = min(timeout, max(0.0, self.integration_deadline - now))
             if exited_at is not None:
                 timeout = min(timeout, DRAIN_QUIET_S)
-            rlist = [self._wake_r]
+            assert self._wake_r is not None
+            rlist: list[object] = [self._wake_r]
             if not eof:
                 rlist.append(pty_fd)
             if self.in_fd is not None and not self._stdin_eof and exited_at is None:
@@ -245,17 +244,21 @@ class Loop:
             now = self.now()
             if self._wake_r in r:
                 try:
-                    while os.read(self._wake_r, 512):
+                    while self._wake_r.recv(512):
                         pass
-                except BlockingIOError:
+                except (BlockingIOError, InterruptedError):
                     pass
+            if not self.term.resize_by_signal:
+                polled = self.term.poll_resize()
+                if polled:
+                    self._resize(polled)
             if self._signals:
                 sigs, self._signals = self._signals, []
                 for s in sigs:
-                    if s in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT) or (
+                    if s in _ENDING or (
                         s == signal.SIGINT and not self.forward_sigint
                     ):
-                        reason = "hangup" if s == signal.SIGHUP else "signal"
+                        reason = "hangup" if s == getattr(signal, "SIGHUP", None) else "signal"
                         self._end_child()
                     elif s == signal.SIGINT:
                         # No terminal of ours: do what a terminal does with Ctrl-C — send

@@ -59,8 +59,9 @@ def parse(argv: list[str]) -> Options:
     return Options(ns.shell, ns.login, ns.name, ns.session_type, ns.no_etw, ns.quiet, cmd)
 
 
-def resolve_shell(requested: str | None, env: dict[str, str]) -> str:
-    for cand in (requested, env.get("SHELL"), "bash", "sh"):
+def resolve_shell(requested: str | None, env: dict[str, str], platform_default: str | None = None) -> str:
+    cands = (requested, platform_default) if platform_default else (requested, env.get("SHELL"), "bash", "sh")
+    for cand in cands:
         if not cand:
             continue
         found = shutil.which(cand)
@@ -146,9 +147,8 @@ def main(argv: list[str]) -> int:
 
 def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one place on purpose
     from cfsession import shell as shell_mod
+    from cfsession.recorder import pty as platform_io
     from cfsession.recorder.loop import Loop
-    from cfsession.recorder.pty import spawn
-    from cfsession.recorder.terminal import PosixTerminal
     from cfsession.segmenter import Segmenter
     from cfsession.session import Session, argv_text
     from cfsession.sinks.cast import CastWriter
@@ -158,7 +158,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
     session_id = str(uuid.uuid4())
     parent = env.get("CFSESSION_ID") or None
     warn = Warner()
-    term = PosixTerminal(0, 1)
+    term = platform_io.open_terminal()
     cols, rows = term.size()
 
     # -- what to run ----------------------------------------------------------------------
@@ -172,7 +172,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
         launch = shell_mod.Launch(argv=list(opts.command), env=env, integrated=False, reason="single command")
         session_type = opts.session_type or "command"
     else:
-        shell_path = resolve_shell(opts.shell, env)
+        shell_path = resolve_shell(opts.shell, env, platform_io.default_shell(env))
         kind = shell_mod.shell_kind(shell_path)
         tmpdir = shell_mod.make_tmpdir()
         ctx = shell_mod.LaunchContext(shell=shell_path, kind=kind, nonce=nonce, login=opts.login, env=env, tmpdir=tmpdir)
@@ -259,41 +259,46 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
 
     # -- run -------------------------------------------------------------------------------------
     try:
-        pty = spawn(launch.argv, env=launch.env, cwd=None, cols=cols, rows=rows, termios_from=0 if term.is_tty else None)
+        pty = platform_io.spawn(launch.argv, env=launch.env, cwd=None, cols=cols, rows=rows, termios_from=0 if term.is_tty else None)
     except Exception as exc:
         session.finish(time.monotonic() - t0, None, "error")
         for s in sinks:
             s.close()
         if tmpdir:
             shell_mod.remove_tmpdir(tmpdir)
+        term.close()
         raise CfsessionError(f"cannot start {launch.argv[0]}: {exc}", "check --shell / the command") from exc
-    session.shell_pid = pty.pid if launch.integrated else None
+    # POSIX shells put their pid in marks, so a child shell that inherited a prompt
+    # fragment is rejected. (On Windows the started process may be a launcher — the
+    # Store's pwsh alias — so the pid the shell reports is not the one we started.)
+    session.shell_pid = pty.pid if launch.integrated and kind in ("bash", "zsh", "fish") else None
     # The init file holds the nonce: delete it as soon as the shell has read it (§2.3).
     session.on_hello = lambda: [p.unlink(missing_ok=True) for p in launch.secrets]
     if opts.command:
         session.open_pseudo(0.0, argv_text(opts.command), "argv")
-    segmenter = Segmenter(nonce) if launch.integrated else None
+    # cmd.exe's PROMPT markers cannot count: they all carry seq 0.
+    segmenter = Segmenter(nonce, unsequenced=(kind == "cmd")) if launch.integrated else None
     if not launch.integrated and not opts.command:
         session.no_hello(0.0, launch.reason or "no shell integration")
     deadline = float(os.environ.get("CFSESSION_INTEGRATION_TIMEOUT", INTEGRATION_TIMEOUT_S))
-    loop = Loop(
-        pty,
-        session,
-        segmenter,
-        in_fd=0,
-        out_fd=1,
-        t0=t0,
-        get_size=term.size if term.is_tty else None,
-        forward_sigint=not term.is_tty,
-        integration_deadline=deadline if launch.integrated else None,
-    )
     result = None
     try:
+        loop = Loop(
+            pty,
+            session,
+            segmenter,
+            term,
+            t0=t0,
+            track_size=term.is_tty,
+            forward_sigint=not term.is_tty,
+            integration_deadline=deadline if launch.integrated else None,
+            record_filter=platform_io.record_filter(),
+        )
         term.enter_raw()
         warn.raw = term.is_tty
         result = loop.run()
     finally:
-        term.restore()
+        term.close()
         warn.raw = False
         t_end = time.monotonic() - t0
         if result is None:  # an exception inside the loop: still close the session

@@ -7,6 +7,7 @@ Every other module talks to a :class:`Pty`; ``sys.platform`` is consulted only h
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 
@@ -61,3 +62,58 @@ def spawn(
     from cfsession.recorder import _posix
 
     return _posix.spawn(argv, env=env, cwd=cwd, cols=cols, rows=rows, termios_from=termios_from)
+
+
+class Terminal(Protocol):
+    """The user's side: what the loop reads keys from and writes output to."""
+
+    is_tty: bool
+    resize_by_signal: bool  # POSIX: SIGWINCH; Windows: poll_resize() every tick
+
+    def size(self) -> tuple[int, int]: ...
+
+    def enter_raw(self) -> None: ...
+
+    def restore(self) -> None: ...
+
+    def start_input(self) -> int: ...
+
+    def read_input(self, size: int = 65536) -> bytes: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def poll_resize(self) -> tuple[int, int] | None: ...
+
+    def close(self) -> None: ...
+
+
+def open_terminal(platform: str | None = None) -> Terminal:
+    """The outer terminal: a POSIX tty (or pipes), or the Windows console."""
+    if (platform or sys.platform) == "win32":
+        from cfsession.recorder._wincon import WinConsole
+
+        return WinConsole()
+    from cfsession.recorder.terminal import PosixTerminal
+
+    return PosixTerminal(0, 1)
+
+
+def default_shell(env: Mapping[str, str], platform: str | None = None) -> str | None:
+    """Windows: pwsh, powershell, %COMSPEC%. POSIX: None (the caller uses $SHELL, bash, sh)."""
+    if (platform or sys.platform) == "win32":
+        from cfsession.recorder._windows import default_shell as win_default
+
+        return win_default(env)
+    return None
+
+
+def record_filter(platform: str | None = None) -> Callable[[bytes], bytes] | None:
+    """A filter for the recorded copy of the output (never the passthrough).
+
+    ConPTY paints a start-up screen (clear, title, modes) that is not the shell's output.
+    """
+    if (platform or sys.platform) == "win32":
+        from cfsession.recorder.conpty_filter import StartupFilter
+
+        return StartupFilter().feed
+    return None

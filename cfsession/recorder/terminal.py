@@ -61,6 +61,42 @@ class PosixTerminal:
             except termios.error:
                 pass
 
+    # The loop's view of a terminal (shared with the Windows console object).
+    resize_by_signal = True  # SIGWINCH tells us; no polling
+
+    def start_input(self) -> int:
+        return self.in_fd
+
+    def read_input(self, size: int = 65536) -> bytes:
+        """Bytes typed (or piped); ``b""`` at EOF."""
+        try:
+            return os.read(self.in_fd, size)
+        except BlockingIOError:
+            raise
+        except OSError:
+            return b""
+
+    def write(self, data: bytes) -> None:
+        """Write all of ``data`` to the terminal, waiting while it is slow (flow control)."""
+        import select
+
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(self.out_fd, view)
+            except BlockingIOError:
+                select.select([], [self.out_fd], [], 1.0)
+                continue
+            except InterruptedError:
+                continue
+            view = view[n:]
+
+    def poll_resize(self) -> tuple[int, int] | None:
+        return None
+
+    def close(self) -> None:
+        self.restore()
+
 
 class ModeTracker:
     """Remember the private modes the child left set, to undo them if it dies (§4.2).

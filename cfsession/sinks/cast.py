@@ -13,8 +13,8 @@ import codecs
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from cfsession.paths import open_private
 from cfsession.sinks import WarningCallback

@@ -83,7 +83,7 @@ def test_byte_by_byte() -> None:
 def test_random_splits(cuts: list[int]) -> None:
     stream, _, _ = reference_stream()
     points = sorted({c % (len(stream) + 1) for c in cuts})
-    chunks = [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)])]
+    chunks = [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)], strict=False)]
     assert run(chunks) == run([stream])
 
 
@@ -93,7 +93,7 @@ def test_hostile_bytes_pass_through_exactly(blob: bytes, cuts: list[int]) -> Non
     # Random bytes salted with our intro and forged nonces: never a mark, never a byte lost.
     salted = blob.replace(b"A", b"\x1b]6973;").replace(b"B", b"\x07").replace(b"C", OTHER.encode())
     points = sorted({c % (len(salted) + 1) for c in cuts})
-    chunks = [salted[a:b] for a, b in zip([0, *points], [*points, len(salted)])]
+    chunks = [salted[a:b] for a, b in zip([0, *points], [*points, len(salted)], strict=False)]
     data, marks, _ = run(chunks)
     assert marks == []
     assert data == salted

@@ -1,0 +1,133 @@
+"""The pump with the Windows-style terminal seam: polled resize, socket input, a recorded-
+side filter — everything but ConPTY itself, which cannot exist here."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from cfsession.recorder.loop import Loop
+from cfsession.session import Session
+from cfsession.sinks.cast import CastWriter
+
+
+class SocketPty:
+    """A child that is a socket: the test plays the shell on the other end."""
+
+    pid = 4242
+
+    def __init__(self) -> None:
+        self.ours, self.theirs = socket.socketpair()
+        self.ours.setblocking(False)
+        self.status: int | None = None
+        self.sizes: list[tuple[int, int]] = []
+        self.written = bytearray()
+
+    def fileno(self) -> int:
+        return self.ours.fileno()
+
+    def read(self, size: int = 65536) -> bytes:
+        return self.ours.recv(size)
+
+    def write(self, data: bytes) -> int:
+        self.written += data
+        return len(data)
+
+    def resize(self, cols: int, rows: int) -> None:
+        self.sizes.append((cols, rows))
+
+    def poll(self) -> int | None:
+        return self.status
+
+    def wait(self) -> int:
+        return self.status if self.status is not None else -1
+
+    def terminate(self, force: bool = False) -> None:
+        self.status = 1
+
+    def close(self) -> None:
+        self.ours.close()
+
+
+class PolledTerminal:
+    """Like the Windows console: no SIGWINCH, input through a socket, output captured."""
+
+    is_tty = True
+    resize_by_signal = False
+
+    def __init__(self) -> None:
+        self.keys_r, self.keys_w = socket.socketpair()
+        self.out = bytearray()
+        self.polls = 0
+
+    def size(self) -> tuple[int, int]:
+        return (80, 24) if self.polls < 3 else (100, 40)
+
+    def enter_raw(self) -> None: ...
+
+    def restore(self) -> None: ...
+
+    def start_input(self) -> int:
+        return self.keys_r.fileno()
+
+    def read_input(self, size: int = 65536) -> bytes:
+        return self.keys_r.recv(size)
+
+    def write(self, data: bytes) -> None:
+        self.out += data
+
+    def poll_resize(self) -> tuple[int, int] | None:
+        self.polls += 1
+        return (100, 40) if self.polls == 3 else None
+
+    def close(self) -> None: ...
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.records.append(dict(record))
+
+    def close(self) -> None: ...
+
+
+def test_windows_style_terminal(tmp_path: Path) -> None:
+    pty, term, sink = SocketPty(), PolledTerminal(), ListSink()
+    cast = CastWriter(tmp_path / "c.cast", cols=80, rows=24, timestamp=0, title="", env={})
+    session = Session(session_id="s", start_epoch=0.0, cast=cast, sinks=[sink])
+    session.open_pseudo(0.0, "child", "argv")
+    loop = Loop(
+        pty,
+        session,
+        None,
+        term,
+        t0=time.monotonic(),
+        record_filter=lambda b: b.replace(b"\x1b[2J", b""),  # a ConPTY start-up clear
+    )
+    term.keys_w.sendall(b"typed")
+    pty.theirs.sendall(b"\x1b[2Jhello\r\n")
+    deadline = time.monotonic() + 5
+
+    # Let the loop run a few ticks, then end the child.
+    import threading
+
+    def child() -> None:
+        while time.monotonic() < deadline and (term.polls < 4 or b"typed" not in pty.written):
+            time.sleep(0.01)
+        pty.status = 0
+        pty.theirs.close()
+
+    threading.Thread(target=child, daemon=True).start()
+    result = loop.run()
+    session.finish(loop.now(), result.exit_code, result.reason)
+    assert result.exit_code == 0
+    assert bytes(pty.written) == b"typed"
+    assert bytes(term.out) == b"\x1b[2Jhello\r\n"  # passthrough untouched
+    cap = [r for r in sink.records if r["event_type"] == "terminal_capture"][0]
+    assert cap["output"] == "hello\n"  # recorded copy filtered
+    assert pty.sizes == [(100, 40)]
+    assert [(r["cols"], r["rows"]) for r in sink.records if r["event_type"] == "resize"] == [(100, 40)]
