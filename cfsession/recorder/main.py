@@ -90,7 +90,7 @@ class Warner:
             sys.stderr.flush()
         except OSError:
             pass
-        if self.session is not None and code not in ("jsonl_write_failed",):
+        if self.session is not None and code != "store_write_failed":
             try:
                 self.session.event("warning", self.session_now(), code=code, message=message)
             except Exception:  # the warning path itself must never fail the recording
@@ -110,15 +110,21 @@ def _load_redact(root: Path, warn: Warner) -> Any:
         from cfsession.config import Config
 
         cfg = Config()
+    from cfsession.redact import load_redactor
+
     try:
-        from cfsession.redact import load_redactor
-    except ImportError:
-        return cfg, None
-    try:
-        return cfg, load_redactor(cfg).redact
+        return cfg, load_redactor(cfg)
     except Exception as exc:  # a bad user pattern must not stop recording
         warn("redact", f"redaction patterns not usable ({exc}); recording without user patterns")
         return cfg, None
+
+
+def _stream_redactor(redactor: Any) -> Any:
+    if redactor is None:
+        return None
+    from cfsession.redact_stream import StreamRedactor
+
+    return StreamRedactor(redactor)
 
 
 def _open_etw(session_id: str, parent: str | None, enabled: bool, warn: Warner) -> Any:
@@ -189,7 +195,13 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
         jsonl = JsonlSink(sdir / f"{session_id}.jsonl", session_id, on_warning=warn)
     except (OSError, CfsessionError) as exc:
         warn("store", f"cannot write to {root} ({exc}); running without recording")
-    cfg, redact = _load_redact(root, warn)
+    cfg, redactor = _load_redact(root, warn)
+    redact = redactor.redact if redactor is not None else None
+    argv_record = list(opts.command) or None
+    if argv_record and redactor is not None:
+        from cfsession.redact import redact_argv
+
+        argv_record = redact_argv(redactor, argv_record)[0]
     if jsonl is not None:
         try:
             cast = CastWriter(
@@ -200,7 +212,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
                 title=f"cfsession {session_id}" + (f" {opts.name}" if opts.name else ""),
                 env={"SHELL": shell_path, "TERM": env.get("TERM", "")},
                 on_warning=warn,
-                redact=(lambda s: redact(s)[0]) if redact else None,
+                redact=_stream_redactor(redactor),
             )
         except OSError as exc:
             warn("cast", f"cannot write the .cast file ({exc})")
@@ -247,7 +259,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
             "cfsession_version": __version__,
             "etw": getattr(etw, "status", "unavailable: emitter not installed"),
             "integration": integration,
-            "command_argv": list(opts.command) or None,
+            "command_argv": argv_record,
         }
     )
 
@@ -275,7 +287,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
     # The init file holds the nonce: delete it as soon as the shell has read it (§2.3).
     session.on_hello = lambda: [p.unlink(missing_ok=True) for p in launch.secrets]
     if opts.command:
-        session.open_pseudo(0.0, argv_text(opts.command), "argv")
+        session.open_pseudo(0.0, argv_text(argv_record or opts.command), "argv")
     # cmd.exe's PROMPT markers cannot count: they all carry seq 0.
     segmenter = Segmenter(nonce, unsequenced=(kind == "cmd")) if launch.integrated else None
     if not launch.integrated and not opts.command:

@@ -13,8 +13,8 @@ import codecs
 import hashlib
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from cfsession.paths import open_private
 from cfsession.sinks import WarningCallback
@@ -24,7 +24,12 @@ FLUSH_S = 0.25
 MAX_PENDING = 256 * 1024  # characters; bounds memory under a flood of output
 MAX_BUFFERED = 1024 * 1024  # characters of encoded events held before a write
 
-Redact = Callable[[str], str]
+class StreamRedact(Protocol):
+    """Redaction of text that arrives in pieces (``cfsession.redact_stream.StreamRedactor``)."""
+
+    def feed(self, text: str) -> str: ...
+
+    def flush(self) -> str: ...
 
 
 def _event(t: float, code: str, data: str) -> str:
@@ -42,7 +47,7 @@ class CastWriter:
         title: str,
         env: dict[str, str],
         on_warning: WarningCallback | None = None,
-        redact: Redact | None = None,
+        redact: StreamRedact | None = None,
     ) -> None:
         self.path = path
         self._fd: int | None = open_private(path, "wb")
@@ -67,6 +72,10 @@ class CastWriter:
     # -- events ---------------------------------------------------------------------------
     def output(self, data: bytes, t: float) -> None:
         text = self._decoder.decode(data)
+        if self._redact is not None and text:
+            # Redacted before it is buffered: a secret never reaches the file, even when
+            # it arrives one key per read (the redactor holds back a partial word).
+            text = self._redact.feed(text)
         if not text:
             return
         if self._pending and (t - self._pending_t > COALESCE_S or self._pending_len > MAX_PENDING):
@@ -78,7 +87,18 @@ class CastWriter:
         if t - self._last_flush >= FLUSH_S or self._buf_len > MAX_BUFFERED:
             self.flush(t)
 
+    def _release(self, t: float) -> None:
+        """Hand over what the redactor held back (a command boundary, the end)."""
+        if self._redact is not None:
+            rest = self._redact.flush()
+            if rest:
+                if not self._pending:
+                    self._pending_t = t
+                self._pending.append(rest)
+                self._pending_len += len(rest)
+
     def marker(self, label: str, t: float) -> None:
+        self._release(t)
         self._emit_pending()
         self._buf.append(_event(max(t, self._pending_t), "m", label))
 
@@ -92,8 +112,6 @@ class CastWriter:
         text = "".join(self._pending)
         self._pending.clear()
         self._pending_len = 0
-        if self._redact is not None:
-            text = self._redact(text)
         line = _event(self._pending_t, "o", text)
         self._buf.append(line)
         self._buf_len += len(line)
@@ -119,7 +137,8 @@ class CastWriter:
         except OSError as exc:
             self.failed = os.strerror(exc.errno) if exc.errno else str(exc)
             if self._on_warning:
-                self._on_warning("cast_write_failed", f"cannot write {self.path}: {self.failed}")
+                # Same code as the JSONL sink: one full disk is one warning.
+                self._on_warning("store_write_failed", f"cannot write {self.path}: {self.failed}; recording stopped, your shell goes on")
             self._close_fd(sync=False)
             return
         self._sha.update(data)
@@ -133,7 +152,10 @@ class CastWriter:
     def close(self) -> None:
         tail = self._decoder.decode(b"", final=True)
         if tail:
+            if self._redact is not None:
+                tail = self._redact.feed(tail)
             self._pending.append(tail)
+        self._release(self._pending_t)
         self.flush()
         self._close_fd(sync=True)
 

@@ -82,10 +82,21 @@ class JsonlSink:
         seal(line, self._prev)
         data = dumps(line) + b"\n"
         try:
+            before = os.lseek(self._fd, 0, os.SEEK_END)
+        except OSError:
+            before = -1
+        try:
             written = os.write(self._fd, data)
             if written != len(data):  # short write: only on a full disk
                 raise OSError(errno.ENOSPC, "short write")
         except OSError as exc:
+            # Never leave half a line: cut back to the last whole one so the file still
+            # verifies up to there.
+            if before >= 0:
+                try:
+                    os.ftruncate(self._fd, before)
+                except OSError:
+                    pass
             self._fail(exc)
             return
         self._seq += 1
@@ -95,7 +106,7 @@ class JsonlSink:
         self.failed = os.strerror(exc.errno) if exc.errno else str(exc)
         if self._on_warning:
             self._on_warning(
-                "jsonl_write_failed",
+                "store_write_failed",
                 f"cannot write {self.path}: {self.failed}; recording stopped, your shell goes on",
             )
         self.close(sync=False)

@@ -261,20 +261,11 @@ def test_full_disk_keeps_output_exit_code_and_earlier_sessions(tiny_fs: Path) ->
     assert verify_session(earlier).status == INTACT  # what was written before is untouched
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="recorder: the .cast and the .jsonl sinks each print their own ENOSPC warning",
-)
 def test_full_disk_warns_once(tiny_fs: Path) -> None:
     _, _, done = _fill_disk(tiny_fs)
     assert sum("warning" in line for line in done.stderr.splitlines()) == 1, done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="JsonlSink leaves the half-written line of a short write (ENOSPC) in the file; "
-    "it should ftruncate back to the size before the write",
-)
 def test_full_disk_session_still_verifies(tiny_fs: Path) -> None:
     earlier, _, _ = _fill_disk(tiny_fs)
     (full,) = [p for p in h.sessions(tiny_fs / "cf") if p != earlier]
@@ -327,11 +318,6 @@ def test_secret_in_output_never_reaches_the_disk(cf_home: Path) -> None:
     assert "[REDACTED:github_token]" in cap["output"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="recorder/main.py writes session_start.command_argv unredacted "
-    "(fix: cfsession.redact.redact_argv)",
-)
 def test_secret_in_argv_never_reaches_the_disk(cf_home: Path) -> None:
     done = _record(cf_home, "sh", "-c", f"echo {TOKEN}")
     assert done.returncode == 0 and TOKEN in done.stdout
@@ -340,11 +326,6 @@ def test_secret_in_argv_never_reaches_the_disk(cf_home: Path) -> None:
             assert TOKEN.encode() not in path.read_bytes(), path
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CastWriter redacts each output event on its own; typed slowly, a token's echo "
-    "is one event per key and replays whole (fix: redact_stream.StreamRedactor in CastWriter)",
-)
 def test_secret_typed_key_by_key_stays_out_of_the_cast(bash_home: Path, cf_home: Path) -> None:
     """The echo of a command typed slowly arrives one character per read."""
     rec = h.start(require_shell("bash"), bash_home, cf_home)

@@ -151,8 +151,15 @@ def test_redaction_applies_to_command_output_and_cast(tmp_path: Path) -> None:
     def redact(text: str) -> tuple[str, int]:
         return text.replace("SECRET", "[REDACTED]"), text.count("SECRET")
 
+    class Stream:
+        def feed(self, text: str) -> str:
+            return redact(text)[0]
+
+        def flush(self) -> str:
+            return ""
+
     s, sink, cast = new_session(tmp_path, redact=redact)
-    cast._redact = lambda t: redact(t)[0]
+    cast._redact = Stream()
     s.mark(Mark("H", 1, {}), 0.0)
     s.mark(Mark("C", 2, {"cmd": "echo SECRET"}), 0.1)
     s.data(b"SECRET\r\n", 0.2)
