@@ -238,7 +238,7 @@ _LIST_COLUMNS = ("session_id", "name", "started_at", "ended_at", "duration_ms", 
 
 def _session_info(row: tuple[Any, ...]) -> SessionInfo:
     *fields, complete, pid = row
-    return SessionInfo(*fields, status=store.status(bool(complete), pid, row[8], row[2]))
+    return SessionInfo(*fields, store.status(bool(complete), pid, row[8], row[2]))  # status last
 
 
 # -- listing ----------------------------------------------------------------------------
