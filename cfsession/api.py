@@ -236,9 +236,9 @@ _LIST_COLUMNS = ("session_id", "name", "started_at", "ended_at", "duration_ms", 
                  "correlation_id", "session_type", "exit_code", "complete", "pid")
 
 
-def _session_info(row: tuple[Any, ...]) -> SessionInfo:
-    *fields, complete, pid = row
-    return SessionInfo(*fields, store.status(bool(complete), pid, row[8], row[2]))  # status last
+def _session_info(r: tuple[Any, ...]) -> SessionInfo:
+    return SessionInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
+                       r[12], r[13], r[14], store.status(bool(r[15]), r[16], r[8], r[2]))
 
 
 # -- listing ----------------------------------------------------------------------------
