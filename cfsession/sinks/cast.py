@@ -13,6 +13,7 @@ import codecs
 import hashlib
 import json
 import os
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Protocol
 
@@ -32,8 +33,28 @@ class StreamRedact(Protocol):
     def flush(self) -> str: ...
 
 
-def _event(t: float, code: str, data: str) -> str:
-    return f"[{t:.6f}, {json.dumps(code)}, {json.dumps(data, ensure_ascii=False)}]\n"
+# Bytes that printable-ASCII-plus-newlines output never contains: controls other than
+# CR/LF, '"', '\\', DEL and every non-ASCII byte map to 0.
+_PLAIN = bytes(
+    0 if (b < 0x20 and b not in (0x0A, 0x0D)) or b in (0x22, 0x5C) or b >= 0x7F else 1
+    for b in range(256)
+)
+
+
+def _json_string(text: str) -> bytes:
+    """``json.dumps(text, ensure_ascii=False)`` as UTF-8, faster for plain output.
+
+    Most bulk output is printable ASCII with CR/LF; for that, two ``bytes.replace`` calls
+    beat the general encoder by about 2x (it is the largest per-byte cost of recording).
+    """
+    raw = text.encode("utf-8", "surrogatepass")
+    if raw.translate(_PLAIN).find(0) < 0:
+        return b'"' + raw.replace(b"\r", b"\\r").replace(b"\n", b"\\n") + b'"'
+    return encode_basestring(text).encode("utf-8", "replace")
+
+
+def _event(t: float, code: str, data: str) -> bytes:
+    return b"[%.6f, \"%s\", %s]\n" % (t, code.encode(), _json_string(data))
 
 
 class CastWriter:
@@ -54,7 +75,7 @@ class CastWriter:
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._sha = hashlib.sha256()
         self._bytes = 0
-        self._buf: list[str] = []  # encoded lines waiting for the next flush
+        self._buf: list[bytes] = []  # encoded lines waiting for the next flush
         self._buf_len = 0
         self._pending: list[str] = []  # output text not yet turned into an event
         self._pending_len = 0
@@ -66,7 +87,7 @@ class CastWriter:
         header = {"version": 2, "width": int(cols), "height": int(rows), "timestamp": int(timestamp)}
         header["title"] = title
         header["env"] = env
-        self._buf.append(json.dumps(header, ensure_ascii=False) + "\n")
+        self._buf.append((json.dumps(header, ensure_ascii=False) + "\n").encode("utf-8", "replace"))
         self.flush()
 
     # -- events ---------------------------------------------------------------------------
@@ -126,7 +147,7 @@ class CastWriter:
             self._buf.clear()
             self._buf_len = 0
             return
-        data = "".join(self._buf).encode("utf-8", "replace")
+        data = b"".join(self._buf)
         self._buf.clear()
         self._buf_len = 0
         try:
