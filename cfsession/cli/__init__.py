@@ -48,11 +48,20 @@ def _register() -> None:
 _register()
 
 
+def _click_module():  # type: ignore[no-untyped-def]
+    """The click that Typer uses: vendored as ``typer._click`` since 0.26, else click."""
+    try:
+        from typer import _click as click  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - older Typer
+        import click  # type: ignore[no-redef]
+    return click
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI; library errors become one line on stderr and an exit code."""
-    import click
-
     from cfsession.errors import CfsessionError
+
+    click = _click_module()
 
     args = sys.argv[1:] if argv is None else argv
     try:
@@ -62,14 +71,14 @@ def run(argv: list[str] | None = None) -> int:
         if _state["debug"] or "--debug" in args:
             raise
         return _common.report_error(exc)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("cfsession: aborted\n")
         return 130
-    except click.ClickException as exc:
+    except click.exceptions.ClickException as exc:
         exc.show()
-        return exc.exit_code
+        return int(exc.exit_code)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
