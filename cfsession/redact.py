@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cfsession.errors import CfsessionError
 
@@ -287,6 +287,32 @@ def user_rule(pattern: str, index: int = 0) -> Rule:
     return Rule("custom", rx, group)
 
 
+# Every default probe starts with one of these fixed strings (the folded ones in any
+# case), so a text without any of them cannot hold a default-shape secret. RE2 finds
+# them all in one linear pass (~500 MB/s here) where the thirteen probes take thirteen
+# passes (~100 MB/s in all); the .cast stream of a bulk `cat` goes through this.
+# tests/unit/test_redact_prefilter.py keeps this list and the probes in step.
+PREFILTER_PATTERN = (
+    rb"BEGIN |AKIA|ASIA|AIza|gh[pousr]_|github_pat_|gl(?:pat|dt|rt|ptt|ft|cbt|soat)-"
+    rb"|xox[abposr]|xapp-|eyJ|://"
+    rb"|(?i:authorization|bearer|pass(?:word|wd|phrase)|secret|token|credential|key)"
+)
+
+
+def _compile_prefilter() -> object | None:
+    try:
+        import re2  # google-re2: linear-time, one pass for every anchor
+    except ImportError:  # pragma: no cover - the dependency is declared; be safe anyway
+        return None
+    try:
+        return re2.compile(PREFILTER_PATTERN)
+    except Exception:  # pragma: no cover
+        return None
+
+
+_PREFILTER: Any = _compile_prefilter()
+
+
 class Redactor:
     """Replaces secrets in text; build it once per session and reuse it."""
 
@@ -328,6 +354,8 @@ class Redactor:
 
     def _redact_defaults(self, text: str) -> tuple[str, int]:
         data = text.encode("utf-8", "surrogatepass")
+        if _PREFILTER is not None and _PREFILTER.search(data) is None:
+            return text, 0  # no probe can match: one linear scan instead of thirteen
         hits: list[tuple[int, int, int, str]] = []
         for probes, hay in ((self._plain, data), (self._folded, data.lower())):
             for p in probes:

@@ -1,0 +1,62 @@
+"""The RE2 prefilter must let through every text a default probe could match."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cfsession import redact
+from cfsession.redact import PREFILTER_PATTERN, Redactor, _default_probes
+
+SAMPLES = [
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----",
+    "AKIAIOSFODNN7EXAMPLE",
+    "ASIAIOSFODNN7EXAMPLE",
+    "AIza" + "a" * 35,
+    "ghp_" + "a" * 36,
+    "github_pat_" + "a" * 30,
+    "glpat-" + "a" * 20,
+    "xoxb-1234567890-abcdef",
+    "xapp-1-abcdefghijkl",
+    "eyJhbGciOiJ.eyJzdWIiOiIx.abc",
+    "https://user:pw@example.com",
+    "Authorization: Bearer abcdefghijkl1",
+    "PASSWORD=hunter2",
+    "Secret: x",
+    "TOKEN=abc",
+    "credentials = 'x'",
+    "API_KEY=abc",
+]
+
+
+def test_prefilter_is_active() -> None:
+    assert redact._PREFILTER is not None, "google-re2 is a dependency: the fast path must be on"
+
+
+@pytest.mark.parametrize("text", SAMPLES)
+def test_every_sample_passes_the_prefilter_and_is_redacted(text: str) -> None:
+    assert re.search(PREFILTER_PATTERN, text.encode()) is not None
+    out, n = Redactor().redact(text)
+    assert n >= 1 and "[REDACTED:" in out
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80), st.sampled_from(SAMPLES))
+def test_no_probe_match_without_a_prefilter_match(noise: str, sample: str) -> None:
+    # Wherever a probe matches, the prefilter matches too (it is a superset).
+    for text in (noise, noise + sample, sample + noise, noise[:10] + sample + noise[10:]):
+        data = text.encode()
+        low = data.lower()
+        probe_hit = any(
+            p.regex.search(low if p.folded else data) for p in _default_probes()
+        )
+        if probe_hit:
+            assert re.search(PREFILTER_PATTERN, data) is not None, text
+
+
+def test_plain_text_skips_the_probes() -> None:
+    text = "lorem ipsum dolor 12345\r\n" * 1000
+    assert Redactor().redact(text) == (text, 0)
