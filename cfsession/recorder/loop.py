@@ -38,6 +38,7 @@ _ENDING = {getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGQUIT") if hasat
 class LoopResult:
     exit_code: int
     reason: str  # exit / hangup / signal / error
+    signal: int | None = None  # the signal that ended the recording, if one did
 
 
 class Loop:
@@ -217,6 +218,7 @@ class Loop:
     def _run(self) -> LoopResult:
         pty_fd = self.pty.fileno()
         reason = "exit"
+        ending_signal: int | None = None
         exited_at: float | None = None
         last_data = self.now()
         last_cast_flush = 0.0
@@ -259,6 +261,7 @@ class Loop:
                         s == signal.SIGINT and not self.forward_sigint
                     ):
                         reason = "hangup" if s == getattr(signal, "SIGHUP", None) else "signal"
+                        ending_signal = s
                         self._end_child()
                     elif s == signal.SIGINT:
                         # No terminal of ours: do what a terminal does with Ctrl-C — send
@@ -299,7 +302,7 @@ class Loop:
         resets = self.modes.resets()
         if resets:  # never recorded: this is terminal hygiene, not session output
             self._write_out(resets)
-        return LoopResult(self.pty.wait(), reason)
+        return LoopResult(self.pty.wait(), reason, ending_signal)
 
     def _end_child(self) -> None:
         """SIGTERM/SIGHUP to the recorder: hang up the shell, then kill it if it lingers."""

@@ -325,11 +325,14 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
         if tmpdir:
             shell_mod.remove_tmpdir(tmpdir)
     if not opts.quiet:
-        where = jsonl.path if jsonl is not None and jsonl.failed is None else "(not saved)"
+        saved = jsonl is not None and jsonl.failed is None
+        where = f"{jsonl.path} (final hash {jsonl.last_hash[:16]})" if saved and jsonl else "(not saved)"
         sys.stderr.write(
             f"cfsession: session {session_id}: {session.command_count} commands, "
             f"{session.failed_count} failed — {where}\n"
         )
+    if result.signal is not None:
+        return 128 + result.signal  # killed by a signal, as a shell would report it
     return result.exit_code
 
 

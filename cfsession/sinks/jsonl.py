@@ -68,6 +68,11 @@ class JsonlSink:
     def seq(self) -> int:
         return self._seq
 
+    @property
+    def last_hash(self) -> str:
+        """The chain's head: keep it elsewhere and a rewritten file can be told apart."""
+        return self._prev
+
     def write(self, record: Record) -> None:
         if self._fd is None:
             return
