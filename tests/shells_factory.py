@@ -17,7 +17,7 @@ import pexpect
 
 from tests import pty_harness as h
 
-TOKEN = "RC-TOKEN:"
+TOKEN = "RC-RAN:"
 NONCE_RE = re.compile(r"[0-9a-f]{32}")
 PASTE_ON, PASTE_OFF = "\x1b[200~", "\x1b[201~"
 
