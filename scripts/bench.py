@@ -297,6 +297,9 @@ def child_env(home: Path, extra: dict[str, str], out: str) -> dict[str, str]:
         ASCIINEMA_CONFIG_HOME=str(home / ".config" / "asciinema"),
     )
     env.pop("PROMPT_COMMAND", None)
+    # As after a pip install: bytecode cached. With this set (some CI images and sandboxes
+    # do), every launch recompiles each module whose .pyc is missing or stale (~25 ms).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update({k: v.replace("{out}", out) for k, v in extra.items()})
     return env
 
@@ -332,6 +335,9 @@ def fresh_out(outdir: Path, name: str) -> str:
 
 def _exec_child(argv: list[str], env: dict[str, str], stdin: int, out: int, ctty: bool) -> None:
     try:
+        # Start in the hermetic HOME: `python -m` puts the cwd first on sys.path, so a run
+        # from a checkout would otherwise shadow a --cfsession-b PYTHONPATH.
+        os.chdir(env.get("HOME", "/"))
         os.setsid()
         if ctty:
             fcntl.ioctl(stdin, termios.TIOCSCTTY, 0)
