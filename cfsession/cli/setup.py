@@ -140,37 +140,27 @@ def probe(shell: str, timeout: float = PROBE_TIMEOUT_S) -> tuple[bool, str]:
     The user's real HOME and startup files are used (that is what is being checked), the
     recording goes to a temporary store that is removed afterwards.
     """
-    if sys.platform == "win32":
-        return False, "not checked: the probe needs a POSIX pseudo-terminal"
     import tempfile
 
-    from ptyprocess import PtyProcess
+    from cfsession.recorder.pty import spawn
 
     with tempfile.TemporaryDirectory(prefix="cfsession-doctor-") as store:
         env = dict(os.environ, CFSESSION_HOME=store, CFSESSION_AUTO="0")
         env["CFSESSION_INTEGRATION_TIMEOUT"] = str(max(timeout * 0.6, 0.5))
         env.pop("CFSESSION_ID", None)  # a probe run inside a recording is not its child
-        argv = [
-            sys.executable,
-            "-m",
-            "cfsession",
-            "record",
-            "--quiet",
-            "--no-etw",
-            "--shell",
-            shell,
-        ]
-        proc = PtyProcess.spawn(argv, env=env, dimensions=(24, 80))
+        argv = [sys.executable, "-m", "cfsession", "record", "-q", "--no-etw", "--shell", shell]
+        pty = spawn(argv, env=env, cwd=None, cols=80, rows=24)
         try:
-            finished = _drive(proc, timeout)
+            finished = _drive(pty, timeout)
         finally:
-            if proc.isalive():
-                proc.terminate(force=True)
-            proc.close(force=True)
+            if pty.poll() is None:
+                pty.terminate(force=True)
+                pty.wait()
+            pty.close()
         return _verdict(Path(store), finished, timeout)
 
 
-def _drive(proc: Any, timeout: float) -> bool:
+def _drive(pty: Any, timeout: float) -> bool:
     """Wait for the prompt, type ``exit``, wait for the end; False on timeout."""
     import select
 
@@ -178,30 +168,27 @@ def _drive(proc: Any, timeout: float) -> bool:
     sent = False
     first_output: float | None = None
     last_output = time.monotonic()
-    fd = proc.fd
     while time.monotonic() < deadline:
         now = time.monotonic()
-        if not sent and first_output is not None and now - last_output >= PROBE_SETTLE_S:
-            proc.write(b"exit\r")
+        quiet = first_output is not None and now - last_output >= PROBE_SETTLE_S
+        if not sent and (quiet or now > deadline - timeout / 3):  # prompt up, or never quiet
+            pty.write(b"exit\r")
             sent = True
-        if not sent and now > deadline - timeout / 3:  # no quiet moment: type it anyway
-            proc.write(b"exit\r")
-            sent = True
-        ready, _, _ = select.select([fd], [], [], 0.05)
+        ready, _, _ = select.select([pty.fileno()], [], [], 0.05)
         if ready:
             try:
-                data = os.read(fd, 65536)
+                data = pty.read(65536)
             except OSError:
                 data = b""
             if not data:
                 break
             first_output = first_output or time.monotonic()
             last_output = time.monotonic()
-        elif not proc.isalive():
+        elif pty.poll() is not None:
             break
     else:
         return False
-    proc.wait()
+    pty.wait()
     return True
 
 
