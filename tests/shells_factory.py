@@ -122,8 +122,12 @@ class Shell:
         self.child.sendcontrol(key)
         return self.expect_prompt()
 
-    def finish(self, line: str = "exit", timeout: float = 15) -> int:
-        self.child.sendline(line)
+    def finish(self, line: str | None = "exit", timeout: float = 15) -> int:
+        """Type ``line`` (None: Ctrl-D at the empty prompt) and wait for the recorder's end."""
+        if line is None:
+            self.child.sendeof()
+        else:
+            self.child.sendline(line)
         self.child.expect(pexpect.EOF, timeout=timeout)
         self.seen.append(str(self.child.before))
         self.child.close()
@@ -347,3 +351,11 @@ def assert_clean(sh: Shell, cf_home: Path) -> None:
 def tokens(text: str) -> list[str]:
     """The startup-file tokens in ``text``, in order."""
     return re.findall(re.escape(TOKEN) + r"([\w.]+)", text)
+
+
+def startup_lines(sh: Shell) -> list[str]:
+    """What the user saw before the first prompt, minus the recorder's own first line."""
+    from cfsession.text import render_plain
+
+    lines = [ln for ln in render_plain(sh.startup).splitlines() if ln.strip()]
+    return [ln for ln in lines if not ln.startswith("cfsession: recording ")]

@@ -43,6 +43,18 @@ def test_bash_login_shell_gives_the_same_records(user_home: Path, cf_home: Path)
     sf.assert_clean(sh, cf_home)
 
 
+def test_bash_multiline_paste_is_one_command_per_line(user_home: Path, cf_home: Path) -> None:
+    """§9.24: bash runs a pasted buffer line by line with one prompt at the end."""
+    bash = require_shell("bash")
+    sf.write_rc("bash", user_home)
+    sh = sf.start("bash", bash, user_home, cf_home)
+    sh.paste("echo p1\necho p2")
+    assert sh.finish(None) == 0
+    got = [(c["command"], c["exit_code"], c["output"]) for c in sf.commands(cf_home)]
+    assert got == [("echo p1", None, "p1\n"), ("echo p2", 0, "p2\n")]
+    assert "no_prompt_between" in sf.commands(cf_home)[0]["anomalies"]
+
+
 def test_nested_recorder_is_a_child_session(user_home: Path, cf_home: Path) -> None:
     bash = require_shell("bash")
     sf.write_rc("bash", user_home)

@@ -20,6 +20,9 @@ def test_ordinary_session(user_home: Path, cf_home: Path) -> None:
     sf.make_dirs(user_home)
     sh = sf.start("fish", fish, user_home, cf_home)
     assert sf.tokens(sh.startup) == ["config.fish"]
+    assert sf.startup_lines(sh) == [
+        sf.TOKEN + t for t in ["config.fish"]
+    ]  # our init prints nothing
     assert sf.run_steps(sh, sf.ORDINARY) == 5
     sf.check_steps(sf.commands(cf_home), sf.steps_for("fish", sf.ORDINARY), user_home)
     lines = sf.records(cf_home)
@@ -36,8 +39,10 @@ def test_login_shell(user_home: Path, cf_home: Path) -> None:
     assert sf.tokens(sh.startup) == ["config.fish"]
     sh.run("status is-login; and echo LOGIN-YES")
     sh.run("set -q __cfs_nonce; and set -qx __cfs_nonce; or echo not-exported")
-    sh.finish()
+    sh.run("false")
+    assert sh.finish(None) == 0  # Ctrl-D: no record; fish itself leaves with 0 then
     got = [(c["command"], c["output"]) for c in sf.commands(cf_home)]
+    assert len(got) == 3
     assert got[:2] == [
         ("status is-login; and echo LOGIN-YES", "LOGIN-YES\n"),
         ("set -q __cfs_nonce; and set -qx __cfs_nonce; or echo not-exported", "not-exported\n"),

@@ -27,6 +27,9 @@ def test_ordinary_session(user_home: Path, cf_home: Path) -> None:
     sf.make_dirs(user_home)
     sh = sf.start("zsh", zsh, user_home, cf_home)
     assert sf.tokens(sh.startup) == ["zshenv", "zshrc"]  # non-login: no zprofile/zlogin
+    assert sf.startup_lines(sh) == [
+        sf.TOKEN + t for t in ["zshenv", "zshrc"]
+    ]  # our init prints nothing
     assert sf.run_steps(sh, sf.ORDINARY) == 5
     sf.check_steps(sf.commands(cf_home), sf.steps_for("zsh", sf.ORDINARY), user_home)
     lines = sf.records(cf_home)
@@ -43,8 +46,10 @@ def test_login_shell_reads_each_startup_file_once(user_home: Path, cf_home: Path
     assert sf.tokens(sh.startup) == ["zshenv", "zprofile", "zshrc", "zlogin"]
     sh.run("[[ -o login ]] && echo LOGIN-YES")
     sh.run("print -r -- ${ZDOTDIR-unset}")
-    sh.finish()
+    sh.run("false")
+    assert sh.finish(None) == 1  # Ctrl-D: no record, the shell's last status
     cmds = sf.commands(cf_home)
+    assert len(cmds) == 3
     assert [(c["command"], c["output"]) for c in cmds[:2]] == [
         ("[[ -o login ]] && echo LOGIN-YES", "LOGIN-YES\n"),
         ("print -r -- ${ZDOTDIR-unset}", "unset\n"),  # our ZDOTDIR never reaches the user
