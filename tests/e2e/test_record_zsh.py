@@ -85,6 +85,8 @@ def test_multiline_heredoc_paste_and_control_chars(user_home: Path, cf_home: Pat
     sh.paste(long10)
     long100 = ": " + "y" * 100_000
     sh.paste(long100)
+    wide = ": " + "é" * 40_000  # 80 kB: over the marker cap in bytes, not in characters
+    sh.paste(wide)
     sh.finish()
     cmds = sf.commands(cf_home)
     got = [(c["command"], c["exit_code"], c["output"]) for c in cmds[:5]]
@@ -99,6 +101,11 @@ def test_multiline_heredoc_paste_and_control_chars(user_home: Path, cf_home: Pat
     cut = cmds[6]["command"]
     assert long100.startswith(cut) and 40_000 < len(cut) < 64 * 1024
     assert cmds[6]["exit_code"] == 0
+    wide_cut = cmds[7]["command"]
+    assert (
+        wide.startswith(wide_cut) and len(wide_cut) > 10_000 and len(wide_cut.encode()) < 64 * 1024
+    )
+    sf.assert_clean(sh, cf_home)  # no marker was too long to be recognised and shown instead
 
 
 def test_user_hooks_prompt_and_status_preserved(user_home: Path, cf_home: Path) -> None:
