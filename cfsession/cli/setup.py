@@ -113,9 +113,8 @@ class Report:
         return {"ok": self.ok, "shells": shells, "storage": self.storage, "etw": self.etw}
 
 
-SHELLS = (
-    ("pwsh", "powershell", "cmd") if sys.platform == "win32" else ("bash", "zsh", "fish", "pwsh")
-)
+# Every shell cfsession integrates; which exist is up to the machine, not to a platform test.
+SHELLS = ("bash", "zsh", "fish", "pwsh", "powershell", "cmd")
 
 
 def shell_version(path: str) -> str | None:
@@ -221,7 +220,10 @@ def _verdict(store: Path, finished: bool, timeout: float) -> tuple[bool, str]:
 def check_shells(names: list[str] | None, timeout: float) -> list[ShellCheck]:
     from concurrent.futures import ThreadPoolExecutor
 
-    default = os.path.basename(os.environ.get("SHELL", "")) or None
+    from cfsession.recorder.pty import default_shell
+
+    user_shell = os.environ.get("SHELL") or default_shell(os.environ) or ""
+    default = os.path.splitext(os.path.basename(user_shell))[0].lower() or None
     checks = []
     for name in names or SHELLS:
         path = shutil.which(name)
@@ -325,12 +327,14 @@ def print_report(report: Report, con: Any) -> None:
 
     for s in report.shells:
         if s.path is None:
-            line(None, s.name, "not installed")
             continue
         head = " ".join(x for x in (s.name, s.version, sanitize(s.path)) if x)
         head += "  (your shell)" if s.default else ""
         took = f" ({s.seconds:.1f} s)" if s.seconds is not None and s.ok else ""
         line(s.ok, head, sanitize(s.detail) + took)
+    missing = [s.name for s in report.shells if s.path is None]
+    if missing:
+        con.print(f"· not installed: {', '.join(missing)}", style="dim", soft_wrap=True)
     st = report.storage
     if st.get("writable"):
         rest = f"writable, {st['sessions']} sessions, {_size(st['bytes'])}"

@@ -217,6 +217,6 @@ def test_doctor_reports_a_broken_shell_and_storage(
     )
     assert code == 1
     assert re.search(r"✗ zsh [\d.]+ \S+ — the shell sent no markers", out), out
-    assert "· nosuchshell-cfs — not installed" in out
+    assert "· not installed: nosuchshell-cfs\n" in out
     assert f"✗ storage {blocker / 'store'} — not writable" in out
     assert "ETW — " in out
