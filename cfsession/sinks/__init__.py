@@ -6,7 +6,8 @@ through ``on_warning`` and passthrough goes on (DESIGN.md §6).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 Record = dict[str, Any]
 WarningCallback = Callable[[str, str], None]  # (code, human message)
