@@ -23,6 +23,7 @@ from cfsession.session import Session
 
 READ_SIZE = 65536
 BURST_MAX = 256 * 1024
+DEFER_MAX = 1024 * 1024  # bytes of output whose bookkeeping may wait for an idle loop
 IDLE_FLUSH_S = 0.03  # release a held partial intro / lone ESC after this much quiet
 CAST_FLUSH_S = 0.25
 DRAIN_QUIET_S = 0.2  # after the shell exited: stop when no output for this long …
@@ -77,6 +78,8 @@ class Loop:
         self._old_wakeup = -1
         self._size = self.get_size() if self.get_size else None
         self.modes = ModeTracker()
+        self._deferred: list[tuple[list[bytes | Mark], float]] = []
+        self._deferred_bytes = 0
 
     # -- signals --------------------------------------------------------------------------
     def _install_signals(self) -> None:
@@ -151,11 +154,22 @@ class Loop:
             data = b"".join(p for p in pieces if isinstance(p, bytes))
             if data:
                 self._write_out(data)
-        for p in pieces:
-            if isinstance(p, Mark):
-                self.session.mark(p, t)
-            elif p:
-                self._record(p, t)
+        # Bookkeeping waits until the loop is idle (see _run): the prompt that follows a
+        # command's end marker reaches the user before that command's record is written.
+        self._deferred.append((pieces, t))
+        self._deferred_bytes += len(chunk)
+        if self._deferred_bytes > DEFER_MAX:
+            self._settle_deferred()
+
+    def _settle_deferred(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        self._deferred_bytes = 0
+        for pieces, t in deferred:
+            for p in pieces:
+                if isinstance(p, Mark):
+                    self.session.mark(p, t)
+                elif p:
+                    self._record(p, t)
 
     def _read_burst(self) -> bytes | None:
         """Read what the PTY has now, up to BURST_MAX, in as few reads as it takes.
@@ -186,6 +200,7 @@ class Loop:
 
     def _idle_flush(self, t: float) -> None:
         if self.seg is not None and self.seg.holding:
+            self._settle_deferred()  # the held bytes come after everything deferred
             held = self.seg.flush()
             self._write_out(held)
             self._record(held, t)
@@ -240,7 +255,10 @@ class Loop:
                 rlist.append(self.in_fd)
             wlist = [pty_fd] if self._inq and not eof else []
             try:
-                r, w, _ = select.select(rlist, wlist, [], timeout)
+                r, w, _ = select.select(rlist, wlist, [], 0 if self._deferred else timeout)
+                if not (r or w) and self._deferred:
+                    self._settle_deferred()  # nothing to pass through: now the records
+                    r, w, _ = select.select(rlist, wlist, [], timeout)
             except InterruptedError:
                 r, w = [], []
             now = self.now()
@@ -298,6 +316,7 @@ class Loop:
                 # All slave fds closed but the child has not been reaped yet: wait for it.
                 self.pty.wait()
                 exited_at = self.now()
+        self._settle_deferred()
         self._idle_flush(self.now())
         resets = self.modes.resets()
         if resets:  # never recorded: this is terminal hygiene, not session output
