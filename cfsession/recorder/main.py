@@ -6,14 +6,10 @@ Kept free of Typer/rich/sqlite so the first prompt appears fast (DESIGN.md §7).
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
-import secrets
 import shutil
-import socket
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,9 +110,12 @@ def _load_redact(root: Path, warn: Warner) -> Any:
 
     try:
         return cfg, load_redactor(cfg)
-    except Exception as exc:  # a bad user pattern must not stop recording
+    except Exception as exc:  # a bad user pattern must not stop recording…
         warn("redact", f"redaction patterns not usable ({exc}); recording without user patterns")
-        return cfg, None
+        # …nor switch off the default shapes.
+        from dataclasses import replace
+
+        return cfg, load_redactor(replace(cfg, redact_patterns=()))
 
 
 def _stream_redactor(redactor: Any) -> Any:
@@ -161,7 +160,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
     from cfsession.sinks.jsonl import JsonlSink, utc_ts
 
     env = dict(os.environ)
-    session_id = str(uuid.uuid4())
+    session_id = _uuid4()
     parent = env.get("CFSESSION_ID") or None
     warn = Warner()
     term = platform_io.open_terminal()
@@ -169,7 +168,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
 
     # -- what to run ----------------------------------------------------------------------
     tmpdir: Path | None = None
-    nonce = secrets.token_hex(16)
+    nonce = os.urandom(16).hex()  # 128 bits from the OS CSPRNG, as secrets.token_hex
     if opts.command:
         exe = shutil.which(opts.command[0])
         if exe is None:
@@ -246,7 +245,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
             "parent_session_id": parent,
             "correlation_id": session_id,
             "started_at": utc_ts(start_epoch),
-            "host": socket.gethostname(),
+            "host": _host(),
             "user": _user(),
             "pid": os.getpid(),
             "shell": shell_path,
@@ -336,9 +335,33 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
     return result.exit_code
 
 
+def _uuid4() -> str:
+    """A random (version 4) UUID without importing ``uuid`` on the way to the first prompt."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _host() -> str:
+    uname = getattr(os, "uname", None)
+    if uname is not None:
+        return str(uname().nodename)  # what socket.gethostname() returns, without socket
+    import socket
+
+    return socket.gethostname()
+
+
 def _user() -> str | None:
+    """getpass.getuser() without importing getpass: the environment, then the password db."""
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        if os.environ.get(name):
+            return os.environ[name]
     try:
-        return getpass.getuser()
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
     except Exception:
         return None
 

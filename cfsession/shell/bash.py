@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from importlib import resources
-
-from cfsession.shell import OSC_NUM, Launch, LaunchContext
+from cfsession.shell import OSC_NUM, Launch, LaunchContext, template
 
 
 def sh_quote_single(value: str) -> str:
@@ -13,7 +11,7 @@ def sh_quote_single(value: str) -> str:
 
 
 def render(ctx: LaunchContext) -> str:
-    template = resources.files("cfsession.shell").joinpath("bash.sh").read_text(encoding="utf-8")
+    text = template("bash.sh")
     histfile = ctx.env.get("HISTFILE")
     subs = {
         "@NONCE@": ctx.nonce,
@@ -24,8 +22,8 @@ def render(ctx: LaunchContext) -> str:
         "@HISTFILE@": sh_quote_single(histfile or ""),
     }
     for key, value in subs.items():
-        template = template.replace(key, value)
-    return template
+        text = text.replace(key, value)
+    return text
 
 
 def prepare(ctx: LaunchContext) -> Launch:

@@ -1,0 +1,28 @@
+"""Recorder set-up decisions that need no PTY."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from cfsession.recorder.main import Warner, _load_redact, _uuid4, parse
+
+
+def test_bad_user_pattern_keeps_the_default_shapes(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('[redact]\npatterns = ["(unclosed"]\n')
+    warn = Warner()
+    _, redactor = _load_redact(tmp_path, warn)
+    assert "redact" in warn.seen  # one warning said the user patterns are off
+    out, n = redactor.redact("token ghp_" + "a" * 36)
+    assert n >= 1 and "ghp_" not in out
+
+
+def test_session_ids_are_uuid4() -> None:
+    ids = {_uuid4() for _ in range(100)}
+    assert len(ids) == 100
+    assert all(uuid.UUID(i).version == 4 and str(uuid.UUID(i)) == i for i in ids)
+
+
+def test_parse_command_after_double_dash() -> None:
+    opts = parse(["--name", "x", "--", "make", "-j2"])
+    assert opts.command == ["make", "-j2"] and opts.name == "x"
