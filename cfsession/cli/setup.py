@@ -24,7 +24,11 @@ from cfsession.cli import _common
 
 INIT_SHELLS = ("bash", "zsh", "fish", "pwsh")
 PROBE_TIMEOUT_S = 10.0
-PROBE_SETTLE_S = 0.3  # quiet after the first output: the prompt is up
+# When to type `exit`: the line editor switched bracketed paste on and then went quiet
+# (typed earlier, zsh can lose it while it sets up the terminal), or for shells that never
+# send that, a longer quiet spell after the first output.
+PASTE_ON = b"\x1b[?2004h"
+PROBE_SETTLE_S = (0.1, 0.5)
 
 _HEAD = (
     "# cfsession — from `cfsession init {shell}{auto}`. `rec` records a session (exit to stop).\n"
@@ -166,10 +170,11 @@ def _drive(pty: Any, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     sent = False
     first_output: float | None = None
+    editor = False
     last_output = time.monotonic()
     while time.monotonic() < deadline:
         now = time.monotonic()
-        quiet = first_output is not None and now - last_output >= PROBE_SETTLE_S
+        quiet = first_output is not None and now - last_output >= PROBE_SETTLE_S[not editor]
         if not sent and (quiet or now > deadline - timeout / 3):  # prompt up, or never quiet
             pty.write(b"exit\r")
             sent = True
@@ -182,6 +187,7 @@ def _drive(pty: Any, timeout: float) -> bool:
             if not data:
                 break
             first_output = first_output or time.monotonic()
+            editor = editor or PASTE_ON in data
             last_output = time.monotonic()
         elif pty.poll() is not None:
             break
