@@ -305,7 +305,7 @@ class Loop:
             if now - last_cast_flush >= CAST_FLUSH_S:
                 last_cast_flush = now
                 if self.session.cast is not None:
-                    self.session.cast.flush(now)
+                    self.session.cast.tick(now)
             if exited_at is None and self.pty.poll() is not None:
                 exited_at = now
             if exited_at is not None and (

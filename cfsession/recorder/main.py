@@ -215,6 +215,10 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
             )
         except OSError as exc:
             warn("cast", f"cannot write the .cast file ({exc})")
+        if cast is not None:
+            from cfsession.sinks.cast_thread import ThreadedCast
+
+            cast = ThreadedCast(cast, on_warning=warn)  # type: ignore[assignment]
     etw_enabled = not opts.no_etw if cfg.etw is None else (cfg.etw and not opts.no_etw)
     etw = _open_etw(session_id, parent, etw_enabled, warn)
     sinks: list[Any] = [s for s in (jsonl, etw) if s is not None]

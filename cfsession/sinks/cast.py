@@ -138,6 +138,11 @@ class CastWriter:
         self._buf_len += len(line)
 
     # -- persistence ----------------------------------------------------------------------
+    def tick(self, t: float) -> None:
+        """The periodic timer: write what waits if the last write is ``FLUSH_S`` old."""
+        if t - self._last_flush >= FLUSH_S and (self._pending or self._buf):
+            self.flush(t)
+
     def flush(self, t: float | None = None) -> None:
         """Write everything pending (command boundary, timer, close)."""
         if t is not None:
