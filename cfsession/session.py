@@ -7,6 +7,7 @@ record shapes are DESIGN.md §3.1.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -281,6 +282,12 @@ class Session:
         if self.current is None:
             return  # bare D: nothing ran (empty line, Ctrl-C at the prompt) — or a stale D
         code = int(st) if st is not None and st.lstrip("-").isdigit() else None
+        sp = m.fields.get("sp")
+        if sp is not None:
+            # zsh printed its PROMPT_SP trailer (this mark, spaces, CR, spaces, CR) between
+            # the command's output and precmd: the screen keeps it (.cast), the record not.
+            mark = re.escape(sp.encode("utf-8", "surrogateescape"))
+            self.current.spool.trim_end(re.compile(mark + rb" *\r *\r\Z"))
         self._close(t, code, _pipestatus(m.fields.get("ps")))
 
     def _close(self, t: float, code: int | None, pipestatus: list[int] | None) -> None:
@@ -360,6 +367,12 @@ class Session:
             first = (cmd.text or "").strip().split(None, 1)
             if cmd.source in ("unsegmented", "argv") or (first and first[0] in ("exit", "logout")):
                 code = exit_code
+            elif first and first[0] == "exec":
+                # `exec bash`/`exec zsh`: the new program replaced the shell and its hooks
+                # (SHELL_INTEGRATION.md §8); everything since is this command's output and
+                # its end is the session's end.
+                code = exit_code
+                cmd.anomalies.append("integration_lost")
             else:
                 code = None
                 cmd.anomalies.append("missing_end")

@@ -6,6 +6,7 @@ rendered only once, when the command ends.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 
 from cfsession.text import render_plain
@@ -48,6 +49,29 @@ class OutputSpool:
         if len(tail) >= n:
             return tail[-n:]
         return bytes(self.head[-(n - len(tail)) :]) + tail if n > len(tail) else tail
+
+    def trim_end(self, pattern: re.Pattern[bytes], window: int = 8192) -> int:
+        """Drop the suffix ``pattern`` (anchored with ``\\Z``) finds in the last ``window``
+        kept bytes: a shell's own trailer, not the command's output. Returns bytes removed."""
+        tail = b"".join(self.tail)
+        contiguous = self.total == len(self.head) + len(tail)
+        buf = bytes(self.head) + tail if contiguous else tail
+        m = pattern.search(buf, max(0, len(buf) - window))
+        if m is None:
+            return 0
+        start = m.start()
+        if contiguous and start < len(self.head):
+            del self.head[start:]
+            keep = b""
+        else:
+            keep = buf[len(self.head) if contiguous else 0 : start]
+        self.tail.clear()
+        if keep:
+            self.tail.append(keep)
+        self.tail_len = len(keep)
+        cut = len(buf) - start
+        self.total -= cut
+        return cut
 
     @property
     def truncated(self) -> bool:

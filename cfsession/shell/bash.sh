@@ -55,6 +55,12 @@ __cfs_esc() {
   __cfs_r=$s
 }
 
+# Length of $1 in bytes, in __cfs_n.
+__cfs_blen() {
+  local LC_ALL=C
+  __cfs_n=${#1}
+}
+
 # One marker; $1 = seq, $2 = event, the rest key=value (already escaped).
 __cfs_emit() {
   local IFS=';'
@@ -104,6 +110,14 @@ __cfs_c() {
   fi
   if ((${#text} > 65000)); then text=${text:0:65000}; fi
   __cfs_esc "$text"
+  # The recorder caps a marker at 64 KiB of *bytes*: multibyte text or many escapes pass
+  # the character limit above, so shorten (by whole characters) until the bytes fit.
+  __cfs_blen "$__cfs_r"
+  while ((__cfs_n > 60000)); do
+    text=${text:0:$((${#text} * 60000 / __cfs_n - 16))}
+    __cfs_esc "$text"
+    __cfs_blen "$__cfs_r"
+  done
   __cfs_emit $((__cfs_base + 3 + idx)) C "cmd=$__cfs_r" "src=$src" "cmdno=$cn" "pid=$$"
 }
 
