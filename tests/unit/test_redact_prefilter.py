@@ -50,11 +50,22 @@ def test_no_probe_match_without_a_prefilter_match(noise: str, sample: str) -> No
     for text in (noise, noise + sample, sample + noise, noise[:10] + sample + noise[10:]):
         data = text.encode()
         low = data.lower()
-        probe_hit = any(
-            p.regex.search(low if p.folded else data) for p in _default_probes()
-        )
-        if probe_hit:
-            assert re.search(PREFILTER_PATTERN, data) is not None, text
+        anchors = set(redact._anchor_starts(data))
+        for p in _default_probes():
+            for m in p.regex.finditer(low if p.folded else data):
+                # The fast path tries probes only where an anchor starts.
+                assert m.start() in anchors, (text, p.regex.pattern[:40])
+        # …and finds what the full scan finds.
+        assert Redactor().redact(text) == _full_scan(text)
+
+
+def _full_scan(text: str) -> tuple[str, int]:
+    saved = redact._PREFILTER
+    redact._PREFILTER = None
+    try:
+        return Redactor().redact(text)
+    finally:
+        redact._PREFILTER = saved
 
 
 def test_plain_text_skips_the_probes() -> None:
