@@ -381,10 +381,14 @@ class Redactor:
             low = data.lower() if self._folded else data
             for probes, hay in ((self._plain, data), (self._folded, low)):
                 for p in probes:
+                    resume = 0  # as finditer: the next match starts after this one
                     for pos in starts:
+                        if pos < resume:
+                            continue
                         m = p.regex.match(hay, pos)
                         if m is not None:
                             self._hit(p, hay, m, hits)
+                            resume = max(m.end(), pos + 1)
         else:
             for probes, hay in ((self._plain, data), (self._folded, data.lower())):
                 for p in probes:

@@ -68,6 +68,11 @@ def _full_scan(text: str) -> tuple[str, int]:
         redact._PREFILTER = saved
 
 
+@pytest.mark.parametrize("text", ["eyJhbGciOiJ.eyJzdWIiOiIx.abc0.", "KeyJhbGciOiJ.eyJzdWIiOiIx.abc"])
+def test_overlapping_anchors_match_the_full_scan(text: str) -> None:
+    assert Redactor().redact(text) == _full_scan(text)
+
+
 def test_plain_text_skips_the_probes() -> None:
     text = "lorem ipsum dolor 12345\r\n" * 1000
     assert Redactor().redact(text) == (text, 0)
