@@ -6,11 +6,11 @@ from __future__ import annotations
 import socket
 import time
 from pathlib import Path
-from typing import Any
 
 from cfsession.recorder.loop import Loop
 from cfsession.session import Session
 from cfsession.sinks.cast import CastWriter
+from tests.fakes import ListSink
 
 
 class SocketPty:
@@ -84,15 +84,6 @@ class PolledTerminal:
 
     def close(self) -> None: ...
 
-
-class ListSink:
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-
-    def write(self, record: dict[str, Any]) -> None:
-        self.records.append(dict(record))
-
-    def close(self) -> None: ...
 
 
 def test_windows_style_terminal(tmp_path: Path) -> None:

@@ -13,19 +13,10 @@ from cfsession.segmenter import SPOOF, Mark
 from cfsession.session import OutputSpool, Session, status_kind
 from cfsession.sinks.cast import CastWriter
 from cfsession.sinks.jsonl import JsonlSink
+from tests.fakes import ListSink
 
 SID = "6f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
 
-
-class ListSink:
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-
-    def write(self, record: dict[str, Any]) -> None:
-        self.records.append(dict(record))
-
-    def close(self) -> None:
-        pass
 
 
 def new_session(tmp_path: Path, **kw: Any) -> tuple[Session, ListSink, CastWriter]:

@@ -8,19 +8,10 @@ from typing import Any
 from cfsession.segmenter import Mark, Segmenter
 from cfsession.session import Session
 from cfsession.shell.pwsh import encode_event, escape_ascii
+from tests.fakes import ListSink
 
 NONCE = "ab" * 16
 
-
-class ListSink:
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-
-    def write(self, record: dict[str, Any]) -> None:
-        self.records.append(dict(record))
-
-    def close(self) -> None:
-        pass
 
 
 def feed(stream: bytes, *, unsequenced: bool = False) -> list[dict[str, Any]]:
