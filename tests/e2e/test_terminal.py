@@ -160,3 +160,26 @@ def test_signal_to_recorder_closes_session_and_restores(sig: int, tmux: Tmux, us
     assert end["reason"] == ("hangup" if sig == signal.SIGHUP else "signal")
     assert [c["command"] for c in h.commands(cf_home)] == ["echo started"]
     _ = sys, pexpect
+
+
+def test_session_ends_with_the_shell_not_with_a_disowned_job(cf_home: Path) -> None:
+    # The background job keeps the PTY open for 30 s; the recording must end with its
+    # shell (waitpid), not wait for EOF (SHELL_INTEGRATION.md §4.4).
+    import psutil
+
+    proc = subprocess.run(
+        h.cfsession_argv("record", "-q", "--", "sh", "-c", "sleep 30 & echo $!; echo done"),
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env={**os.environ, "CFSESSION_HOME": str(cf_home)},
+    )
+    job = int(proc.stdout.split()[0])
+    try:
+        assert proc.returncode == 0
+        assert psutil.pid_exists(job), "the recorder waited for the job instead of the shell"
+        (c,) = h.commands(cf_home)
+        assert c["exit_code"] == 0 and "done" in c["output"]
+    finally:
+        if psutil.pid_exists(job):
+            os.kill(job, signal.SIGKILL)
