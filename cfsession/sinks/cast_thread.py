@@ -18,7 +18,7 @@ from typing import Any
 from cfsession.sinks import WarningCallback
 from cfsession.sinks.cast import CastWriter
 
-QUEUE_ITEMS = 64  # with ~256 KiB bursts: at most ~16 MiB in flight, then the loop waits
+QUEUE_ITEMS = 16  # with <= 256 KiB bursts: at most ~4 MiB in flight, then the loop waits
 
 
 class ThreadedCast:
