@@ -44,3 +44,18 @@ def test_print_json_escapes_c1_controls(capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr().out
     assert "\x9b" not in out and "\x1b" not in out
     assert json.loads(out) == {"x": "a\x9b31mb\x1b"}
+
+
+def test_every_command_has_help() -> None:
+    import typer.main
+
+    from cfsession.cli import app
+
+    group = typer.main.get_command(app)
+    missing = []
+    for name, cmd in group.commands.items():  # type: ignore[attr-defined]
+        subs = getattr(cmd, "commands", {name: cmd})
+        for sub_name, sub in subs.items():
+            if not (sub.help or "").strip():
+                missing.append(f"{name} {sub_name}")
+    assert missing == []
