@@ -83,3 +83,19 @@ def run(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # the store is not a directory, not readable, …
+        if _state["debug"] or "--debug" in args:
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        return _common.report_error(
+            CfsessionError(
+                f"{exc.strerror or exc}{where}",
+                "check CFSESSION_HOME and the store's permissions (cfsession doctor)",
+            )
+        )
+    except Exception as exc:  # a bug: one line, the traceback only with --debug
+        if _state["debug"] or "--debug" in args:
+            raise
+        return _common.report_error(
+            CfsessionError(f"internal error: {type(exc).__name__}: {exc}", "run again with --debug and report it")
+        )

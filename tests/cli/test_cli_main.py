@@ -59,3 +59,14 @@ def test_every_command_has_help() -> None:
             if not (sub.help or "").strip():
                 missing.append(f"{name} {sub_name}")
     assert missing == []
+
+
+def test_store_that_is_not_a_directory_is_one_line(tmp_path: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    afile = Path(str(tmp_path)) / "not-a-dir"
+    afile.write_text("x")
+    monkeypatch.setenv("CFSESSION_HOME", str(afile))
+    assert run(["list"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("cfsession: ") and "CFSESSION_HOME" in err and err.count("\n") == 1
