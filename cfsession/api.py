@@ -152,7 +152,12 @@ def get_session(
     """One session read from its JSONL file (the source of truth), every command included."""
     loaded = load(session_id, home=home, warnings=warnings)
     commands = [cast(CommandRecord, c) for c in loaded.commands]
-    return SessionDetail(session=session_dict(loaded), commands=commands)
+    session = session_dict(loaded)
+    sid = session.get("session_id")
+    if isinstance(sid, str):
+        with open_index(_checked(home)) as ix:
+            session["children"] = ix.children(sid)  # nested recordings, by their parent id
+    return SessionDetail(session=session, commands=commands)
 
 
 def load(session_id: str, *, home: Path | None = None, warnings: Warnings | None = None,

@@ -190,6 +190,14 @@ class Index(CatchUp):
             return self.conn.execute(sql, params).fetchall()
         return self.query(sql, params).fetchall()
 
+    def children(self, session_id: str) -> list[str]:
+        """Sessions recorded inside this one (nested ``cfsession record``), oldest first."""
+        rows = self.conn.execute(
+            "SELECT session_id FROM sessions WHERE parent_session_id = ? ORDER BY start_epoch",
+            (session_id,),
+        ).fetchall()
+        return [r[0] for r in rows]
+
     def count_sessions(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM sessions").fetchone()[0])
 

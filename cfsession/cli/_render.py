@@ -130,12 +130,16 @@ def render_list(con: Any, sessions: list[Any]) -> None:
     # Narrow terminals keep what tells sessions apart; shell and host come with width.
     wide = con.width >= 110
     many_hosts = len({s.host for s in sessions}) > 1 and con.width >= 100
-    table = _table("id:f8", "started:f16", "duration:rf8", "cmds:rf", "failed:rf",
-                   "status:f10", "name:n", *(["shell:n"] if wide else []),
+    # Nesting: a session recorded inside another shows its parent.
+    nested = any(s.parent_session_id for s in sessions)
+    table = _table("id:f8", *(["parent:f8"] if nested else []), "started:f16", "duration:rf8",
+                   "cmds:rf", "failed:rf", "status:f10", "name:n", *(["shell:n"] if wide else []),
                    *(["host:n"] if many_hosts else []), "cwd:n")
     for s in sessions:
         table.add_row(
-            _t(s.session_id[:8], "bold"), _t(_when(s.started_at, seconds=False)),
+            _t(s.session_id[:8], "bold"),
+            *([_t(("└ " + s.parent_session_id[:6]) if s.parent_session_id else "", "dim")] if nested else []),
+            _t(_when(s.started_at, seconds=False)),
             _t(_dur(s.duration_ms)), _t(s.command_count),
             _t(s.failed_count, "red" if s.failed_count else "dim"),
             _t(s.status, _STATUS_STYLE.get(s.status, "")), _t(s.name),
@@ -162,6 +166,7 @@ def render_show(detail: Any, output: bool) -> None:
         ("cwd", _home_path(s.get("cwd"))),
         ("commands", f"{s['command_count']} ({s['failed_count']} failed)"),
         ("parent", s.get("parent_session_id")),
+        ("children", ", ".join(s.get("children") or []) or None),
         ("integration", s.get("integration") if s.get("integration") != "active" else None),
         ("exit", s.get("exit_code")),
     ]

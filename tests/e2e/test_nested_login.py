@@ -86,6 +86,18 @@ def test_nested_recorder_is_a_child_session(user_home: Path, cf_home: Path) -> N
     nested = _commands(outer)[0]
     assert f"in-{inner_id}" in nested["output"]  # the child session is the outer command's output
     assert "session" in after and inner_id in after  # the inner end-of-session line
+    # The read side shows the nesting: show lists the child, list shows the parent.
+    from cfsession import api
+    from cfsession.cli import _render
+
+    assert api.get_session(outer_id, home=cf_home).session["children"] == [inner_id]
+    assert api.get_session(inner_id, home=cf_home).session["children"] == []
+    from rich.console import Console
+
+    con = Console(width=140, record=True)
+    _render.render_list(con, api.list_sessions(home=cf_home))
+    listing = con.export_text()
+    assert f"└ {outer_id[:6]}" in listing and inner_id[:8] in listing
 
 
 def test_exec_bash_loses_integration(user_home: Path, cf_home: Path) -> None:
