@@ -104,6 +104,8 @@ class Session:
         self.ignore_seq0 = False
         self.spoofs_between = 0  # forged markers outside any command
         self.on_hello: Callable[[], object] | None = None
+        self.paused_at: float | None = None  # capture stopped (pause key / cfsession pause)
+        self._skipped = 0
 
     # -- helpers -------------------------------------------------------------------------
     def ts(self, t: float) -> str:
@@ -124,6 +126,8 @@ class Session:
 
     # -- input from the loop ---------------------------------------------------------------
     def data(self, data: bytes, t: float) -> None:
+        if self.paused_at is not None:
+            return  # passed through to the terminal, recorded nowhere
         if self.cast is not None:
             self.cast.output(data, t)
         cmd = self.current
@@ -220,6 +224,9 @@ class Session:
     def _start(self, m: Mark, t: float) -> None:
         if not self.active:
             self._hello(m, t)
+        if self.paused_at is not None:
+            self._skipped += 1  # started while capture is paused: not recorded
+            return
         self._settle(t)
         f = m.fields
         if self.current is not None:
@@ -354,6 +361,29 @@ class Session:
         }
         self.emit(rec)
 
+    # -- pause / resume -------------------------------------------------------------------------
+    def pause(self, t: float) -> None:
+        """Stop capturing (output still reaches the terminal); a ``gap`` event says so."""
+        if self.paused_at is not None:
+            return
+        if self.cast is not None:
+            self.cast.marker("[cfsession: recording paused]", t)
+        self.event("gap", t, state="paused")
+        self.paused_at = t
+        self._skipped = 0
+
+    def resume(self, t: float) -> None:
+        if self.paused_at is None:
+            return
+        paused_ms = round((t - self.paused_at) * 1000.0, 3)
+        self.paused_at = None
+        if self.cast is not None:
+            self.cast.marker("[cfsession: recording resumed]", t)
+        self.event("gap", t, state="resumed", paused_ms=paused_ms, skipped_commands=self._skipped)
+
+    def toggle_pause(self, t: float) -> None:
+        (self.resume if self.paused_at is not None else self.pause)(t)
+
     def resize(self, cols: int, rows: int, t: float) -> None:
         if self.cast is not None:
             self.cast.resize(cols, rows, t)
@@ -362,6 +392,7 @@ class Session:
     # -- end of session -------------------------------------------------------------------------
     def finish(self, t: float, exit_code: int | None, reason: str) -> None:
         """Close what is open and write ``session_end``."""
+        self.resume(t)
         cmd = self.current
         if cmd is not None:
             first = (cmd.text or "").strip().split(None, 1)

@@ -30,7 +30,10 @@ DRAIN_QUIET_S = 0.2  # after the shell exited: stop when no output for this long
 DRAIN_MAX_S = 2.0  # … or after this long at most (a disowned job keeps the slave open)
 TERM_GRACE_S = 1.0
 
-_HANDLED = ("SIGWINCH", "SIGCHLD", "SIGTERM", "SIGHUP", "SIGINT", "SIGQUIT")
+_HANDLED = ("SIGWINCH", "SIGCHLD", "SIGTERM", "SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+# `cfsession pause` / `cfsession resume` inside the session (POSIX).
+_PAUSE = getattr(signal, "SIGUSR1", None)
+_RESUME = getattr(signal, "SIGUSR2", None)
 # Signals that end the recording (those this platform has).
 _ENDING = {getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, n)}
 
@@ -55,8 +58,10 @@ class Loop:
         forward_sigint: bool = False,
         integration_deadline: float | None = None,
         record_filter: Callable[[bytes], bytes] | None = None,
+        pause_key: bytes | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.pause_key = pause_key
         self.pty = pty
         self.session = session
         self.seg = segmenter
@@ -215,6 +220,13 @@ class Loop:
             # Non-tty input ended: hand the child an EOF the way a terminal would (§4.4).
             self._inq += b"\x04"
             return
+        if self.pause_key is not None and self.pause_key in data:
+            # The pause key toggles capture and never reaches the shell; nothing else
+            # typed is looked at or kept.
+            for _ in range(data.count(self.pause_key)):
+                self._settle_deferred()
+                self.session.toggle_pause(self.now())
+            data = data.replace(self.pause_key, b"")
         self._inq += data
 
     def _flush_input(self) -> None:
@@ -281,6 +293,9 @@ class Loop:
                         reason = "hangup" if s == getattr(signal, "SIGHUP", None) else "signal"
                         ending_signal = s
                         self._end_child()
+                    elif s in (_PAUSE, _RESUME) and s is not None:
+                        self._settle_deferred()  # what came before the request is recorded
+                        (self.session.pause if s == _PAUSE else self.session.resume)(self.now())
                     elif s == signal.SIGINT:
                         # No terminal of ours: do what a terminal does with Ctrl-C — send
                         # the interrupt character; the PTY signals its foreground job.

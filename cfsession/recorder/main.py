@@ -32,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type", dest="session_type", default=None, help="session type (default: interactive, or command)")
     p.add_argument("--no-etw", action="store_true", help="do not emit ETW events")
     p.add_argument("--quiet", "-q", action="store_true", help="no start and end lines on stderr")
+    p.add_argument(
+        "--pause-key",
+        metavar="KEY",
+        help="a control key (e.g. C-] or ^]) that pauses and resumes capture; the stream "
+        "still passes through and the pause is recorded as a gap",
+    )
     p.add_argument("command", nargs=argparse.REMAINDER, help="after --: the command to record")
     return p
 
@@ -45,6 +51,7 @@ class Options:
     no_etw: bool = False
     quiet: bool = False
     command: list[str] = field(default_factory=list)
+    pause_key: bytes | None = None
 
 
 def parse(argv: list[str]) -> Options:
@@ -52,7 +59,22 @@ def parse(argv: list[str]) -> Options:
     cmd = list(ns.command)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
-    return Options(ns.shell, ns.login, ns.name, ns.session_type, ns.no_etw, ns.quiet, cmd)
+    key = parse_key(ns.pause_key) if ns.pause_key else None
+    return Options(ns.shell, ns.login, ns.name, ns.session_type, ns.no_etw, ns.quiet, cmd, key)
+
+
+def parse_key(spec: str) -> bytes:
+    """``C-]``, ``^]``, ``ctrl-]`` → the control byte (0x1d); only C0 controls are accepted."""
+    s = spec.strip()
+    for prefix in ("ctrl-", "ctrl+", "c-", "^"):
+        if s.lower().startswith(prefix):
+            s = s[len(prefix) :]
+            break
+    else:
+        raise CfsessionError(f"--pause-key {spec!r}: not a control key", "use a form like C-] or ^]")
+    if len(s) != 1 or not ("@" <= s.upper() <= "_"):
+        raise CfsessionError(f"--pause-key {spec!r}: not a control key", "use a form like C-] or ^]")
+    return bytes((ord(s.upper()) ^ 0x40,))
 
 
 def resolve_shell(requested: str | None, env: dict[str, str], platform_default: str | None = None) -> str:
@@ -143,6 +165,9 @@ def main(argv: list[str]) -> int:
         opts = parse(argv)
     except SystemExit as exc:  # argparse: --help (0) or usage error (2)
         return int(exc.code or 0)
+    except CfsessionError as exc:
+        sys.stderr.write(f"cfsession: {exc.message}" + (f" — {exc.hint}" if exc.hint else "") + "\n")
+        return 2
     try:
         return record(opts)
     except CfsessionError as exc:
@@ -269,6 +294,8 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
     if not opts.quiet:
         note = f" (nested in {parent})" if parent else ""
         what = "command" if opts.command else "session; exit the shell to stop"
+        if opts.pause_key:
+            what += f"; {opts.pause_key!r} pauses and resumes capture"
         sys.stderr.write(f"cfsession: recording {session_id}{note} — {what}\n")
         sys.stderr.flush()
 
@@ -308,6 +335,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
             forward_sigint=not term.is_tty,
             integration_deadline=deadline if launch.integrated else None,
             record_filter=platform_io.record_filter(),
+            pause_key=opts.pause_key,
         )
         term.enter_raw()
         warn.raw = term.is_tty

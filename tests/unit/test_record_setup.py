@@ -26,3 +26,16 @@ def test_session_ids_are_uuid4() -> None:
 def test_parse_command_after_double_dash() -> None:
     opts = parse(["--name", "x", "--", "make", "-j2"])
     assert opts.command == ["make", "-j2"] and opts.name == "x"
+
+
+def test_pause_key_forms() -> None:
+    import pytest
+
+    from cfsession.errors import CfsessionError
+    from cfsession.recorder.main import parse_key
+
+    assert parse_key("C-]") == parse_key("^]") == parse_key("ctrl-]") == b"\x1d"
+    assert parse_key("c-a") == b"\x01"
+    for bad in ("Z", "C-é", "C-ab", ""):
+        with pytest.raises(CfsessionError):
+            parse_key(bad)
