@@ -63,6 +63,7 @@ class JsonlSink:
         self._prev = GENESIS
         self._on_warning = on_warning
         self.failed: str | None = None
+        self._deleted_reported = False
 
     @property
     def seq(self) -> int:
@@ -106,6 +107,19 @@ class JsonlSink:
             return
         self._seq += 1
         self._prev = line["hash"]
+        if not self._deleted_reported:
+            try:
+                gone = os.fstat(self._fd).st_nlink == 0
+            except OSError:
+                gone = False
+            if gone:  # writes to an unlinked file succeed and vanish at close: say so once
+                self._deleted_reported = True
+                if self._on_warning:
+                    self._on_warning(
+                        "store_deleted",
+                        f"{self.path} was deleted while recording; this session will not be "
+                        "kept — your shell goes on",
+                    )
 
     def _fail(self, exc: OSError) -> None:
         self.failed = os.strerror(exc.errno) if exc.errno else str(exc)

@@ -201,3 +201,14 @@ def test_jsonl_chain_and_cast_digest(tmp_path: Path) -> None:
     events = [json.loads(x) for x in cast_bytes.decode().splitlines()[1:]]
     assert events[0] == [0.0, "m", "$ echo é"]
     assert "".join(e[2] for e in events if e[1] == "o") == "é\r\n"
+
+
+def test_deleted_session_file_is_reported_once(tmp_path: Path) -> None:
+    seen: list[str] = []
+    sink = JsonlSink(tmp_path / "s.jsonl", SID, on_warning=lambda code, msg: seen.append(code))
+    sink.write({"event_type": "session_start"})
+    (tmp_path / "s.jsonl").unlink()
+    sink.write({"event_type": "terminal_capture"})
+    sink.write({"event_type": "terminal_capture"})
+    sink.close()
+    assert seen == ["store_deleted"]
