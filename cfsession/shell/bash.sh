@@ -67,24 +67,33 @@ __cfs_emit() {
   builtin printf '\e]%s;%s;%s;%s\a' "$__cfs_osc" "$__cfs_nonce" "$1" "${*:2}"
 }
 
+# The same, appended to __cfs_out (the prompt hook writes its three markers at once:
+# one write, one wake-up of the recorder).
+__cfs_add() {
+  local IFS=';' m
+  builtin printf -v m '\e]%s;%s;%s;%s\a' "$__cfs_osc" "$__cfs_nonce" "$1" "${*:2}"
+  __cfs_out+=$m
+}
+
 # First PROMPT_COMMAND element: report the end of the previous command, the cwd, the prompt.
 # The hook element first saves $? and PIPESTATUS in globals (a `declare -F` guard
 # before that would clobber them), then runs this.
 __cfs_pc() {
   { local -; set +x; } 2>/dev/null
-  local cn=${__cfs_cn@P} seq
+  local cn=${__cfs_cn@P} seq __cfs_out=
   __cfs_base=$((__cfs_base + 100000))
   seq=$__cfs_base
   if [[ -n $__cfs_last_cn && $cn != "$__cfs_last_cn" ]]; then
-    __cfs_emit "$seq" D "cmdno=$cn" "st=$__cfs_st" "ps=${__cfs_ps[*]}"
+    __cfs_add "$seq" D "cmdno=$cn" "st=$__cfs_st" "ps=${__cfs_ps[*]}"
   else
-    __cfs_emit "$seq" D "cmdno=$cn"
+    __cfs_add "$seq" D "cmdno=$cn"
   fi
   __cfs_last_cn=$cn
   __cfs_hist=$HISTCMD
   __cfs_esc "$PWD"
-  __cfs_emit $((seq + 1)) P "cwd=$__cfs_r"
-  __cfs_emit $((seq + 2)) A
+  __cfs_add $((seq + 1)) P "cwd=$__cfs_r"
+  __cfs_add $((seq + 2)) A
+  builtin printf '%s' "$__cfs_out"
   __cfs_keep
   return $__cfs_st
 }
