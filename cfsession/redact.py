@@ -305,7 +305,7 @@ def _compile_prefilter() -> object | None:
     except ImportError:  # pragma: no cover - the dependency is declared; be safe anyway
         return None
     try:
-        return re2.compile(PREFILTER_PATTERN)
+        return re2.compile(PREFILTER_PATTERN)  # type: ignore[no-any-return]
     except Exception:  # pragma: no cover
         return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 
@@ -48,10 +49,10 @@ def _register() -> None:
 _register()
 
 
-def _click_module():  # type: ignore[no-untyped-def]
+def _click_module() -> Any:
     """The click that Typer uses: vendored as ``typer._click`` since 0.26, else click."""
     try:
-        from typer import _click as click  # type: ignore[attr-defined]
+        from typer import _click as click
     except ImportError:  # pragma: no cover - older Typer
         import click  # type: ignore[no-redef]
     return click

@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 from cfsession.errors import CfsessionError
 
 
-def console(stderr: bool = False):  # -> rich.console.Console (rich imported lazily)
+def console(stderr: bool = False) -> Any:  # rich.console.Console, imported lazily
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False, soft_wrap=False)

@@ -224,6 +224,8 @@ def _load_kernel32() -> Any:
 class WinConsole:
     """The outer console of a recording on Windows (see the module docstring for the API)."""
 
+    resize_by_signal = False  # no SIGWINCH on Windows: the loop calls poll_resize()
+
     def __init__(
         self, kernel32: Any = None, *, stdin_handle: Any = None, stdout_handle: Any = None
     ) -> None:

@@ -168,7 +168,7 @@ def spawn(
     mod = winpty_module
     if mod is None:
         try:
-            import winpty as mod  # type: ignore[import-not-found, no-redef]
+            import winpty as mod  # type: ignore[no-redef]
         except ImportError as exc:
             raise CfsessionError(
                 "pywinpty is not installed", "install it: python -m pip install pywinpty"

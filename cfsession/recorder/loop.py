@@ -15,6 +15,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cfsession.recorder.pty import Pty, Terminal
 from cfsession.recorder.terminal import ModeTracker
@@ -260,7 +261,7 @@ class Loop:
             if exited_at is not None:
                 timeout = min(timeout, DRAIN_QUIET_S)
             assert self._wake_r is not None
-            rlist: list[object] = [self._wake_r]
+            rlist: list[Any] = [self._wake_r]
             if not eof:
                 rlist.append(pty_fd)
             if self.in_fd is not None and not self._stdin_eof and exited_at is None:

@@ -315,7 +315,11 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
     # Store's pwsh alias — so the pid the shell reports is not the one we started.)
     session.shell_pid = pty.pid if launch.integrated and kind in ("bash", "zsh", "fish") else None
     # The init file holds the nonce: delete it as soon as the shell has read it (§2.3).
-    session.on_hello = lambda: [p.unlink(missing_ok=True) for p in launch.secrets]
+    def _forget_secrets() -> None:
+        for p in launch.secrets:
+            p.unlink(missing_ok=True)
+
+    session.on_hello = _forget_secrets
     if opts.command:
         session.open_pseudo(0.0, argv_text(argv_record or opts.command), "argv")
     # cmd.exe's PROMPT markers cannot count: they all carry seq 0.

@@ -13,7 +13,7 @@ import codecs
 import hashlib
 import json
 import os
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Protocol
 
@@ -84,7 +84,7 @@ class CastWriter:
         self._on_warning = on_warning
         self._redact = redact
         self.failed: str | None = None
-        header = {"version": 2, "width": int(cols), "height": int(rows), "timestamp": int(timestamp)}
+        header: dict[str, object] = {"version": 2, "width": int(cols), "height": int(rows), "timestamp": int(timestamp)}
         header["title"] = title
         header["env"] = env
         self._buf.append((json.dumps(header, ensure_ascii=False) + "\n").encode("utf-8", "replace"))

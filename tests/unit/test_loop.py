@@ -122,3 +122,15 @@ def test_windows_style_terminal(tmp_path: Path) -> None:
     assert cap["output"] == "hello\n"  # recorded copy filtered
     assert pty.sizes == [(100, 40)]
     assert [(r["cols"], r["rows"]) for r in sink.records if r["event_type"] == "resize"] == [(100, 40)]
+
+
+def test_both_terminals_offer_what_the_loop_uses() -> None:
+    # The loop reads these on every tick; a missing one is a crash on that platform only.
+    from cfsession.recorder._wincon import WinConsole
+    from cfsession.recorder.terminal import PosixTerminal
+
+    needed = ("size", "enter_raw", "restore", "start_input", "read_input", "write", "poll_resize", "close")
+    for cls in (PosixTerminal, WinConsole):
+        assert all(callable(getattr(cls, n, None)) for n in needed), cls
+    assert PosixTerminal.resize_by_signal is True
+    assert WinConsole.resize_by_signal is False
