@@ -359,3 +359,15 @@ def startup_lines(sh: Shell) -> list[str]:
 
     lines = [ln for ln in render_plain(sh.startup).splitlines() if ln.strip()]
     return [ln for ln in lines if not ln.startswith("cfsession: recording ")]
+
+
+def assert_long_lines(cmds: list[dict[str, Any]], long10: str, long100: str, wide: str) -> None:
+    """A 10 kB line kept whole; a 100 kB one and an 80 kB multibyte one cut to fit the
+    64 KiB marker cap (in bytes), never dropped."""
+    assert cmds[0]["command"] == long10 and cmds[0]["output"] == "x" * 10_000 + "\n"
+    cut = cmds[1]["command"]
+    assert long100.startswith(cut) and 40_000 < len(cut) < 64 * 1024
+    assert cmds[1]["exit_code"] == 0
+    wide_cut = cmds[2]["command"]
+    assert wide.startswith(wide_cut) and len(wide_cut) > 10_000 and len(wide_cut.encode()) < 64 * 1024
+
