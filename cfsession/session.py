@@ -262,7 +262,10 @@ class Session:
         if stale and "\n" not in stale:
             shown = render_plain(self._between.recent(ECHO_KEEP).decode("utf-8", "replace")).rstrip("\n")
             last = shown.rsplit("\n", 1)[-1].rstrip()
-            if last.endswith(stale.rstrip()) and not last.endswith(" " + " " + stale.rstrip()):
+            text = stale.rstrip()
+            # A line hidden by ignorespace was typed with a leading space: after a prompt
+            # that ends in a space it shows as two spaces before the text.
+            if last.endswith(text) and not last.endswith("  " + text):
                 return stale, "history"
         return None, "hidden"
 
