@@ -118,6 +118,54 @@ class Warner:
         return time.monotonic() - self.t0 if hasattr(self, "t0") else 0.0
 
 
+class LazyRedactor:
+    """The session's redactor, built on first use rather than before the first prompt.
+
+    Compiling the default shapes costs ~8 ms; built here on first use, that happens on the
+    .cast writer's thread when the first output arrives, while the prompt is already
+    on its way to the terminal. User patterns are compiled at start instead, so a bad one
+    is reported at once.
+    """
+
+    def __init__(self, build: Any) -> None:
+        import threading
+
+        self._build = build
+        self._lock = threading.Lock()
+        self._real: Any = None
+
+    def get(self) -> Any:
+        if self._real is None:
+            with self._lock:  # the loop and the .cast thread may both ask first
+                if self._real is None:
+                    self._real = self._build()
+        return self._real
+
+    def redact(self, text: str) -> tuple[str, int]:
+        return self.get().redact(text)  # type: ignore[no-any-return]
+
+
+class LazyStreamRedactor:
+    """``StreamRedactor`` over a :class:`LazyRedactor`, made on the first chunk."""
+
+    def __init__(self, redactor: LazyRedactor) -> None:
+        self._redactor = redactor
+        self._stream: Any = None
+
+    def _get(self) -> Any:
+        if self._stream is None:
+            from cfsession.redact_stream import StreamRedactor
+
+            self._stream = StreamRedactor(self._redactor.get())
+        return self._stream
+
+    def feed(self, text: str) -> str:
+        return self._get().feed(text)  # type: ignore[no-any-return]
+
+    def flush(self) -> str:
+        return self._get().flush()  # type: ignore[no-any-return]
+
+
 def _load_redact(root: Path, warn: Warner) -> Any:
     try:
         from cfsession.config import load_config
@@ -128,24 +176,23 @@ def _load_redact(root: Path, warn: Warner) -> Any:
         from cfsession.config import Config
 
         cfg = Config()
-    from cfsession.redact import load_redactor
 
+    def build(config: Any) -> Any:
+        from cfsession.redact import load_redactor
+
+        return load_redactor(config)
+
+    if not cfg.redact_patterns:
+        return cfg, LazyRedactor(lambda: build(cfg))
     try:
-        return cfg, load_redactor(cfg)
+        built = build(cfg)
     except Exception as exc:  # a bad user pattern must not stop recording…
         warn("redact", f"redaction patterns not usable ({exc}); recording without user patterns")
         # …nor switch off the default shapes.
         from dataclasses import replace
 
-        return cfg, load_redactor(replace(cfg, redact_patterns=()))
-
-
-def _stream_redactor(redactor: Any) -> Any:
-    if redactor is None:
-        return None
-    from cfsession.redact_stream import StreamRedactor
-
-    return StreamRedactor(redactor)
+        built = build(replace(cfg, redact_patterns=()))
+    return cfg, LazyRedactor(lambda: built)
 
 
 def _open_etw(session_id: str, parent: str | None, enabled: bool, warn: Warner) -> Any:
@@ -225,7 +272,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
     if argv_record and redactor is not None:
         from cfsession.redact import redact_argv
 
-        argv_record = redact_argv(redactor, argv_record)[0]
+        argv_record = redact_argv(redactor.get(), argv_record)[0]
     if jsonl is not None:
         try:
             cast = CastWriter(
@@ -236,7 +283,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
                 title=f"cfsession {session_id}" + (f" {opts.name}" if opts.name else ""),
                 env={"SHELL": shell_path, "TERM": env.get("TERM", "")},
                 on_warning=warn,
-                redact=_stream_redactor(redactor),
+                redact=LazyStreamRedactor(redactor) if redactor is not None else None,
             )
         except OSError as exc:
             warn("cast", f"cannot write the .cast file ({exc})")
