@@ -267,40 +267,15 @@ class Loop:
             if self.in_fd is not None and not self._stdin_eof and exited_at is None:
                 rlist.append(self.in_fd)
             wlist = [pty_fd] if self._inq and not eof else []
-            try:
-                r, w, _ = select.select(rlist, wlist, [], 0 if self._deferred else timeout)
-                if not (r or w) and self._deferred:
-                    self._settle_deferred()  # nothing to pass through: now the records
-                    r, w, _ = select.select(rlist, wlist, [], timeout)
-            except InterruptedError:
-                r, w = [], []
+            r, w = self._wait(rlist, wlist, timeout)
             now = self.now()
-            if self._wake_r in r:
-                try:
-                    while self._wake_r.recv(512):
-                        pass
-                except (BlockingIOError, InterruptedError):
-                    pass
             if not self.term.resize_by_signal:
                 polled = self.term.poll_resize()
                 if polled:
                     self._resize(polled)
-            if self._signals:
-                sigs, self._signals = self._signals, []
-                for s in sigs:
-                    if s in _ENDING or (
-                        s == signal.SIGINT and not self.forward_sigint
-                    ):
-                        reason = "hangup" if s == getattr(signal, "SIGHUP", None) else "signal"
-                        ending_signal = s
-                        self._end_child()
-                    elif s in (_PAUSE, _RESUME) and s is not None:
-                        self._settle_deferred()  # what came before the request is recorded
-                        (self.session.pause if s == _PAUSE else self.session.resume)(self.now())
-                    elif s == signal.SIGINT:
-                        # No terminal of ours: do what a terminal does with Ctrl-C — send
-                        # the interrupt character; the PTY signals its foreground job.
-                        self._inq += b"\x03"
+            ended = self._handle_signals()
+            if ended is not None:
+                reason, ending_signal = ended
             if pty_fd in r:
                 chunk = self._read_burst()
                 if chunk:
@@ -314,14 +289,9 @@ class Loop:
                 self._flush_input()
             if self.seg is not None and self.seg.holding and now - last_data >= IDLE_FLUSH_S:
                 self._idle_flush(now)
-            if self.integration_deadline is not None and now >= self.integration_deadline:
-                self.integration_deadline = None
-                if not self.session.active:
-                    self.session.no_hello(now, "the shell sent no integration marker in time")
             if now - last_cast_flush >= CAST_FLUSH_S:
                 last_cast_flush = now
-                if self.session.cast is not None:
-                    self.session.cast.tick(now)
+                self._timers(now)
             if exited_at is None and self.pty.poll() is not None:
                 exited_at = now
             if exited_at is not None and (
@@ -338,6 +308,50 @@ class Loop:
         if resets:  # never recorded: this is terminal hygiene, not session output
             self._write_out(resets)
         return LoopResult(self.pty.wait(), reason, ending_signal)
+
+    def _wait(self, rlist: list[Any], wlist: list[Any], timeout: float) -> tuple[list[Any], list[Any]]:
+        """``select``; deferred bookkeeping runs only when nothing is ready to pass through."""
+        try:
+            r, w, _ = select.select(rlist, wlist, [], 0 if self._deferred else timeout)
+            if not (r or w) and self._deferred:
+                self._settle_deferred()
+                r, w, _ = select.select(rlist, wlist, [], timeout)
+        except InterruptedError:
+            return [], []
+        if self._wake_r in r:
+            assert self._wake_r is not None
+            try:
+                while self._wake_r.recv(512):
+                    pass
+            except (BlockingIOError, InterruptedError):
+                pass
+        return r, w
+
+    def _handle_signals(self) -> tuple[str, int] | None:
+        """Act on the signals the handler queued; (reason, signal) if one ends the session."""
+        ended = None
+        sigs, self._signals = self._signals, []
+        for s in sigs:
+            if s in _ENDING or (s == signal.SIGINT and not self.forward_sigint):
+                ended = ("hangup" if s == getattr(signal, "SIGHUP", None) else "signal", s)
+                self._end_child()
+            elif s in (_PAUSE, _RESUME) and s is not None:
+                self._settle_deferred()  # what came before the request is recorded
+                (self.session.pause if s == _PAUSE else self.session.resume)(self.now())
+            elif s == signal.SIGINT:
+                # No terminal of ours: do what a terminal does with Ctrl-C — send the
+                # interrupt character; the PTY signals its foreground job.
+                self._inq += b"\x03"
+        return ended
+
+    def _timers(self, now: float) -> None:
+        """Every CAST_FLUSH_S: the .cast timer, and the integration deadline."""
+        if self.integration_deadline is not None and now >= self.integration_deadline:
+            self.integration_deadline = None
+            if not self.session.active:
+                self.session.no_hello(now, "the shell sent no integration marker in time")
+        if self.session.cast is not None:
+            self.session.cast.tick(now)
 
     def _end_child(self) -> None:
         """SIGTERM/SIGHUP to the recorder: hang up the shell, then kill it if it lingers."""
