@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cfsession.errors import CfsessionError
 
 OUTPUT_CAP_DEFAULT = 64 * 1024  # characters of plain output kept per command (head + tail)
 
 
-@dataclass(frozen=True)
-class Config:
+# NamedTuple rather than a dataclass: `dataclasses` imports `inspect` (~7 ms), and this
+# is read on the way to the first prompt.
+class Config(NamedTuple):
     output_cap: int = OUTPUT_CAP_DEFAULT
     redact_defaults: bool = True
     redact_patterns: tuple[str, ...] = ()
     redact_disable: tuple[str, ...] = ()  # default kinds to switch off, e.g. ("jwt",)
     etw: bool | None = None  # None: platform default (on for Windows)
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    raw: dict[str, Any] | None = None  # the parsed file, for settings read elsewhere
 
 
 def load_config(path: Path) -> Config:

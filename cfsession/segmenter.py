@@ -16,9 +16,12 @@ calls it after a short idle period so a held ESC never freezes the screen).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import NamedTuple
 
 MARK_CAP = 64 * 1024
+_NO_FIELDS: Mapping[str, str] = MappingProxyType({})
 _UNESCAPE = re.compile(rb"\\(\\|x[0-9a-fA-F]{2})")
 
 
@@ -48,8 +51,7 @@ def escape(value: str | bytes) -> bytes:
     return bytes(out)
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(NamedTuple):
     """One genuine marker: its event letter, sequence number and fields.
 
     ``event == "!"`` is not from the shell: it tells the consumer, at the right place in
@@ -58,7 +60,7 @@ class Mark:
 
     event: str
     seq: int
-    fields: dict[str, str] = field(default_factory=dict)
+    fields: Mapping[str, str] = _NO_FIELDS
 
 
 SPOOF = Mark("!", -1)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from cfsession.segmenter import Mark
@@ -27,21 +26,22 @@ ECHO_KEEP = 4096  # bytes of prompt+echo kept to disambiguate a stale history en
 _ALT_ON = (b"\x1b[?1049h", b"\x1b[?1047h", b"\x1b[?47h")
 
 
-@dataclass
 class Command:
-    seq: int
-    text: str | None
-    source: str
-    cwd: str | None
-    t_start: float
-    spool: OutputSpool
-    cmdno: str | None = None
-    anomalies: list[str] = field(default_factory=list)
-    alt_screen: bool = False
-    # filled when the command ends
-    exit_code: int | None = None
-    pipestatus: list[int] | None = None
-    t_end: float | None = None
+    """One command while it runs (a plain class: no `dataclasses` import before the prompt)."""
+
+    __slots__ = ("seq", "text", "source", "cwd", "t_start", "spool", "cmdno", "anomalies",
+                 "alt_screen", "exit_code", "pipestatus", "t_end")
+
+    def __init__(self, *, seq: int, text: str | None, source: str, cwd: str | None,
+                 t_start: float, spool: OutputSpool, cmdno: str | None = None) -> None:
+        self.seq, self.text, self.source, self.cwd = seq, text, source, cwd
+        self.t_start, self.spool, self.cmdno = t_start, spool, cmdno
+        self.anomalies: list[str] = []
+        self.alt_screen = False
+        # filled when the command ends
+        self.exit_code: int | None = None
+        self.pipestatus: list[int] | None = None
+        self.t_end: float | None = None
 
 
 def status_kind(code: int | None) -> str:

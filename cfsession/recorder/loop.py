@@ -14,8 +14,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cfsession.recorder.pty import Pty, Terminal
 from cfsession.recorder.terminal import ModeTracker
@@ -39,8 +38,7 @@ _RESUME = getattr(signal, "SIGUSR2", None)
 _ENDING = {getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, n)}
 
 
-@dataclass
-class LoopResult:
+class LoopResult(NamedTuple):
     exit_code: int
     reason: str  # exit / hangup / signal / error
     signal: int | None = None  # the signal that ended the recording, if one did

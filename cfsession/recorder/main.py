@@ -10,9 +10,8 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cfsession import __version__, paths
 from cfsession.errors import CfsessionError
@@ -42,15 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-@dataclass
-class Options:
+class Options(NamedTuple):
     shell: str | None = None
     login: bool = False
     name: str | None = None
     session_type: str | None = None
     no_etw: bool = False
     quiet: bool = False
-    command: list[str] = field(default_factory=list)
+    command: list[str] = []  # never mutated
     pause_key: bytes | None = None
 
 
@@ -189,9 +187,7 @@ def _load_redact(root: Path, warn: Warner) -> Any:
     except Exception as exc:  # a bad user pattern must not stop recording…
         warn("redact", f"redaction patterns not usable ({exc}); recording without user patterns")
         # …nor switch off the default shapes.
-        from dataclasses import replace
-
-        built = build(replace(cfg, redact_patterns=()))
+        built = build(cfg._replace(redact_patterns=()))
     return cfg, LazyRedactor(lambda: built)
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 OSC_NUM = 6973
@@ -26,26 +25,35 @@ OSC_NUM = 6973
 SHELL_KINDS = ("bash", "zsh", "fish", "pwsh", "powershell", "cmd", "sh", "other")
 
 
-@dataclass
+# Plain classes, not dataclasses: `dataclasses` imports `inspect` (~7 ms) on the way to
+# the first prompt.
 class LaunchContext:
     """What an integration needs to build a launch."""
 
-    shell: str  # path or name of the shell executable
-    kind: str  # one of SHELL_KINDS
-    nonce: str
-    login: bool
-    env: dict[str, str]  # the environment the shell will get (may be edited by prepare)
-    tmpdir: Path  # private 0700 dir for generated files, removed by the recorder
+    def __init__(self, shell: str, kind: str, nonce: str, login: bool, env: dict[str, str],
+                 tmpdir: Path) -> None:
+        self.shell = shell  # path or name of the shell executable
+        self.kind = kind  # one of SHELL_KINDS
+        self.nonce = nonce
+        self.login = login
+        self.env = env  # the environment the shell will get (may be edited by prepare)
+        self.tmpdir = tmpdir  # private 0700 dir for generated files, removed by the recorder
 
 
-@dataclass
 class Launch:
-    argv: list[str]
-    env: dict[str, str]
-    integrated: bool = True  # False: run unsegmented (reason says why)
-    reason: str | None = None
-    # Files to delete as soon as the shell has reported in (they hold the nonce).
-    secrets: list[Path] = field(default_factory=list)
+    """How to start the shell: argv, environment, and whether hooks were injected."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], integrated: bool = True,
+                 reason: str | None = None, secrets: list[Path] | None = None) -> None:
+        self.argv = argv
+        self.env = env
+        self.integrated = integrated  # False: run unsegmented (reason says why)
+        self.reason = reason
+        # Files to delete as soon as the shell has reported in (they hold the nonce).
+        self.secrets: list[Path] = secrets if secrets is not None else []
+
+    def __repr__(self) -> str:
+        return f"Launch(argv={self.argv!r}, integrated={self.integrated}, reason={self.reason!r})"
 
 
 def template(name: str, encoding: str = "utf-8") -> str:
