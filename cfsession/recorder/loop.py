@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import select
 import signal
-import socket
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from cfsession.recorder.pty import Pty, Terminal
+from cfsession.recorder.pty import Pty, Terminal, Wakeup, wakeup_pair
 from cfsession.recorder.terminal import ModeTracker
 from cfsession.segmenter import Mark, Segmenter
 from cfsession.session import Session
@@ -77,8 +76,8 @@ class Loop:
         self._stdin_eof = False
         self._signals: list[int] = []
         self._old_handlers: dict[int, object] = {}
-        self._wake_r: socket.socket | None = None
-        self._wake_w: socket.socket | None = None
+        self._wake_r: Wakeup | None = None
+        self._wake_w: Wakeup | None = None
         self._old_wakeup = -1
         self._size = self.get_size() if self.get_size else None
         self.modes = ModeTracker()
@@ -87,8 +86,7 @@ class Loop:
 
     # -- signals --------------------------------------------------------------------------
     def _install_signals(self) -> None:
-        # A socket pair rather than a pipe: set_wakeup_fd and select take sockets everywhere.
-        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r, self._wake_w = wakeup_pair()
         for sock in (self._wake_r, self._wake_w):
             sock.setblocking(False)
         self._old_wakeup = signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)

@@ -107,6 +107,29 @@ def default_shell(env: Mapping[str, str], platform: str | None = None) -> str | 
     return None
 
 
+class Wakeup(Protocol):
+    """One end of the pair that ``signal.set_wakeup_fd`` writes to and ``select`` watches."""
+
+    def fileno(self) -> int: ...
+
+    def recv(self, size: int) -> bytes: ...
+
+    def setblocking(self, flag: bool) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def wakeup_pair(platform: str | None = None) -> tuple[Wakeup, Wakeup]:
+    """A pipe on POSIX; a socket pair on Windows, where ``select`` takes only sockets."""
+    if (platform or sys.platform) == "win32":
+        import socket
+
+        return socket.socketpair()
+    from cfsession.recorder.terminal import pipe_pair
+
+    return pipe_pair()
+
+
 def record_filter(platform: str | None = None) -> Callable[[bytes], bytes] | None:
     """A filter for the recorded copy of the output (never the passthrough).
 

@@ -152,3 +152,35 @@ class ModeTracker:
         if self.keypad:
             out += "\x1b>"
         return out.encode()
+
+
+class PipeEnd:
+    """A pipe end with the few socket methods the loop's signal wake-up uses.
+
+    (A pipe rather than a socket pair: importing ``socket`` costs ~3 ms before the first
+    prompt, and on POSIX ``select`` and ``set_wakeup_fd`` take pipes.)
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        os.set_inheritable(fd, False)
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def recv(self, size: int) -> bytes:
+        return os.read(self.fd, size)
+
+    def setblocking(self, flag: bool) -> None:
+        os.set_blocking(self.fd, flag)
+
+    def close(self) -> None:
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
+def pipe_pair() -> tuple[PipeEnd, PipeEnd]:
+    r, w = os.pipe()
+    return PipeEnd(r), PipeEnd(w)

@@ -212,3 +212,14 @@ def test_deleted_session_file_is_reported_once(tmp_path: Path) -> None:
     sink.write({"event_type": "terminal_capture"})
     sink.close()
     assert seen == ["store_deleted"]
+
+
+def test_utc_ts_matches_datetime() -> None:
+    import random
+    from datetime import datetime, timezone
+
+    from cfsession.sinks.jsonl import utc_ts
+
+    rnd = random.Random(7)
+    for t in [0.0, 1.5, 1616319743.4812906, 1795598449.9999996] + [rnd.uniform(0, 2e9) for _ in range(5000)]:
+        assert utc_ts(t) == datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
