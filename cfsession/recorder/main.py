@@ -5,7 +5,6 @@ Kept free of Typer/rich/sqlite so the first prompt appears fast (DESIGN.md §7).
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
@@ -19,7 +18,9 @@ from cfsession.errors import CfsessionError
 INTEGRATION_TIMEOUT_S = 10.0  # rc files that load nvm/conda can take seconds
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> Any:  # argparse.ArgumentParser, imported only when needed
+    import argparse
+
     p = argparse.ArgumentParser(
         prog="cfsession record",
         description="Record an interactive shell (exit the shell to stop), or with `-- CMD ARGS…` "
@@ -52,7 +53,47 @@ class Options(NamedTuple):
     pause_key: bytes | None = None
 
 
+_VALUED = {"--shell": "shell", "--name": "name", "-n": "name", "--type": "session_type",
+           "--pause-key": "pause_key"}
+_FLAGS = {"--login": "login", "-l": "login", "--no-etw": "no_etw", "--quiet": "quiet", "-q": "quiet"}
+
+
+def _parse_plain(argv: list[str]) -> dict[str, Any] | None:
+    """The everyday argument lists, without importing argparse (~3 ms with gettext and
+    locale, before the first prompt). None for anything else — help, a typo, an
+    abbreviation — which argparse then handles with its usual messages."""
+    out: dict[str, Any] = {"command": []}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--" or not a.startswith("-") or a == "-":
+            out["command"] = argv[i + 1 :] if a == "--" else argv[i:]
+            return out
+        name, eq, value = a.partition("=")
+        if name in _VALUED and (not eq or name.startswith("--")):
+            if not eq:
+                if i + 1 >= len(argv):
+                    return None
+                i += 1
+                value = argv[i]
+            out[_VALUED[name]] = value
+        elif a in _FLAGS:
+            out[_FLAGS[a]] = True
+        else:
+            return None
+        i += 1
+    return out
+
+
 def parse(argv: list[str]) -> Options:
+    plain = _parse_plain(argv)
+    if plain is not None:
+        key = parse_key(plain["pause_key"]) if plain.get("pause_key") else None
+        return Options(
+            plain.get("shell"), plain.get("login", False), plain.get("name"),
+            plain.get("session_type"), plain.get("no_etw", False), plain.get("quiet", False),
+            list(plain["command"]), key,
+        )
     ns = build_parser().parse_args(argv)
     cmd = list(ns.command)
     if cmd and cmd[0] == "--":

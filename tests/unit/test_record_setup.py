@@ -39,3 +39,28 @@ def test_pause_key_forms() -> None:
     for bad in ("Z", "C-é", "C-ab", ""):
         with pytest.raises(CfsessionError):
             parse_key(bad)
+
+
+def test_plain_parser_agrees_with_argparse() -> None:
+    from cfsession.recorder.main import _parse_plain, build_parser
+
+    cases = [
+        [], ["--shell", "zsh"], ["--shell=zsh", "-l"], ["-n", "x", "--type", "ci", "--no-etw", "-q"],
+        ["--", "make", "-j2"], ["make", "-j2", "--shell", "x"], ["--name=a b", "--", "--weird"],
+        ["--login", "--quiet", "--pause-key", "C-]", "--", "sh", "-c", "exit 3"], ["-"],
+    ]
+    for argv in cases:
+        plain = _parse_plain(argv)
+        assert plain is not None, argv
+        ns = build_parser().parse_args(argv)
+        cmd = list(ns.command)
+        if cmd and cmd[0] == "--":
+            cmd = cmd[1:]
+        assert plain["command"] == cmd, argv
+        for key in ("shell", "name", "session_type", "pause_key"):
+            assert plain.get(key) == getattr(ns, key), (argv, key)
+        for key in ("login", "no_etw", "quiet"):
+            assert plain.get(key, False) == getattr(ns, key), (argv, key)
+    # Anything unusual goes to argparse (help, typos, abbreviations, a missing value).
+    for argv in (["--help"], ["-h"], ["--shel", "zsh"], ["--shell"], ["--bogus"], ["-x"]):
+        assert _parse_plain(argv) is None, argv
