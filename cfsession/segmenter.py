@@ -85,7 +85,6 @@ class Segmenter:
         self._held = b""
         self._last_seq = -1
         self.spoof_attempts = 0  # foreign intros with our OSC number, bad nonce, replays
-        self.anomalies: list[str] = []
 
     @property
     def holding(self) -> bool:
@@ -133,7 +132,6 @@ class Segmenter:
             if end < 0:
                 if n - i > MARK_CAP or term_len < 0:
                     # Over-long or malformed (a raw ESC inside): not a marker we wrote.
-                    self.anomalies.append("malformed_marker")
                     out.append(intro)
                     pos = i + len(intro)
                     continue
@@ -175,8 +173,7 @@ class Segmenter:
         seq = int(parts[0])
         if not (seq == 0 and self.unsequenced):
             if seq <= self._last_seq:  # replayed or duplicated: never trusted twice
-                self.anomalies.append("replayed_marker")
-                return None
+                    return None
             self._last_seq = seq
         fields: dict[str, str] = {}
         raw_at = body.find(b";rawcwd=")

@@ -74,7 +74,6 @@ class Session:
         cast: CastWriter | None,
         sinks: list[Sink],
         output_cap: int = 64 * 1024,
-        integrated: bool = True,
         redact: Redact | None = None,
         on_warning: WarningCallback | None = None,
         shell_pid: int | None = None,
@@ -87,7 +86,6 @@ class Session:
         self.redact = redact
         self.on_warning = on_warning
         self.shell_pid = shell_pid
-        self.integrated = integrated  # hooks were injected
         self.active = False  # H received
         self.unsegmented_reason: str | None = None  # set by no_hello()
         self.cwd: str | None = None
@@ -102,7 +100,6 @@ class Session:
         self._joiner: Any = None  # Windows integrations send long values in parts
         self.boundaries_only = False  # cmd.exe without Clink: B..D is a command, no text
         self.ignore_seq0 = False
-        self.spoofs_between = 0  # forged markers outside any command
         self.on_hello: Callable[[], object] | None = None
         self.paused_at: float | None = None  # capture stopped (pause key / cfsession pause)
         self._skipped = 0
@@ -140,10 +137,8 @@ class Session:
 
     def mark(self, m: Mark, t: float) -> None:
         if m.event == "!":  # a forged/replayed marker passed through as data
-            if self.current is not None:
+            if self.current is not None:  # between commands it is only prompt output
                 self.current.anomalies.append("spoof_attempt")
-            else:
-                self.spoofs_between += 1
             return
         if self.shell_pid is not None and "pid" in m.fields and m.fields["pid"] != str(self.shell_pid):
             return  # an inherited prompt fragment expanded by a child shell (§2.2)

@@ -136,6 +136,7 @@ class Warner:
         self.seen: set[str] = set()
         self.session: Any = None
         self.raw = False
+        self.t0 = time.monotonic()  # replaced by the session's start
 
     def __call__(self, code: str, message: str) -> None:
         if code in self.seen:
@@ -154,7 +155,7 @@ class Warner:
                 pass
 
     def session_now(self) -> float:
-        return time.monotonic() - self.t0 if hasattr(self, "t0") else 0.0
+        return time.monotonic() - self.t0
 
 
 class LazyRedactor:
@@ -334,14 +335,13 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
 
     start_epoch = time.time()
     t0 = time.monotonic()
-    warn.t0 = t0  # type: ignore[attr-defined]
+    warn.t0 = t0
     session = Session(
         session_id=session_id,
         start_epoch=start_epoch,
         cast=cast,
         sinks=sinks,
         output_cap=cfg.output_cap,
-        integrated=launch.integrated,
         redact=redact,
         on_warning=warn,
     )
