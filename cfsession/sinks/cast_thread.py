@@ -7,6 +7,14 @@ queue item. ``flush`` is a barrier (a command's record needs the digest of the .
 that command); ``tick`` is not (the 250 ms timer must never stall the loop). Warnings
 raised on the worker are reported on the caller's thread, at the next call that returns
 to it, so the JSONL sink is only ever written from one thread.
+
+The thread pays off only under volume. For interactive work (a few hundred bytes per
+command) each hand-over wakes the worker, and on two cores the two threads then trade
+the GIL at every write the loop makes; the per-command barrier adds a round trip. So
+after a barrier that followed little output the writer is called on the caller's thread
+("inline") until more than INLINE_MAX bytes arrive without a barrier, and goes back to
+the worker from there. The session starts threaded: the first output compiles the
+redaction patterns, which must not hold up the first keystrokes.
 """
 
 from __future__ import annotations
@@ -19,11 +27,20 @@ from cfsession.sinks import WarningCallback
 from cfsession.sinks.cast import CastWriter
 
 QUEUE_ITEMS = 16  # with <= 256 KiB bursts: at most ~4 MiB in flight, then the loop waits
+INLINE_MAX = 64 * 1024  # bytes between two barriers written on the caller's thread
 
 
 class ThreadedCast:
-    def __init__(self, writer: CastWriter, on_warning: WarningCallback | None = None) -> None:
+    def __init__(
+        self,
+        writer: CastWriter,
+        on_warning: WarningCallback | None = None,
+        inline_max: int = INLINE_MAX,
+    ) -> None:
         self._w = writer
+        self._inline_max = inline_max
+        self._inline = False  # see the module docstring: threaded until the first barrier
+        self._since_barrier = 0
         self._on_warning = on_warning
         self._warnings: list[tuple[str, str]] = []
         writer._on_warning = lambda code, msg: self._warnings.append((code, msg))
@@ -47,28 +64,56 @@ class ThreadedCast:
 
     # -- calls from the loop's thread ----------------------------------------------------------
     def output(self, data: bytes, t: float) -> None:
+        self._since_barrier += len(data)
+        if self._inline:
+            if self._since_barrier <= self._inline_max:
+                self._call(self._w.output, data, t)
+                return
+            self._inline = False  # volume: hand the per-byte work to the worker again
         self._q.put(("o", data, t))
 
     def marker(self, label: str, t: float) -> None:
-        self._q.put(("m", label, t))
+        if self._inline:
+            self._call(self._w.marker, label, t)
+        else:
+            self._q.put(("m", label, t))
 
     def resize(self, cols: int, rows: int, t: float) -> None:
-        self._q.put(("r", cols, rows, t))
+        if self._inline:
+            self._call(self._w.resize, cols, rows, t)
+        else:
+            self._q.put(("r", cols, rows, t))
 
     def tick(self, t: float) -> None:
-        self._q.put(("t", t))
+        if self._inline:
+            self._call(self._w.tick, t)
+        else:
+            self._q.put(("t", t))
         self._report()
 
     def flush(self, t: float | None = None) -> None:
-        done = threading.Event()
-        self._q.put(("f", t, done))
-        done.wait()
+        if self._inline:
+            self._call(self._w.flush, t)
+        else:
+            done = threading.Event()
+            self._q.put(("f", t, done))
+            done.wait()
+            # The queue is empty and the worker waits on it: the writer is ours again.
+        self._inline = self._since_barrier <= self._inline_max
+        self._since_barrier = 0
         self._report()
+
+    def _call(self, fn: Any, *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:  # the recording must survive its writer (DESIGN.md §6)
+            self._warnings.append(("cast_failed", f"the .cast writer failed: {exc}"))
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self._inline = False  # the worker closes the writer, after anything queued
         self._q.put(("c",))
         self._thread.join()
         self._report()
