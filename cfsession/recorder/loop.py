@@ -31,6 +31,7 @@ TERM_GRACE_S = 1.0
 
 _HANDLED = ("SIGWINCH", "SIGCHLD", "SIGTERM", "SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 # `cfsession pause` / `cfsession resume` inside the session (POSIX).
+_SIGCHLD = getattr(signal, "SIGCHLD", None)  # None on Windows: poll the child every turn
 _PAUSE = getattr(signal, "SIGUSR1", None)
 _RESUME = getattr(signal, "SIGUSR2", None)
 # Signals that end the recording (those this platform has).
@@ -83,6 +84,9 @@ class Loop:
         self.modes = ModeTracker()
         self._deferred: list[tuple[list[bytes | Mark], float]] = []
         self._deferred_bytes = 0
+        # Whether the child may have changed state: waitpid only then (and when select
+        # timed out), not on every turn of the loop; that was ~12 calls per command.
+        self._child_changed = True
 
     # -- signals --------------------------------------------------------------------------
     def _install_signals(self) -> None:
@@ -112,7 +116,9 @@ class Loop:
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self._signals.append(signum)
-        if signum == getattr(signal, "SIGWINCH", -1):
+        if signum == _SIGCHLD:
+            self._child_changed = True
+        elif signum == getattr(signal, "SIGWINCH", -1):
             self._resize()  # at once, in the handler (§4.3)
 
     def _resize(self, size: tuple[int, int] | None = None) -> None:
@@ -288,8 +294,10 @@ class Loop:
             if now - last_cast_flush >= CAST_FLUSH_S:
                 last_cast_flush = now
                 self._timers(now)
-            if exited_at is None and self.pty.poll() is not None:
-                exited_at = now
+            if exited_at is None and (self._child_changed or _SIGCHLD is None or not (r or w)):
+                self._child_changed = False
+                if self.pty.poll() is not None:
+                    exited_at = now
             if exited_at is not None and (
                 eof or now - last_data >= DRAIN_QUIET_S or now - exited_at >= DRAIN_MAX_S
             ):
