@@ -6,8 +6,8 @@ if status is-interactive; and not set -q __cfs_nonce
     # an if block and so was gone when needed, vscode#183972).
     set -g __cfs_nonce '@NONCE@'
     set -g __cfs_osc @OSC@
-    set -g __cfs_seq 0
-    set -g __cfs_cmdno 0
+    set -g __cfs_p 0  # prompts so far: the seq base, and the command number
+    set -g __cfs_phase start  # start, prompt, cmd (after fish_preexec)
     set -g __cfs_dsent 0
     # Control characters other than newline (fish strings cannot hold NUL) and their
     # escapes, computed once.
@@ -20,10 +20,17 @@ if status is-interactive; and not set -q __cfs_nonce
     end
     set -e __cfs_i
 
-    # Escape for the wire: \ -> \\, ; and every control character -> \xHH (not only \ and ;
-    # as VS Code's fish script does). Lines are escaped one by one because a command
-    # substitution splits on newlines; they are joined again with \x0a.
+    # Escape for the wire into the global $__cfs_r: \ -> \\, ; and every control character
+    # -> \xHH (not only \ and ; as VS Code's fish script does). A global rather than
+    # output, because each command substitution costs ~60 us in fish 3.6; and most text
+    # (a path, a command line) has nothing to escape and skips the passes. Lines are
+    # escaped one by one because a command substitution splits on newlines; they are
+    # joined again with \x0a.
     function __cfs_esc
+        if not string match -qr '[\x01-\x1f\x7f\\\\;]' -- "$argv[1]"
+            set -g __cfs_r "$argv[1]"
+            return
+        end
         set -l parts (string split -- \n "$argv[1]")
         set parts (string replace -a -- '\\' '\\\\' $parts)
         set parts (string replace -a -- ';' '\\x3b' $parts)
@@ -34,14 +41,21 @@ if status is-interactive; and not set -q __cfs_nonce
                 set parts (string replace -a -- $c $__cfs_ctl_esc[$i] $parts)
             end
         end
-        string join -- '\\x0a' $parts
+        set -g __cfs_r (string join -- '\\x0a' $parts)
     end
 
-    # One marker: $argv[1] = event, the rest key=value (already escaped). Event handlers
-    # run in the shell itself, so a plain counter gives strictly increasing seqs.
+    # Markers: pairs of (k, "EVENT;key=value;...") with values escaped; the seq is "<p><k>"
+    # where p counts prompts. One `math` per prompt instead of one per marker (each costs
+    # ~70 us in fish 3.6), and seqs still increase: the prompt sends k = 0, 1, 2, a
+    # command's start 3, its end 4, the exit 5, and the next prompt starts at (p+1)0. The
+    # markers of one call leave in one printf: one write, one wake-up of the recorder.
     function __cfs_emit
-        set -g __cfs_seq (math $__cfs_seq + 1)
-        printf '\e]%s;%s;%s;%s\a' $__cfs_osc $__cfs_nonce $__cfs_seq (string join ';' -- $argv)
+        set -l out
+        while set -q argv[2]
+            set -a out $__cfs_osc $__cfs_nonce "$__cfs_p"$argv[1] $argv[2]
+            set -e argv[1..2]
+        end
+        printf '\e]%s;%s;%s;%s\a' $out
     end
 
     # True when the line must not be recorded: private mode, or a line the user kept out
@@ -57,28 +71,41 @@ if status is-interactive; and not set -q __cfs_nonce
 
     function __cfs_preexec --on-event fish_preexec
         set -l fish_trace  # never trace our own lines (they carry the nonce)
-        set -g __cfs_cmdno (math $__cfs_cmdno + 1)
+        if test $__cfs_phase != prompt
+            # A second command without a prompt between (or one before the first
+            # prompt): a new seq base, so the seqs keep increasing.
+            set -g __cfs_p (math $__cfs_p + 1)
+        end
+        set -g __cfs_phase cmd
         set -g __cfs_dsent 0
-        set -g __cfs_groups (jobs --group 2>/dev/null)
+        set -g __cfs_groups
+        if jobs -q  # a command substitution only when there are jobs to list
+            set -g __cfs_groups (jobs --group 2>/dev/null)
+        end
         if __cfs_hidden $argv[1]
-            __cfs_emit C src=hidden cmdno=$__cfs_cmdno pid=$fish_pid
+            __cfs_emit 3 "C;src=hidden;cmdno=$__cfs_p;pid=$fish_pid"
             return
         end
         set -l text $argv[1]
-        set -l r (__cfs_esc $text)
+        __cfs_esc $text
+        set -l r $__cfs_r
         set -l extra
         # The recorder caps a marker at 64 KiB; count bytes of non-ASCII characters too.
-        set -l bytes (math (string length -- "$r") + 3 \* (string replace -ra '[\x00-\x7f]' '' -- "$r" | string length))
-        if test $bytes -gt 60000
-            set -l n (string length -- $text)
-            set extra trunc=1 len=$n
-            while test $bytes -gt 60000
-                set n (math --scale 0 "$n * 60000 / $bytes - 16")
-                set r (__cfs_esc (string sub -l $n -- $text | string collect))
-                set bytes (math (string length -- "$r") + 3 \* (string replace -ra '[\x00-\x7f]' '' -- "$r" | string length))
+        # A character is at most 4 bytes: short text skips the count.
+        if string match -qr '^.{15001}' -- "$r"
+            set -l bytes (math (string length -- "$r") + 3 \* (string replace -ra '[\x00-\x7f]' '' -- "$r" | string length))
+            if test $bytes -gt 60000
+                set -l n (string length -- $text)
+                set extra "trunc=1;len=$n;"
+                while test $bytes -gt 60000
+                    set n (math --scale 0 "$n * 60000 / $bytes - 16")
+                    __cfs_esc (string sub -l $n -- $text | string collect)
+                    set r $__cfs_r
+                    set bytes (math (string length -- "$r") + 3 \* (string replace -ra '[\x00-\x7f]' '' -- "$r" | string length))
+                end
             end
         end
-        __cfs_emit C "cmd=$r" $extra src=preexec cmdno=$__cfs_cmdno pid=$fish_pid
+        __cfs_emit 3 "C;cmd=$r;$extra""src=preexec;cmdno=$__cfs_p;pid=$fish_pid"
     end
 
     # fish_postexec fires even for `exit N`, with $status and $pipestatus intact.
@@ -88,26 +115,32 @@ if status is-interactive; and not set -q __cfs_nonce
         set -l fish_trace
         # Ctrl-Z: fish leaves $status as it was; a job that is stopped now and did not
         # exist before the command is this command, stopped: 128 + SIGTSTP, as bash/zsh say.
-        for line in (jobs 2>/dev/null)
-            set -l f (string split \t -- $line)
-            if test "$f[4]" = stopped; and not contains -- "$f[2]" $__cfs_groups
-                set st 148
-                set ps 148
+        if jobs -q
+            for line in (jobs 2>/dev/null)
+                set -l f (string split \t -- $line)
+                if test "$f[4]" = stopped; and not contains -- "$f[2]" $__cfs_groups
+                    set st 148
+                    set ps 148
+                end
             end
         end
-        __cfs_emit D cmdno=$__cfs_cmdno st=$st "ps=$ps"
+        __cfs_emit 4 "D;cmdno=$__cfs_p;st=$st;ps=$ps"
         set -g __cfs_dsent 1
     end
 
     function __cfs_prompt --on-event fish_prompt
         set -l fish_trace
+        set -l cmdno $__cfs_p
+        set -g __cfs_p (math $__cfs_p + 1)
+        set -g __cfs_phase prompt
+        __cfs_esc $PWD
         if test $__cfs_dsent = 0
-            __cfs_emit D cmdno=$__cfs_cmdno  # nothing ran (empty line)
+            # nothing ran (empty line)
+            __cfs_emit 0 "D;cmdno=$cmdno" 1 "P;cwd=$__cfs_r" 2 A
+        else
+            __cfs_emit 1 "P;cwd=$__cfs_r" 2 A
         end
         set -g __cfs_dsent 0
-        set -l r (__cfs_esc $PWD)
-        __cfs_emit P "cwd=$r"
-        __cfs_emit A
     end
 
     # Ctrl-C at the prompt and syntax errors redraw the prompt without a fish_prompt
@@ -120,11 +153,11 @@ if status is-interactive; and not set -q __cfs_nonce
     function __cfs_exit --on-event fish_exit
         set -l st $status
         set -l fish_trace
-        __cfs_emit X st=$st
+        __cfs_emit 5 "X;st=$st"
     end
 
     set -l __cfs_v $version
     set -q FISH_VERSION; and set __cfs_v $FISH_VERSION
-    set -l __cfs_r (__cfs_esc $__cfs_v)
-    __cfs_emit H shell=fish "ver=$__cfs_r" pid=$fish_pid proto=1
+    __cfs_esc $__cfs_v
+    __cfs_emit 5 "H;shell=fish;ver=$__cfs_r;pid=$fish_pid;proto=1"
 end
