@@ -36,6 +36,11 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
   __cfs_esc() {
     builtin setopt localoptions nomultibyte  # bytes, so UTF-8 passes through untouched
     builtin local s=$1 c out= i
+    if [[ $s != *[\\\;$'\x00'-$'\x1f'$'\x7f']* ]]; then
+      REPLY=$s  # nothing to escape, the common case: skip the passes
+      __cfs_bytes=${#s}
+      return
+    fi
     s=${s//\\/\\\\}
     s=${s//;/\\x3b}
     s=${s//$'\n'/\\x0a}
@@ -60,6 +65,12 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
     builtin print -rnu $__cfs_fd -- $'\e]'"$__cfs_osc;$__cfs_nonce;$(( ++__cfs_seq ));${(j:;:)@}"$'\a' 2>/dev/null
   }
 
+  # The same, appended to $__cfs_out: precmd sends its three markers in one write (one
+  # wake-up of the recorder instead of three).
+  __cfs_add() {
+    __cfs_out+=$'\e]'"$__cfs_osc;$__cfs_nonce;$(( ++__cfs_seq ));${(j:;:)@}"$'\a'
+  }
+
   # First in precmd_functions: every precmd function sees the same $? (LV8), and ours
   # going first puts other hooks' output (pure prints a line) after D, in the prompt.
   __cfs_precmd() {
@@ -68,6 +79,7 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
     { builtin local __cfs_st=$? __cfs_ps="${(j: :)pipestatus}"; builtin emulate -L zsh -o no_aliases; builtin setopt noxtrace } 2>/dev/null
     # Plugins call precmd hooks from zle to redraw the prompt: that is not a command end.
     builtin zle && builtin return 0
+    builtin local __cfs_out=
     if (( ! __cfs_hello )); then
       __cfs_hello=1  # first prompt: the user's startup files have all run
       __cfs_keep
@@ -84,13 +96,14 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
         __cfs_esc "${(%)eol}"
         extra=("sp=$REPLY")
       fi
-      __cfs_emit D "cmdno=$__cfs_cmdno" "st=$__cfs_st" "ps=$__cfs_ps" $extra
+      __cfs_add D "cmdno=$__cfs_cmdno" "st=$__cfs_st" "ps=$__cfs_ps" $extra
     else
-      __cfs_emit D "cmdno=$__cfs_cmdno"  # nothing ran: empty line, Ctrl-C, parse error
+      __cfs_add D "cmdno=$__cfs_cmdno"  # nothing ran: empty line, Ctrl-C, parse error
     fi
     __cfs_esc "$PWD"
-    __cfs_emit P "cwd=$REPLY"
-    __cfs_emit A
+    __cfs_add P "cwd=$REPLY"
+    __cfs_add A
+    builtin print -rnu $__cfs_fd -- $__cfs_out 2>/dev/null
     __cfs_keep
   }
 
