@@ -13,11 +13,15 @@ from typing import Any
 GENESIS = "0" * 64
 
 
-def canonical(record: dict[str, Any]) -> bytes:
-    """The bytes that are hashed: sorted keys, no spaces, UTF-8, no ``hash`` key."""
-    body = {k: v for k, v in record.items() if k != "hash"}
+def canonical(record: dict[str, Any], strict: bool = False) -> bytes:
+    """The bytes that are hashed: sorted keys, no spaces, UTF-8, no ``hash`` key.
+
+    ``strict``: raise UnicodeEncodeError on a lone surrogate instead of passing it (the
+    writer cleans such text first, so that what it hashes is what it writes).
+    """
+    body = {k: v for k, v in record.items() if k != "hash"} if "hash" in record else record
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8", "surrogatepass"
+        "utf-8", "strict" if strict else "surrogatepass"
     )
 
 

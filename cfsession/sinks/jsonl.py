@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import math
 import os
@@ -10,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cfsession.integrity import GENESIS, seal
+from cfsession.integrity import GENESIS, canonical
 from cfsession.paths import open_private
 from cfsession.sinks import Record, WarningCallback
 
@@ -44,17 +45,23 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def valid_utf8(record: Record) -> Record:
-    """``record`` itself when it encodes as UTF-8, else a cleaned copy.
+def sealed(record: Record, prev_hash: str) -> Record:
+    """``record`` (or a cleaned copy) with ``prev_hash`` and ``hash`` set.
 
-    The hash must be computed over exactly what is written, so the cleaning happens
-    before sealing, never during the final encode.
+    The hash must be computed over exactly what is written, so text that does not encode
+    as UTF-8 (surrogate-escaped bytes) is cleaned before sealing, never during the final
+    encode. The canonical encoding doubles as the check: one JSON pass fewer per record
+    than checking first.
     """
+    record["prev_hash"] = prev_hash
+    record.pop("hash", None)
     try:
-        json.dumps(record, ensure_ascii=False).encode("utf-8")
-        return record
+        body = canonical(record, strict=True)
     except UnicodeEncodeError:
-        return _clean(record)  # type: ignore[no-any-return]
+        record = _clean(record)
+        body = canonical(record, strict=True)
+    record["hash"] = hashlib.sha256(body).hexdigest()
+    return record
 
 
 class JsonlSink:
@@ -93,8 +100,7 @@ class JsonlSink:
             "ts": record.get("ts") or utc_ts(),
         }
         line.update((k, v) for k, v in record.items() if k not in line)
-        line = valid_utf8(line)
-        seal(line, self._prev)
+        line = sealed(line, self._prev)
         data = dumps(line) + b"\n"
         try:
             before = os.lseek(self._fd, 0, os.SEEK_END)
