@@ -129,7 +129,8 @@ __cfs_c() {
     __cfs_esc "$text"
     __cfs_blen "$__cfs_r"
   done
-  __cfs_emit $((__cfs_base + 3 + idx)) C "cmd=$__cfs_r" "src=$src" "cmdno=$cn" "pid=$$"
+  builtin printf '\e]%s;%s;%s;C;cmd=%s;src=%s;cmdno=%s;pid=%s\a' \
+    "$__cfs_osc" "$__cfs_nonce" $((__cfs_base + 3 + idx)) "$__cfs_r" "$src" "$cn" "$$"
 }
 
 # Keep our hooks in place even if a framework rewrote PROMPT_COMMAND or PS0.
