@@ -1,102 +1,28 @@
-"""Typer app: flags → one library call → rich output. Each command group lives in its own module."""
+"""The command line. The Typer app lives in :mod:`cfsession.cli.main`.
+
+Importing this package loads neither Typer nor rich: ``app`` and ``run`` load the Typer
+app on first use, so the light path for ``list`` and ``search``
+(:mod:`cfsession.cli.fast`) and the renderers can be imported without them.
+"""
 
 from __future__ import annotations
 
-import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from cfsession import __version__
-from cfsession.cli import _common
-
-app = typer.Typer(
-    name="cfsession",
-    help="Record terminal sessions command by command; list, search, replay, export and verify them.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-_state = {"debug": False}
-
-
-def _version(value: bool) -> None:
-    if value:
-        print(f"cfsession {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _main(
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and log at debug level."),
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version."
-    ),
-) -> None:
-    _state["debug"] = debug
-
-
-def _register() -> None:
-    # One module per command group (STYLE.md §1); each exposes register(app).
-    from cfsession.cli import etw, record, sessions, setup, trust
-
-    for mod in (record, sessions, trust, etw, setup):
-        mod.register(app)
-
-
-_register()
-
-
-def _click_module() -> Any:
-    """The click that Typer uses: vendored as ``typer._click`` since 0.26, else click."""
-    try:
-        from typer import _click as click
-    except ImportError:  # pragma: no cover - older Typer
-        import click  # type: ignore[no-redef]
-    return click
+if TYPE_CHECKING:
+    from cfsession.cli.main import app as app
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the CLI; library errors become one line on stderr and an exit code."""
-    from cfsession.errors import CfsessionError
+    """Run the Typer CLI; library errors become one line on stderr and an exit code."""
+    from cfsession.cli.main import run as run_typer
 
-    click = _click_module()
+    return run_typer(argv)
 
-    args = sys.argv[1:] if argv is None else argv
-    try:
-        rv = app(args=args, prog_name="cfsession", standalone_mode=False)
-        return int(rv or 0)
-    except CfsessionError as exc:
-        if _state["debug"] or "--debug" in args:
-            raise
-        return _common.report_error(exc)
-    except typer.Exit as exc:
-        return int(exc.exit_code)
-    except typer.Abort:
-        sys.stderr.write("cfsession: aborted\n")
-        return 130
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        return int(exc.exit_code)
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return 0
-    except OSError as exc:  # the store is not a directory, not readable, …
-        if _state["debug"] or "--debug" in args:
-            raise
-        where = f": {exc.filename}" if exc.filename else ""
-        return _common.report_error(
-            CfsessionError(
-                f"{exc.strerror or exc}{where}",
-                "check CFSESSION_HOME and the store's permissions (cfsession doctor)",
-            )
-        )
-    except Exception as exc:  # a bug: one line, the traceback only with --debug
-        if _state["debug"] or "--debug" in args:
-            raise
-        return _common.report_error(
-            CfsessionError(f"internal error: {type(exc).__name__}: {exc}", "run again with --debug and report it")
-        )
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from cfsession.cli.main import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

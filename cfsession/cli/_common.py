@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from cfsession.errors import CfsessionError
@@ -40,3 +41,37 @@ def report_error(exc: CfsessionError) -> int:
         line += f" — {exc.hint}"
     sys.stderr.write(line + "\n")
     return int(exc.exit_code)
+
+
+def guarded(call: Callable[[], int], debug: Callable[[], bool]) -> int:
+    """Run a command; what it raises becomes one line and an exit code (tracebacks with --debug).
+
+    Shared by the Typer app and the light path (:mod:`cfsession.cli.fast`), so a failure
+    reads the same whichever ran the command.
+    """
+    try:
+        return call()
+    except CfsessionError as exc:
+        if debug():
+            raise
+        return report_error(exc)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except OSError as exc:  # the store is not a directory, not readable, …
+        if debug():
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        return report_error(
+            CfsessionError(
+                f"{exc.strerror or exc}{where}",
+                "check CFSESSION_HOME and the store's permissions (cfsession doctor)",
+            )
+        )
+    except Exception as exc:  # a bug: one line, the traceback only with --debug
+        if debug():
+            raise
+        return report_error(
+            CfsessionError(f"internal error: {type(exc).__name__}: {exc}", "run again with --debug and report it")
+        )

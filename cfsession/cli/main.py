@@ -1,0 +1,84 @@
+"""Typer app: flags → one library call → rich output. Each command group lives in its own module.
+
+``list`` and ``search`` with everyday options usually bypass it (:mod:`cfsession.cli.fast`);
+help, errors and every other command come here.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+
+from cfsession import __version__
+from cfsession.cli import _common
+
+app = typer.Typer(
+    name="cfsession",
+    help="Record terminal sessions command by command; list, search, replay, export and verify them.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"cfsession {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and log at debug level."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    _state["debug"] = debug
+
+
+def _register() -> None:
+    # One module per command group (STYLE.md §1); each exposes register(app).
+    from cfsession.cli import etw, record, sessions, setup, trust
+
+    for mod in (record, sessions, trust, etw, setup):
+        mod.register(app)
+
+
+_register()
+
+
+def _click_module() -> Any:
+    """The click that Typer uses: vendored as ``typer._click`` since 0.26, else click."""
+    try:
+        from typer import _click as click
+    except ImportError:  # pragma: no cover - older Typer
+        import click  # type: ignore[no-redef]
+    return click
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI; library errors become one line on stderr and an exit code."""
+    click = _click_module()
+
+    args = sys.argv[1:] if argv is None else argv
+
+    def call() -> int:
+        try:
+            rv = app(args=args, prog_name="cfsession", standalone_mode=False)
+            return int(rv or 0)
+        except typer.Exit as exc:
+            return int(exc.exit_code)
+        except typer.Abort:
+            sys.stderr.write("cfsession: aborted\n")
+            return 130
+        except click.exceptions.ClickException as exc:
+            exc.show()
+            return int(exc.exit_code)
+
+    return _common.guarded(call, lambda: bool(_state["debug"]) or "--debug" in args)
