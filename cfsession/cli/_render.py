@@ -1,4 +1,9 @@
-"""How the read-side commands print: warnings, fast JSON, and rich tables and views."""
+"""How the read-side commands print: warnings, fast JSON, and rich tables and views.
+
+The ``list`` and ``search`` tables are built once as plain cells (:func:`list_view`,
+:func:`search_view`): rich draws them on a terminal, :mod:`cfsession.cli._plain` draws the
+same cells the same way, without rich, when the output is not a terminal.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,12 @@ import json
 import os
 import re
 import sys
-from datetime import datetime
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from cfsession.cli import _common
+
+LIST_DEFAULT = 50  # list's table rows; --json lists everything unless --limit is given
+SEARCH_DEFAULT = 20  # search's --limit
 
 
 def warn(warnings: list[Any]) -> None:
@@ -57,15 +64,36 @@ def _json_lines(obj: Any, indent: str) -> Any:
 
 
 # -- cells and tables -------------------------------------------------------------------------
-def _t(value: object, style: str = "") -> Any:
-    from rich.text import Text
+# A cell: sanitised text and its style, or (the search snippet) a list of such spans.
+Cell = tuple[str, str] | list[tuple[str, str]]
 
+
+def _c(value: object, style: str = "") -> tuple[str, str]:
+    """A cell of recorded data: never shown without ``sanitize``."""
     from cfsession.text import sanitize
 
-    return Text("" if value is None else sanitize(str(value)), style=style)
+    return ("" if value is None else sanitize(str(value)), style)
+
+
+def _t(value: object, style: str = "") -> Any:
+    return _rich_cell(_c(value, style))
+
+
+def _rich_cell(cell: Cell) -> Any:
+    """The cell as ``rich.text.Text``: never markup, so a ``[bold]`` in a command stays text."""
+    from rich.text import Text
+
+    if isinstance(cell, list):
+        text = Text()
+        for part, style in cell:
+            text.append(part, style=style)
+        return text
+    return Text(cell[0], style=cell[1])
 
 
 def _when(ts: str | None, seconds: bool = True) -> str:
+    from datetime import datetime  # here: `search` and `--json` never need it
+
     from cfsession.store import epoch
 
     t = epoch(ts)
@@ -93,26 +121,48 @@ def _home_path(p: str | None) -> str | None:
     return p
 
 
-def _exit(code: int | None) -> Any:
-    return _t("-" if code is None else code, "green" if code == 0 else ("red" if code else "dim"))
+def _exit(code: int | None) -> tuple[str, str]:
+    return _c("-" if code is None else code, "green" if code == 0 else ("red" if code else "dim"))
 
 
 _STATUS_STYLE = {"complete": "green", "incomplete": "yellow", "recording": "bold cyan"}
 
 
+class Column(NamedTuple):
+    name: str
+    justify: Literal["left", "right"]
+    no_wrap: bool
+    overflow: Literal["ellipsis", "fold"]
+    min_width: int | None
+    ratio: int | None
+
+
+def column(spec: str) -> Column:
+    """A column from ``name:opts``: r right-aligned, n no wrap, fN fixed at N cells, w wide."""
+    name, _, opts = spec.partition(":")
+    return Column(name, "right" if "r" in opts else "left", "n" in opts or "f" in opts,
+                  "ellipsis" if "n" in opts else "fold",
+                  _fixed(name, opts) if "f" in opts else (12 if "w" in opts else None),
+                  2 if "w" in opts else (1 if "n" in opts else None))
+
+
 def _table(*columns: str, **kw: Any) -> Any:
-    """Columns as ``name:opts``: r right-aligned, n no wrap, fN fixed at N cells, w wide."""
+    """A rich table of ``name:opts`` columns (see :func:`column`)."""
     from rich import box
     from rich.table import Table
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, **kw)
-    for col in columns:
-        name, _, opts = col.partition(":")
-        table.add_column(name, justify="right" if "r" in opts else "left",
-                         no_wrap="n" in opts or "f" in opts,
-                         overflow="ellipsis" if "n" in opts else "fold",
-                         min_width=_fixed(name, opts) if "f" in opts else (12 if "w" in opts else None),
-                         ratio=2 if "w" in opts else (1 if "n" in opts else None))
+    for spec in columns:
+        c = column(spec)
+        table.add_column(c.name, justify=c.justify, no_wrap=c.no_wrap, overflow=c.overflow,
+                         min_width=c.min_width, ratio=c.ratio)
+    return table
+
+
+def rich_table(columns: list[str], rows: list[list[Cell]]) -> Any:
+    table = _table(*columns)
+    for row in rows:
+        table.add_row(*map(_rich_cell, row))
     return table
 
 
@@ -122,31 +172,43 @@ def _fixed(name: str, opts: str) -> int:
 
 
 # -- views ------------------------------------------------------------------------------------
+NO_SESSIONS = "No sessions yet. Record one with: cfsession record"
+NO_MATCHES = "No matches."
+
+
+def list_view(sessions: list[Any], width: int) -> tuple[list[str], list[list[Cell]]]:
+    """The ``list`` table's columns and cells for a console ``width`` cells wide.
+
+    Narrow terminals keep what tells sessions apart; shell and host come with width.
+    """
+    wide = width >= 110
+    many_hosts = len({s.host for s in sessions}) > 1 and width >= 100
+    # Nesting: a session recorded inside another shows its parent.
+    nested = any(s.parent_session_id for s in sessions)
+    columns = ["id:f8", *(["parent:f8"] if nested else []), "started:f16", "duration:rf8",
+               "cmds:rf", "failed:rf", "status:f10", "name:n", *(["shell:n"] if wide else []),
+               *(["host:n"] if many_hosts else []), "cwd:n"]
+    rows: list[list[Cell]] = []
+    for s in sessions:
+        rows.append([
+            _c(s.session_id[:8], "bold"),
+            *([_c(("└ " + s.parent_session_id[:6]) if s.parent_session_id else "", "dim")] if nested else []),
+            _c(_when(s.started_at, seconds=False)),
+            _c(_dur(s.duration_ms)), _c(s.command_count),
+            _c(s.failed_count, "red" if s.failed_count else "dim"),
+            _c(s.status, _STATUS_STYLE.get(s.status, "")), _c(s.name),
+            *([_c(os.path.basename(s.shell or ""))] if wide else []),
+            *([_c(s.host)] if many_hosts else []), _c(_home_path(s.cwd)),
+        ])
+    return columns, rows
+
+
 def render_list(con: Any, sessions: list[Any]) -> None:
     """The ``list`` table; shell and host columns only when the terminal is wide enough."""
     if not sessions:
-        con.print("No sessions yet. Record one with: cfsession record", style="dim")
+        con.print(NO_SESSIONS, style="dim")
         return
-    # Narrow terminals keep what tells sessions apart; shell and host come with width.
-    wide = con.width >= 110
-    many_hosts = len({s.host for s in sessions}) > 1 and con.width >= 100
-    # Nesting: a session recorded inside another shows its parent.
-    nested = any(s.parent_session_id for s in sessions)
-    table = _table("id:f8", *(["parent:f8"] if nested else []), "started:f16", "duration:rf8",
-                   "cmds:rf", "failed:rf", "status:f10", "name:n", *(["shell:n"] if wide else []),
-                   *(["host:n"] if many_hosts else []), "cwd:n")
-    for s in sessions:
-        table.add_row(
-            _t(s.session_id[:8], "bold"),
-            *([_t(("└ " + s.parent_session_id[:6]) if s.parent_session_id else "", "dim")] if nested else []),
-            _t(_when(s.started_at, seconds=False)),
-            _t(_dur(s.duration_ms)), _t(s.command_count),
-            _t(s.failed_count, "red" if s.failed_count else "dim"),
-            _t(s.status, _STATUS_STYLE.get(s.status, "")), _t(s.name),
-            *([_t(os.path.basename(s.shell or ""))] if wide else []),
-            *([_t(s.host)] if many_hosts else []), _t(_home_path(s.cwd)),
-        )
-    con.print(table)
+    con.print(rich_table(*list_view(sessions, con.width)))
 
 
 def render_show(detail: Any, output: bool) -> None:
@@ -186,26 +248,28 @@ def render_show(detail: Any, output: bool) -> None:
     table = _table("seq:rf", "exit:rf", "duration:rf8", "cwd:n", "command:w")
     for c in detail.commands:
         cmd = c.get("command")
-        table.add_row(_t(c.get("command_seq")), _exit(c.get("exit_code")), _t(_dur(c.get("duration_ms"))),
+        table.add_row(_t(c.get("command_seq")), _rich_cell(_exit(c.get("exit_code"))), _t(_dur(c.get("duration_ms"))),
                       _t(_home_path(c.get("cwd"))), _t(cmd) if cmd is not None else _t("(not recorded)", "dim"))
     con.print(table)
 
 
-def render_search(hits: list[Any]) -> None:
-    from rich.text import Text
+def search_view(hits: list[Any]) -> tuple[list[str], list[list[Cell]]]:
+    """The ``search`` table's columns and cells; the snippet's matches are highlighted spans."""
+    columns = ["session:f8", "seq:rf", "exit:rf", "command:w", "match:w"]
+    rows: list[list[Cell]] = []
+    for hit, segments in hits:  # segments were sanitised by api.search_segments
+        snippet = [(text, "bold black on yellow" if is_match else "") for text, is_match in segments]
+        rows.append([_c(hit.session_id[:8], "bold"), _c(hit.seq), _exit(hit.exit_code),
+                     _c(hit.command), snippet])
+    return columns, rows
 
+
+def render_search(hits: list[Any]) -> None:
     con = _common.console()
     if not hits:
-        con.print("No matches.", style="dim")
+        con.print(NO_MATCHES, style="dim")
         return
-    table = _table("session:f8", "seq:rf", "exit:rf", "command:w", "match:w")
-    for hit, segments in hits:
-        snippet = Text()
-        for text, is_match in segments:
-            snippet.append(text, style="bold black on yellow" if is_match else "")
-        table.add_row(_t(hit.session_id[:8], "bold"), _t(hit.seq), _exit(hit.exit_code),
-                      _t(hit.command), snippet)
-    con.print(table)
+    con.print(rich_table(*search_view(hits)))
 
 
 def render_stats(st: Any) -> None:
@@ -235,7 +299,7 @@ def render_stats(st: Any) -> None:
     if st.slowest:
         table = _table("slowest:rf8", "session:f8", "seq:rf", "exit:rf", "command:w")
         for c in st.slowest:
-            table.add_row(_t(_dur(c.duration_ms)), _t(c.session_id[:8]), _t(c.seq), _exit(c.exit_code), _t(c.command))
+            table.add_row(_t(_dur(c.duration_ms)), _t(c.session_id[:8]), _t(c.seq), _rich_cell(_exit(c.exit_code)), _t(c.command))
         con.print(table)
     if st.by_day:
         top = max(d.commands for d in st.by_day)

@@ -18,6 +18,8 @@ import typer
 
 from cfsession.cli import _common
 from cfsession.cli._render import (
+    LIST_DEFAULT,
+    SEARCH_DEFAULT,
     emit_json,
     escape_c1,
     render_list,
@@ -26,9 +28,6 @@ from cfsession.cli._render import (
     render_stats,
     warn,
 )
-
-LIST_DEFAULT = 50  # table rows; --json lists everything unless --limit is given
-
 
 FORMATS = ("asciicast", "asciicast-v3", "text", "markdown", "jsonl")  # = export.FORMATS, kept light
 
@@ -95,7 +94,7 @@ def register(app: typer.Typer) -> None:
         session: str = typer.Option(None, "--session", help="Only this session (id, prefix or `last`)."),
         failed: bool = typer.Option(False, "--failed", help="Only commands that failed."),
         cwd: str = typer.Option(None, "--cwd", help="Only commands run in DIR or below."),
-        limit: int = typer.Option(20, "--limit", "-n", min=1, help="At most N matches."),
+        limit: int = typer.Option(SEARCH_DEFAULT, "--limit", "-n", min=1, help="At most N matches."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Search command lines and their output across sessions, newest first."""
