@@ -1,8 +1,10 @@
 """Console-script entry point.
 
 ``cfsession record`` must reach the first prompt fast (DESIGN.md §7: ≤ 60 ms), so it is
-dispatched here without importing Typer, rich or sqlite; every other command goes
-through the Typer app.
+dispatched here without importing Typer, rich or sqlite. ``list`` and ``search`` have
+targets too (150 / 100 ms): their everyday forms run without Typer
+(:mod:`cfsession.cli.fast`). Every other command, and anything unusual, goes through
+the Typer app.
 """
 
 from __future__ import annotations
@@ -16,6 +18,12 @@ def main(argv: list[str] | None = None) -> int:
         from cfsession.recorder.main import main as record_main
 
         return record_main(args[1:])
+    if args and args[0] in ("list", "search"):
+        from cfsession.cli import fast
+
+        code = fast.run(args)
+        if code is not None:
+            return code
     from cfsession.cli import run
 
     return run(args)

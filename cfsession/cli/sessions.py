@@ -5,6 +5,9 @@ Each command is one call into :mod:`cfsession.api` and a rendering from
 and into ``rich.text.Text`` (never markup), so neither a recorded escape sequence nor a
 ``[bold]`` in a command line acts on the screen.
 ``--json`` prints exactly the API records' ``to_dict()``.
+
+``list`` and ``search`` usually run through :mod:`cfsession.cli.fast` instead, which
+must print exactly what these do: change both together (tests/cli/test_cli_fast.py).
 """
 
 from __future__ import annotations
