@@ -29,7 +29,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from cfsession import paths, store
 from cfsession.api_records import (
@@ -42,9 +42,10 @@ from cfsession.api_records import (
 )
 from cfsession.errors import AmbiguousSessionId, SchemaError, SessionNotFound, UsageError
 from cfsession.index import Index
-from cfsession.stats import Stats
-from cfsession.stats import compute as compute_stats
 from cfsession.store import StoreWarning
+
+if TYPE_CHECKING:
+    from cfsession.stats import Stats
 
 __all__ = [
     "CommandInfo", "HistoryEntry", "SearchHit", "SessionDetail", "SessionInfo", "Stats",
@@ -53,6 +54,16 @@ __all__ = [
 ]
 
 Warnings = list[StoreWarning]
+
+
+def __getattr__(name: str) -> Any:
+    # cfsession.stats (and its dataclasses) loads on first use: list and search, which
+    # must start fast (DESIGN.md §7), never need it.
+    if name == "Stats":
+        from cfsession.stats import Stats
+
+        return Stats
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- opening the store ----------------------------------------------------------------------
@@ -326,8 +337,10 @@ def get_session_history(
 def stats(*, since: str | datetime | None = None, top: int = 10, home: Path | None = None,
           warnings: Warnings | None = None) -> Stats:
     """Totals, slowest and most-used commands, failure rate per program, activity per day."""
+    from cfsession.stats import compute
+
     with open_index(home, warnings) as ix:
-        return compute_stats(ix, _since(since), top=top)
+        return compute(ix, _since(since), top=top)
 
 
 def reindex(*, home: Path | None = None) -> int:

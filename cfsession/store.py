@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -258,6 +257,7 @@ def _local_hosts() -> set[str]:
     global _HOSTS
     if _HOSTS is None:
         import platform
+        import socket  # here: only an unfinished session on a named host needs it (3 ms)
 
         _HOSTS = {h.lower() for h in (socket.gethostname(), platform.node()) if h}
     return _HOSTS
