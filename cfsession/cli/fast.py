@@ -1,9 +1,10 @@
 """``cfsession list`` and ``cfsession search`` without Typer (DESIGN.md §7: 150 / 100 ms).
 
 A process spends ~40 ms starting Python here; Typer and click cost ~30 ms more and rich
-~20 ms. So the everyday forms of these two commands are parsed here by hand and printed
-by ``_render`` (JSON) and ``_plain`` (tables, when stdout is not a terminal; rich
-otherwise). Anything this parser does not know for certain — ``--help``, an unknown
+~20 ms (and ~35 ms to draw 50 rows). So the everyday forms of these two commands are
+parsed here by hand and printed by ``_render`` (JSON) and ``_plain`` (tables, the same
+characters rich would write, on a pipe or a terminal; rich itself when ``_plain`` cannot
+match it). Anything this parser does not know for certain — ``--help``, an unknown
 option, a missing or odd value, a value that looks like an option, ``--`` — returns None
 and the Typer app runs instead, so help and usage errors read exactly as before.
 
@@ -141,14 +142,16 @@ def _search(query: str, session: str | None, failed: bool, cwd: str | None,
 
 
 class _Out:
-    """stdout as ``_common.console()`` would write it: plain text when rich would write no
-    colour (``_plain``), else rich itself."""
+    """stdout as ``_common.console()`` would write it: by ``_plain`` when it can draw exactly
+    what rich would (nearly always), else by rich itself."""
 
     def __init__(self) -> None:
         from cfsession.cli import _plain
 
         self._plain = _plain
-        self._width = _plain.console_width()
+        how = _plain.console()
+        self._width: int | None = how[0] if how else None
+        self._sgr: dict[str, str] | None = how[1] if how else None
         self._console: Any = None
 
     @property
@@ -156,7 +159,7 @@ class _Out:
         return self._width if self._width is not None else int(self._rich().width)
 
     def table(self, columns: list[str], rows: list[list[Any]]) -> None:
-        text = None if self._width is None else self._plain.table(columns, rows, self._width)
+        text = None if self._width is None else self._plain.table(columns, rows, self._width, self._sgr)
         if text is not None:
             _write(text)
             return
@@ -166,7 +169,7 @@ class _Out:
 
     def message(self, text: str) -> None:  # a constant of ours: no markup in it
         if self._width is not None:
-            _write(self._plain.message(text, self._width))
+            _write(self._plain.message(text, self._width, self._sgr))
         else:
             self._rich().print(text, style="dim")
 

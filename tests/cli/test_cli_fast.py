@@ -5,7 +5,7 @@ The process (``python -m cfsession …``, stdout a pipe) takes the light path in
 the same store, built with the session factory, and stdout, stderr and the exit code
 must be equal: JSON byte for byte, tables character for character. Anything the light
 path does not handle must reach Typer (help, usage errors), and neither Typer nor rich
-may be imported on the light path when stdout is not a terminal.
+may be imported on the light path, on a pipe or on a terminal.
 """
 
 from __future__ import annotations
@@ -188,19 +188,22 @@ def test_text_rich_measures_differently_is_drawn_by_rich(store: dict[str, str]) 
 
 
 @pytest.mark.pty
-def test_on_a_terminal_rich_draws_as_before(store: dict[str, str]) -> None:
+def test_on_a_terminal_the_same_colours_without_rich(store: dict[str, str]) -> None:
     pexpect = pytest.importorskip("pexpect")
 
     def on_tty(argv: list[str]) -> bytes:
         env = _env(store["home"], None)
-        env["TERM"] = "xterm-256color"
+        env.update(TERM="xterm-256color")
+        env.pop("NO_COLOR", None)
         child = pexpect.spawn(argv[0], argv[1:], env=env, cwd=str(ROOT), timeout=30, dimensions=(40, 132))
         child.expect(pexpect.EOF)
         child.close()
         assert child.exitstatus == 0
         return bytes(child.before)
 
-    for args in (["list"], ["search", "warning"]):
+    for args in (["list"], ["search", "warning"], ["search", "zzzunknown"]):
         light = on_tty([sys.executable, "-m", "cfsession", *args])
-        assert b"\x1b[" in light  # colour: rich drew it
+        assert b"\x1b[" in light  # colour, as rich writes it
         assert light == on_tty([sys.executable, "-c", TYPER, *args])
+        shown = on_tty([sys.executable, "-c", SHOW_MODULES, *args])
+        assert shown.endswith(b"[]\r\n"), shown[-200:]
