@@ -176,6 +176,34 @@ NO_SESSIONS = "No sessions yet. Record one with: cfsession record"
 NO_MATCHES = "No matches."
 
 
+class ListResult(NamedTuple):
+    sessions: list[Any]
+    note: str | None  # "N of M sessions; --limit 0 shows all" when the list was cut
+
+
+def fetch_list(limit: int | None, since: str | None, failed: bool, as_json: bool) -> ListResult | None:
+    """The ``list`` command's library call, shared by the Typer and the fast path.
+
+    Prints the JSON itself (and returns None) for ``--json``; otherwise the sessions for
+    the table and the note to print under it.
+    """
+    from cfsession import api
+
+    warnings: list[Any] = []
+    n = limit if limit is not None else (0 if as_json else LIST_DEFAULT)
+    sessions = api.list_sessions(limit=n or None, since=since, failed=failed, warnings=warnings)
+    warn(warnings)
+    if as_json:
+        emit_json([s.to_dict() for s in sessions])
+        return None
+    note = None
+    if n and len(sessions) == n:
+        total = api.count_sessions()
+        if total > n and not (since or failed):
+            note = f"{n} of {total} sessions; --limit 0 shows all"
+    return ListResult(sessions, note)
+
+
 def list_view(sessions: list[Any], width: int) -> tuple[list[str], list[list[Cell]]]:
     """The ``list`` table's columns and cells for a console ``width`` cells wide.
 

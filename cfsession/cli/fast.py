@@ -95,26 +95,19 @@ def _parse(argv: list[str], options: dict[str, str | None],
 
 
 def _list(limit: int | None, since: str | None, failed: bool, as_json: bool) -> int:
-    from cfsession import api
-    from cfsession.cli._render import LIST_DEFAULT, NO_SESSIONS, emit_json, list_view, warn
+    from cfsession.cli._render import NO_SESSIONS, fetch_list, list_view
 
-    warnings: list[Any] = []
-    n = limit if limit is not None else (0 if as_json else LIST_DEFAULT)
-    sessions = api.list_sessions(limit=n or None, since=since, failed=failed, warnings=warnings)
-    warn(warnings)
-    if as_json:
-        emit_json([s.to_dict() for s in sessions])
+    got = fetch_list(limit, since, failed, as_json)
+    if got is None:
         return 0
     out = _Out()
-    if sessions:
-        columns, rows = list_view(sessions, out.width)
+    if got.sessions:
+        columns, rows = list_view(got.sessions, out.width)
         out.table(columns, rows)
     else:
         out.message(NO_SESSIONS)
-    if n and len(sessions) == n:
-        total = api.count_sessions()
-        if total > n and not (since or failed):
-            out.message(f"{n} of {total} sessions; --limit 0 shows all")
+    if got.note:
+        out.message(got.note)
     return 0
 
 

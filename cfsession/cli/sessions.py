@@ -25,6 +25,7 @@ from cfsession.cli._render import (
     SEARCH_DEFAULT,
     emit_json,
     escape_c1,
+    fetch_list,
     render_list,
     render_search,
     render_show,
@@ -46,21 +47,13 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON (every session unless --limit)."),
     ) -> None:
         """List recorded sessions, newest first."""
-        from cfsession import api
-
-        warnings: list[Any] = []
-        n = limit if limit is not None else (0 if as_json else LIST_DEFAULT)
-        sessions = api.list_sessions(limit=n or None, since=since, failed=failed, warnings=warnings)
-        warn(warnings)
-        if as_json:
-            emit_json([s.to_dict() for s in sessions])
+        got = fetch_list(limit, since, failed, as_json)
+        if got is None:
             return
         con = _common.console()
-        render_list(con, sessions)
-        if n and len(sessions) == n:
-            total = api.count_sessions()
-            if total > n and not (since or failed):
-                con.print(f"{n} of {total} sessions; --limit 0 shows all", style="dim")
+        render_list(con, got.sessions)
+        if got.note:
+            con.print(got.note, style="dim")
 
     @app.command("show")
     def show(
