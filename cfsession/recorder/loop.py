@@ -22,7 +22,7 @@ from cfsession.session import Session
 
 READ_SIZE = 65536
 BURST_MAX = 256 * 1024
-DEFER_MAX = 1024 * 1024  # bytes of output whose bookkeeping may wait for an idle loop
+DEFER_MAX = 512 * 1024  # bytes of output whose bookkeeping may wait for an idle loop
 IDLE_FLUSH_S = 0.03  # release a held partial intro / lone ESC after this much quiet
 CAST_FLUSH_S = 0.25
 DRAIN_QUIET_S = 0.2  # after the shell exited: stop when no output for this long …

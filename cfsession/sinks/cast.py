@@ -23,7 +23,7 @@ from cfsession.sinks import WarningCallback
 COALESCE_S = 0.010
 FLUSH_S = 0.25
 MAX_PENDING = 256 * 1024  # characters; bounds memory under a flood of output
-MAX_BUFFERED = 1024 * 1024  # characters of encoded events held before a write
+MAX_BUFFERED = 256 * 1024  # bytes of encoded events held before a write (and joined for it)
 
 class StreamRedact(Protocol):
     """Redaction of text that arrives in pieces (``cfsession.redact_stream.StreamRedactor``)."""

@@ -26,7 +26,7 @@ from typing import Any
 from cfsession.sinks import WarningCallback
 from cfsession.sinks.cast import CastWriter
 
-QUEUE_ITEMS = 16  # with <= 256 KiB bursts: at most ~4 MiB in flight, then the loop waits
+QUEUE_ITEMS = 8  # with <= 256 KiB bursts: at most ~2 MiB in flight, then the loop waits
 INLINE_MAX = 64 * 1024  # bytes between two barriers written on the caller's thread
 
 
