@@ -14,8 +14,8 @@ the median over rounds of the paired ratio (this round's time / NAME's time this
 
 Workloads: ``bulk`` (``cat`` of a 100 MiB text file, ``yes | head -c 10M``; recorder
 stdin is an idle outer PTY, stdout /dev/null; CPU and peak RSS from ``wait4``), ``cmds``
-(1,000 ``echo i`` typed into an interactive bash, ms per command), ``startup`` (launch to
-first prompt), ``rss`` (one cfsession run over >= 1 GiB of output: peak RSS stays flat),
+(1,000 ``echo i`` typed into an interactive bash, then zsh and fish; ms per command),
+``startup`` (launch to first prompt), ``rss`` (one cfsession run over >= 1 GiB of output: peak RSS stays flat),
 ``etw`` and ``store`` (``scripts/bench_etw.py`` / ``scripts/bench_store.py`` when present).
 The interactive bash of every variant reads the same hermetic ``HOME/.bashrc`` (it sets
 ``PS1``); cfsession injects its hooks but keeps that prompt.
