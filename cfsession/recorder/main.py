@@ -262,6 +262,7 @@ def main(argv: list[str]) -> int:
 
 def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one place on purpose
     from cfsession import shell as shell_mod
+    from cfsession.recorder import bookkeeper
     from cfsession.recorder import pty as platform_io
     from cfsession.recorder.loop import Loop
     from cfsession.segmenter import Segmenter
@@ -296,6 +297,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
     launch.env["CFSESSION_ID"] = session_id  # not secret: lets a nested recorder find its parent
 
     # -- sinks ------------------------------------------------------------------------------
+    use_child = bookkeeper.available()
     root = paths.home()
     jsonl = cast = None
     try:
@@ -325,7 +327,9 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
             )
         except OSError as exc:
             warn("cast", f"cannot write the .cast file ({exc})")
-        if cast is not None:
+        if cast is not None and not use_child:
+            # In one process the .cast work goes to a thread under volume; with a
+            # bookkeeping child it runs there (threads do not survive a fork).
             from cfsession.sinks.cast_thread import ThreadedCast
 
             cast = ThreadedCast(cast, on_warning=warn)  # type: ignore[assignment]
@@ -412,10 +416,13 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
         session.no_hello(0.0, launch.reason or "no shell integration")
     deadline = float(os.environ.get("CFSESSION_INTEGRATION_TIMEOUT", INTEGRATION_TIMEOUT_S))
     result = None
+    # From here the session and its files belong to the bookkeeping child (POSIX).
+    remote = bookkeeper.start(session, sinks, [pty.fileno()], warn, term.is_tty) if use_child else None
+    summary: dict[str, Any] | None = None
     try:
         loop = Loop(
             pty,
-            session,
+            remote or session,  # type: ignore[arg-type]
             segmenter,
             term,
             t0=t0,
@@ -434,22 +441,35 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
         t_end = time.monotonic() - t0
         if result is None:  # an exception inside the loop: still close the session
             pty.terminate(force=True)
-            code = pty.wait()
-            session.finish(t_end, code, "error")
+            code, reason = pty.wait(), "error"
         else:
-            session.finish(t_end, result.exit_code, result.reason)
-        for s in sinks:
-            s.close()
+            code, reason = result.exit_code, result.reason
+        if remote is not None:
+            summary = remote.finish(t_end, code, reason)
+        else:
+            session.finish(t_end, code, reason)
+            for s in sinks:
+                s.close()
+            summary = {
+                "command_count": session.command_count,
+                "failed_count": session.failed_count,
+                "saved": jsonl is not None and jsonl.failed is None,
+                "path": str(jsonl.path) if jsonl is not None else None,
+                "last_hash": jsonl.last_hash if jsonl is not None else None,
+            }
         pty.close()
         if tmpdir:
             shell_mod.remove_tmpdir(tmpdir)
     if not opts.quiet:
-        saved = jsonl is not None and jsonl.failed is None
-        where = f"{jsonl.path} (final hash {jsonl.last_hash[:16]})" if saved and jsonl else "(not saved)"
-        sys.stderr.write(
-            f"cfsession: session {session_id}: {session.command_count} commands, "
-            f"{session.failed_count} failed — {where}\n"
-        )
+        if summary is None:
+            sys.stderr.write(f"cfsession: session {session_id}: the recording did not report its end\n")
+        else:
+            saved = summary["saved"]
+            where = f"{summary['path']} (final hash {summary['last_hash'][:16]})" if saved else "(not saved)"
+            sys.stderr.write(
+                f"cfsession: session {session_id}: {summary['command_count']} commands, "
+                f"{summary['failed_count']} failed — {where}\n"
+            )
     if result.signal is not None:
         return 128 + result.signal  # killed by a signal, as a shell would report it
     return result.exit_code

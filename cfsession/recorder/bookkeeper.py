@@ -1,0 +1,224 @@
+"""The session's bookkeeping in a child process (POSIX), so the relay never waits for it.
+
+The loop passes output through, strips markers and hands every piece to the session
+object. In one process that costs the relay twice: interactive commands wait while their
+record is built (state machine, redaction, two JSON encodings, SHA-256, .cast events),
+and under a flood of output the .cast work holds the GIL against the loop's reads. So the
+recorder forks once, after the files are open and the shell is running: the child owns
+the :class:`~cfsession.session.Session` and its sinks, and the loop writes what it would
+have called on it into a pipe (:class:`Remote` has the same methods). Order is the pipe's
+order. Nothing comes back until ``finish``, whose reply carries what the exit line
+prints.
+
+If the parent dies (SIGKILL), the child reads EOF, closes the files as they are (no
+``session_end``, exactly as a killed single process would leave them) and exits. If the
+child dies, the parent warns once and goes on passing the stream through. Windows has
+no fork: there the session stays in the recorder's process.
+"""
+
+from __future__ import annotations
+
+import marshal  # builtin: pickle would add ~1.6 ms of imports before the first prompt
+import os
+import select
+import signal
+import struct
+from typing import Any
+
+_HEAD = struct.Struct("<cdI")  # kind, time, payload length
+_DATA, _CALL = b"o", b"c"
+PIPE_SIZE = 1 << 20  # room for 4 bursts of output before the loop waits for the child
+REPLY_TIMEOUT_S = 30.0
+_IGNORED = ("SIGINT", "SIGHUP", "SIGTERM", "SIGQUIT", "SIGTSTP", "SIGTTOU", "SIGTTIN", "SIGUSR1", "SIGUSR2", "SIGWINCH")
+
+
+def available() -> bool:
+    return hasattr(os, "fork") and os.environ.get("CFSESSION_BOOKKEEPING", "process") != "inline"
+
+
+def start(session: Any, sinks: list[Any], close_fds: list[int], warn: Any, raw: bool) -> Remote:
+    """Fork the bookkeeper; returns the parent's handle. The child never returns."""
+    req_r, req_w = os.pipe()
+    rep_r, rep_w = os.pipe()
+    try:
+        import fcntl
+
+        fcntl.fcntl(req_w, 1031, PIPE_SIZE)  # F_SETPIPE_SZ (Linux); the default 64 KiB also works
+    except (ImportError, OSError):
+        pass
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child; covered by the e2e tests
+        code = 0
+        try:
+            os.close(req_w)
+            os.close(rep_r)
+            for fd in close_fds:
+                try:
+                    os.close(fd)  # the PTY: the shell must see a hang-up when the parent goes
+                except OSError:
+                    pass
+            warn.raw = raw
+            _serve(session, sinks, req_r, rep_w)
+        except BaseException:
+            code = 70
+        finally:
+            os._exit(code)  # no atexit handlers, no finalizers of the parent's objects
+    os.close(req_r)
+    os.close(rep_w)
+    warn.session = None  # the child writes the files from now on; never both
+    return Remote(pid, req_w, rep_r, session.cast is not None, warn)
+
+
+def _serve(session: Any, sinks: list[Any], rfd: int, wfd: int) -> None:
+    from cfsession.segmenter import Mark
+
+    for name in _IGNORED:  # the parent decides when the session ends, and says so
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            signal.signal(sig, signal.SIG_IGN)
+    failed = False
+    with os.fdopen(rfd, "rb", buffering=PIPE_SIZE) as f:
+        while True:
+            head = f.read(_HEAD.size)
+            if len(head) < _HEAD.size:
+                break  # the parent is gone: keep what was written
+            kind, t, n = _HEAD.unpack(head)
+            payload = f.read(n)
+            try:
+                if kind == _DATA:
+                    session.data(payload, t)
+                    continue
+                name, args = marshal.loads(payload)
+                if name == "mark":
+                    session.mark(Mark(*args[0]), args[1])
+                elif name == "finish":
+                    session.finish(*args)
+                    _close(sinks)
+                    _reply(wfd, session, sinks)
+                    return
+                elif name == "no_hello":
+                    if not session.active:
+                        session.no_hello(*args)
+                elif name == "tick":
+                    if session.cast is not None:
+                        session.cast.tick(*args)
+                else:
+                    getattr(session, name)(*args)
+            except Exception as exc:  # a bug here must not stop the recording of the rest
+                if not failed and session.on_warning is not None:
+                    failed = True
+                    session.on_warning("bookkeeping", f"internal error while recording: {type(exc).__name__}: {exc}")
+    if session.cast is not None:
+        session.cast.close()
+    _close(sinks)
+
+
+def _close(sinks: list[Any]) -> None:
+    for s in sinks:
+        s.close()
+
+
+def _reply(wfd: int, session: Any, sinks: list[Any]) -> None:
+    jsonl = next((s for s in sinks if hasattr(s, "last_hash")), None)
+    summary = {
+        "command_count": session.command_count,
+        "failed_count": session.failed_count,
+        "saved": jsonl is not None and jsonl.failed is None,
+        "path": str(jsonl.path) if jsonl is not None else None,
+        "last_hash": jsonl.last_hash if jsonl is not None else None,
+    }
+    data = marshal.dumps(summary)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(wfd, view) :]
+    os.close(wfd)
+
+
+class Remote:
+    """The parent's side: the Session methods the loop calls, written to the child."""
+
+    def __init__(self, pid: int, wfd: int, rfd: int, has_cast: bool, warn: Any) -> None:
+        self.pid, self._wfd, self._rfd = pid, wfd, rfd
+        self._warn = warn
+        self.broken = False
+        self.cast = self if has_cast else None  # the loop calls session.cast.tick(t)
+
+    # -- what Loop uses ------------------------------------------------------------------------
+    active = False  # the child checks: no_hello is sent and applied only if still inactive
+
+    def data(self, data: bytes, t: float) -> None:
+        self._send(_HEAD.pack(_DATA, t, len(data)), data)
+
+    def mark(self, m: Any, t: float) -> None:
+        self._call("mark", (m.event, m.seq, dict(m.fields)), t)
+
+    def resize(self, cols: int, rows: int, t: float) -> None:
+        self._call("resize", cols, rows, t)
+
+    def pause(self, t: float) -> None:
+        self._call("pause", t)
+
+    def resume(self, t: float) -> None:
+        self._call("resume", t)
+
+    def toggle_pause(self, t: float) -> None:
+        self._call("toggle_pause", t)
+
+    def no_hello(self, t: float, reason: str) -> None:
+        self._call("no_hello", t, reason)
+
+    def tick(self, t: float) -> None:
+        self._call("tick", t)
+
+    # -- the end -------------------------------------------------------------------------------
+    def finish(self, t: float, exit_code: int | None, reason: str) -> dict[str, Any] | None:
+        """End the session in the child; its summary, or None if it did not answer."""
+        self._call("finish", t, exit_code, reason)
+        os.close(self._wfd)
+        summary = None
+        try:
+            chunks = []
+            while True:
+                r, _, _ = select.select([self._rfd], [], [], REPLY_TIMEOUT_S)
+                if not r:
+                    break
+                chunk = os.read(self._rfd, 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            if chunks:
+                summary = marshal.loads(b"".join(chunks))
+        except (OSError, ValueError, EOFError, TypeError):
+            summary = None
+        finally:
+            os.close(self._rfd)
+            self._reap()
+        return summary
+
+    def _reap(self) -> None:
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+    def _call(self, name: str, *args: Any) -> None:
+        try:
+            payload = marshal.dumps((name, args))
+        except Exception as exc:  # a bug: lose this call, not the session
+            self._warn("bookkeeping", f"internal error while recording: {type(exc).__name__}: {exc}")
+            return
+        self._send(_HEAD.pack(_CALL, 0.0, len(payload)), payload)
+
+    def _send(self, head: bytes, payload: bytes) -> None:
+        if self.broken:
+            return
+        try:
+            n = os.writev(self._wfd, [head, payload])
+            total = len(head) + len(payload)
+            if n < total:  # a signal or a full pipe cut the write short: finish it
+                rest = memoryview(head + payload)[n:]
+                while rest:
+                    rest = rest[os.write(self._wfd, rest) :]
+        except OSError as exc:
+            self.broken = True
+            self._warn("bookkeeping", f"the recording stopped ({exc}); your shell goes on")
