@@ -29,6 +29,7 @@ _HEAD = struct.Struct("<cdI")  # kind, time, payload length
 _DATA, _CALL = b"o", b"c"
 PIPE_SIZE = 1 << 20  # room for 4 bursts of output before the loop waits for the child
 REPLY_TIMEOUT_S = 30.0
+BATCH_FLUSH = 64 * 1024  # a piece of output this large is sent at once
 _IGNORED = ("SIGINT", "SIGHUP", "SIGTERM", "SIGQUIT", "SIGTSTP", "SIGTTOU", "SIGTTIN", "SIGUSR1", "SIGUSR2", "SIGWINCH")
 
 
@@ -36,17 +37,31 @@ def available() -> bool:
     return hasattr(os, "fork") and os.environ.get("CFSESSION_BOOKKEEPING", "process") != "inline"
 
 
-def start(session: Any, sinks: list[Any], close_fds: list[int], warn: Any, raw: bool) -> Remote:
-    """Fork the bookkeeper; returns the parent's handle. The child never returns."""
-    req_r, req_w = os.pipe()
-    rep_r, rep_w = os.pipe()
+def start(session: Any, sinks: list[Any], close_fds: list[int], warn: Any, raw: bool) -> Remote | None:
+    """Fork the bookkeeper; returns the parent's handle (the child never returns), or
+    None if it cannot (no processes or fds left): then the session stays in-process."""
+    try:
+        req_r, req_w = os.pipe()
+    except OSError:
+        return None
+    try:
+        rep_r, rep_w = os.pipe()
+    except OSError:
+        os.close(req_r)
+        os.close(req_w)
+        return None
     try:
         import fcntl
 
         fcntl.fcntl(req_w, 1031, PIPE_SIZE)  # F_SETPIPE_SZ (Linux); the default 64 KiB also works
     except (ImportError, OSError):
         pass
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        for fd in (req_r, req_w, rep_r, rep_w):
+            os.close(fd)
+        return None
     if pid == 0:  # pragma: no cover - runs in the child; covered by the e2e tests
         code = 0
         try:
@@ -141,16 +156,27 @@ class Remote:
         self.pid, self._wfd, self._rfd = pid, wfd, rfd
         self._warn = warn
         self.broken = False
+        self._batch: list[bytes] = []  # data and marks of one settle of the loop, sent at once
         self.cast = self if has_cast else None  # the loop calls session.cast.tick(t)
 
     # -- what Loop uses ------------------------------------------------------------------------
     active = False  # the child checks: no_hello is sent and applied only if still inactive
 
     def data(self, data: bytes, t: float) -> None:
-        self._send(_HEAD.pack(_DATA, t, len(data)), data)
+        self._batch += (_HEAD.pack(_DATA, t, len(data)), data)
+        if len(data) >= BATCH_FLUSH:  # volume: no point holding it back
+            self.end_batch()
 
     def mark(self, m: Any, t: float) -> None:
-        self._call("mark", (m.event, m.seq, dict(m.fields)), t)
+        payload = marshal.dumps(("mark", ((m.event, m.seq, dict(m.fields)), t)))
+        self._batch += (_HEAD.pack(_CALL, 0.0, len(payload)), payload)
+
+    def end_batch(self) -> None:
+        """One write for what the loop's bookkeeping pass handed over (one wake-up of the
+        child per pass rather than per piece)."""
+        if self._batch:
+            batch, self._batch = self._batch, []
+            self._write(batch)
 
     def resize(self, cols: int, rows: int, t: float) -> None:
         self._call("resize", cols, rows, t)
@@ -173,6 +199,7 @@ class Remote:
     # -- the end -------------------------------------------------------------------------------
     def finish(self, t: float, exit_code: int | None, reason: str) -> dict[str, Any] | None:
         """End the session in the child; its summary, or None if it did not answer."""
+        self.end_batch()
         self._call("finish", t, exit_code, reason)
         os.close(self._wfd)
         summary = None
@@ -207,18 +234,21 @@ class Remote:
         except Exception as exc:  # a bug: lose this call, not the session
             self._warn("bookkeeping", f"internal error while recording: {type(exc).__name__}: {exc}")
             return
-        self._send(_HEAD.pack(_CALL, 0.0, len(payload)), payload)
+        self._batch += (_HEAD.pack(_CALL, 0.0, len(payload)), payload)
+        self.end_batch()  # resize, pause, tick, …: now, after what came before them
 
-    def _send(self, head: bytes, payload: bytes) -> None:
+    def _write(self, parts: list[bytes]) -> None:
         if self.broken:
             return
         try:
-            n = os.writev(self._wfd, [head, payload])
-            total = len(head) + len(payload)
-            if n < total:  # a signal or a full pipe cut the write short: finish it
-                rest = memoryview(head + payload)[n:]
-                while rest:
-                    rest = rest[os.write(self._wfd, rest) :]
+            for i in range(0, len(parts), 512):  # writev takes at most IOV_MAX (1024) pieces
+                group = parts[i : i + 512]
+                n = os.writev(self._wfd, group)
+                total = sum(len(p) for p in group)
+                if n < total:  # a signal or a full pipe cut the write short: finish it
+                    rest = memoryview(b"".join(group))[n:]
+                    while rest:
+                        rest = rest[os.write(self._wfd, rest) :]
         except OSError as exc:
             self.broken = True
             self._warn("bookkeeping", f"the recording stopped ({exc}); your shell goes on")

@@ -87,6 +87,9 @@ class Loop:
         # Whether the child may have changed state: waitpid only then (and when select
         # timed out), not on every turn of the loop; that was ~12 calls per command.
         self._child_changed = True
+        # A session in another process (recorder/bookkeeper.py) takes what one pass of
+        # bookkeeping hands over in one write.
+        self._end_batch: Callable[[], None] | None = getattr(session, "end_batch", None)
 
     # -- signals --------------------------------------------------------------------------
     def _install_signals(self) -> None:
@@ -154,6 +157,8 @@ class Loop:
         if self.seg is None:
             self._write_out(chunk)
             self._record(chunk, t)
+            if self._end_batch is not None:
+                self._end_batch()
             return
         pieces = self.seg.feed(chunk)
         if len(pieces) == 1 and isinstance(pieces[0], bytes):
@@ -178,6 +183,8 @@ class Loop:
                     self.session.mark(p, t)
                 elif p:
                     self._record(p, t)
+        if self._end_batch is not None:
+            self._end_batch()
 
     def _read_burst(self) -> bytes | None:
         """Read what the PTY has now, up to BURST_MAX, in as few reads as it takes.
@@ -212,6 +219,8 @@ class Loop:
             held = self.seg.flush()
             self._write_out(held)
             self._record(held, t)
+            if self._end_batch is not None:
+                self._end_batch()
 
     def _read_input(self) -> None:
         try:
