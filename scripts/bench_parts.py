@@ -1,0 +1,139 @@
+"""Where the time per interactive command goes: the breakdown behind docs/BENCH.md.
+
+    python scripts/bench_parts.py                 # bash, 2,000 commands a variant, 3 rounds
+    python scripts/bench_parts.py --shell zsh --count 3000
+
+Each variant types ``echo i`` COUNT times into an interactive shell through a raw PTY
+and waits for the prompt each time (no pexpect): ms per command, and the CPU of the
+process under test itself (for cfsession: the recorder without its shell). Variants:
+
+* ``bare``: the shell alone;
+* ``relay``: under a bare ptyprocess relay (``../shared/bench/pypty.py``; recording nothing);
+* ``hooks``: the shell with cfsession's integration, under that relay (no recorder);
+* ``hooks-no-ps0`` (bash): the same without ``PS0``'s ``$(…)``, i.e. without its fork;
+* ``cfsession``, and ``cfsession-inline`` (``CFSESSION_BOOKKEEPING=inline``).
+
+Rounds alternate the variants. Figures move by ±10 % on a shared 2-vCPU VM: compare
+within a run. Nothing here is a test; the suite never times anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pty
+import select
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROMPT = b"CFPARTS> "
+
+
+def rc_files(home: Path) -> None:
+    (home / ".bashrc").write_text(f"PS1='{PROMPT.decode()}'\nHISTFILE=/dev/null\n")
+    (home / ".zshrc").write_text(f"PS1='{PROMPT.decode()}'\nunset HISTFILE\n")
+    conf = home / ".config" / "fish"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "config.fish").write_text(
+        f"function fish_prompt; printf '%s' '{PROMPT.decode()}'; end\n"
+        "function fish_greeting; end\nset -g fish_history ''\n"
+    )
+
+
+def hooked(shell: str, env: dict[str, str], fork: bool) -> tuple[list[str], dict[str, str]]:
+    """The shell started with cfsession's integration, as the recorder would, but bare."""
+    sys.path.insert(0, str(ROOT))
+    from cfsession.shell import LaunchContext, prepare, shell_kind
+
+    tmp = Path(tempfile.mkdtemp(prefix="cfparts-"))
+    ctx = LaunchContext(shell=shell, kind=shell_kind(shell), nonce="0" * 32, login=False, env=dict(env), tmpdir=tmp)
+    launch = prepare(ctx)
+    if not fork:
+        rc = tmp / "bashrc"
+        rc.write_text(rc.read_text().replace("$(__cfs_c >/dev/tty 2>/dev/null)", ""))
+    return launch.argv, launch.env
+
+
+def once(argv: list[str], env: dict[str, str], count: int) -> tuple[float, float]:
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(argv[0], argv, env)
+    buf = b""
+
+    def expect() -> None:
+        nonlocal buf
+        while True:
+            i = buf.find(PROMPT)
+            if i >= 0:
+                buf = buf[i + len(PROMPT) :]
+                return
+            r, _, _ = select.select([fd], [], [], 30)
+            if not r:
+                raise TimeoutError(buf[-200:])
+            buf += os.read(fd, 65536)
+
+    expect()
+    t = time.perf_counter()
+    for i in range(count):
+        os.write(fd, b"echo %d\r" % i)
+        expect()
+    dt = time.perf_counter() - t
+    with open(f"/proc/{pid}/stat") as fh:  # the process under test only, not its children
+        fields = fh.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    os.write(fd, b"exit\r")
+    try:
+        while os.read(fd, 65536):
+            pass
+    except OSError:
+        pass
+    os.waitpid(pid, 0)
+    return 1000 * dt / count, 1000 * cpu / count
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--shell", default="bash")
+    ap.add_argument("--count", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=3)
+    a = ap.parse_args()
+    shell = a.shell
+    relay = [sys.executable, str(ROOT.parent / "shared" / "bench" / "pypty.py"), "--"]
+    if not Path(relay[1]).is_file():
+        sys.exit("needs ../shared/bench/pypty.py beside the repository")
+    home = Path(tempfile.mkdtemp(prefix="cfparts-home-"))
+    rc_files(home)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CFSESSION_")}
+    base.update(HOME=str(home), TERM="xterm", LC_ALL="C.UTF-8", CFSESSION_HOME=str(home / "cf"))
+    base.pop("PROMPT_COMMAND", None)
+    cf = [sys.executable, "-m", "cfsession", "record", "-q", "--shell", shell]
+    variants: dict[str, tuple[list[str], dict[str, str]]] = {
+        "bare": ([shell, "-i"], base),
+        "relay": ([*relay, shell, "-i"], base),
+    }
+    if shell in ("bash", "zsh", "fish"):
+        argv, env = hooked(shell, base, True)
+        variants["hooks"] = ([*relay, *argv], env)
+        if shell == "bash":
+            argv, env = hooked(shell, base, False)
+            variants["hooks-no-ps0"] = ([*relay, *argv], env)
+    variants["cfsession"] = (cf, base)
+    variants["cfsession-inline"] = (cf, dict(base, CFSESSION_BOOKKEEPING="inline"))
+    results: dict[str, list[tuple[float, float]]] = {k: [] for k in variants}
+    for _ in range(a.rounds):
+        for name, (argv, env) in variants.items():
+            results[name].append(once(argv, env, a.count))
+    print(f"{shell}: {a.count} x 'echo i', {a.rounds} rounds; ms per command (median), own CPU ms per command")
+    bare = sorted(x[0] for x in results["bare"])[len(results["bare"]) // 2]
+    for name, xs in results.items():
+        ms = sorted(x[0] for x in xs)[len(xs) // 2]
+        cpu = sorted(x[1] for x in xs)[len(xs) // 2]
+        print(f"  {name:17s} {ms:7.3f} ms  (+{ms - bare:.3f} over bare)  cpu {cpu:.3f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
