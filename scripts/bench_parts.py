@@ -29,18 +29,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PROMPT = b"CFPARTS> "
+sys.path.insert(0, str(ROOT / "scripts"))
+from bench import PROMPT as _PROMPT  # noqa: E402 - the same prompt and rc files as bench.py
+from bench import hermetic_home  # noqa: E402
 
-
-def rc_files(home: Path) -> None:
-    (home / ".bashrc").write_text(f"PS1='{PROMPT.decode()}'\nHISTFILE=/dev/null\n")
-    (home / ".zshrc").write_text(f"PS1='{PROMPT.decode()}'\nunset HISTFILE\n")
-    conf = home / ".config" / "fish"
-    conf.mkdir(parents=True, exist_ok=True)
-    (conf / "config.fish").write_text(
-        f"function fish_prompt; printf '%s' '{PROMPT.decode()}'; end\n"
-        "function fish_greeting; end\nset -g fish_history ''\n"
-    )
+PROMPT = _PROMPT.encode()
 
 
 def hooked(shell: str, env: dict[str, str], fork: bool) -> tuple[list[str], dict[str, str]]:
@@ -104,8 +97,7 @@ def main() -> int:
     relay = [sys.executable, str(ROOT.parent / "shared" / "bench" / "pypty.py"), "--"]
     if not Path(relay[1]).is_file():
         sys.exit("needs ../shared/bench/pypty.py beside the repository")
-    home = Path(tempfile.mkdtemp(prefix="cfparts-home-"))
-    rc_files(home)
+    home = hermetic_home(Path(tempfile.mkdtemp(prefix="cfparts-")))
     base = {k: v for k, v in os.environ.items() if not k.startswith("CFSESSION_")}
     base.update(HOME=str(home), TERM="xterm", LC_ALL="C.UTF-8", CFSESSION_HOME=str(home / "cf"))
     base.pop("PROMPT_COMMAND", None)

@@ -133,16 +133,20 @@ def _close(sinks: list[Any]) -> None:
         s.close()
 
 
-def _reply(wfd: int, session: Any, sinks: list[Any]) -> None:
+def summary(session: Any, sinks: list[Any]) -> dict[str, Any]:
+    """What the recorder's exit line prints, from the (finished) session and its sinks."""
     jsonl = next((s for s in sinks if hasattr(s, "last_hash")), None)
-    summary = {
+    return {
         "command_count": session.command_count,
         "failed_count": session.failed_count,
         "saved": jsonl is not None and jsonl.failed is None,
         "path": str(jsonl.path) if jsonl is not None else None,
         "last_hash": jsonl.last_hash if jsonl is not None else None,
     }
-    data = marshal.dumps(summary)
+
+
+def _reply(wfd: int, session: Any, sinks: list[Any]) -> None:
+    data = marshal.dumps(summary(session, sinks))
     view = memoryview(data)
     while view:
         view = view[os.write(wfd, view) :]

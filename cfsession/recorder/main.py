@@ -450,13 +450,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
             session.finish(t_end, code, reason)
             for s in sinks:
                 s.close()
-            summary = {
-                "command_count": session.command_count,
-                "failed_count": session.failed_count,
-                "saved": jsonl is not None and jsonl.failed is None,
-                "path": str(jsonl.path) if jsonl is not None else None,
-                "last_hash": jsonl.last_hash if jsonl is not None else None,
-            }
+            summary = bookkeeper.summary(session, sinks)
         pty.close()
         if tmpdir:
             shell_mod.remove_tmpdir(tmpdir)
