@@ -25,9 +25,11 @@ def canonical(record: dict[str, Any], strict: bool = False) -> bytes:
     )
 
 
-def seal(record: dict[str, Any], prev_hash: str) -> dict[str, Any]:
-    """Set ``prev_hash`` and ``hash`` on ``record`` (in place) and return it."""
+def seal(record: dict[str, Any], prev_hash: str, strict: bool = False) -> dict[str, Any]:
+    """Set ``prev_hash`` and ``hash`` on ``record`` (in place) and return it.
+
+    ``strict``: as for :func:`canonical`; the error then leaves no ``hash`` set."""
     record["prev_hash"] = prev_hash
     record.pop("hash", None)
-    record["hash"] = hashlib.sha256(canonical(record)).hexdigest()
+    record["hash"] = hashlib.sha256(canonical(record, strict)).hexdigest()
     return record

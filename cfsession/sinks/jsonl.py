@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import math
 import os
@@ -11,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cfsession.integrity import GENESIS, canonical
+from cfsession.integrity import GENESIS, seal
 from cfsession.paths import open_private
 from cfsession.sinks import Record, WarningCallback
 
@@ -53,15 +52,10 @@ def sealed(record: Record, prev_hash: str) -> Record:
     encode. The canonical encoding doubles as the check: one JSON pass fewer per record
     than checking first.
     """
-    record["prev_hash"] = prev_hash
-    record.pop("hash", None)
     try:
-        body = canonical(record, strict=True)
+        return seal(record, prev_hash, strict=True)
     except UnicodeEncodeError:
-        record = _clean(record)
-        body = canonical(record, strict=True)
-    record["hash"] = hashlib.sha256(body).hexdigest()
-    return record
+        return seal(_clean(record), prev_hash, strict=True)
 
 
 class JsonlSink:
