@@ -53,8 +53,8 @@ def start(session: Any, sinks: list[Any], close_fds: list[int], warn: Any, raw: 
     try:
         import fcntl
 
-        fcntl.fcntl(req_w, 1031, PIPE_SIZE)  # F_SETPIPE_SZ (Linux); the default 64 KiB also works
-    except (ImportError, OSError):
+        fcntl.fcntl(req_w, fcntl.F_SETPIPE_SZ, PIPE_SIZE)  # the default 64 KiB also works
+    except (ImportError, AttributeError, OSError):  # F_SETPIPE_SZ is Linux-only
         pass
     try:
         pid = os.fork()
