@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -33,3 +35,14 @@ def require_shell(name: str) -> str:
             pytest.fail(f"{name} is not installed but CI must test it (.ci/run installs it)")
         pytest.skip(f"{name} not installed")
     return path
+
+
+def require_module(name: str) -> ModuleType:
+    """Module ``name`` from the test extra; in CI a missing one fails the test, elsewhere
+    it skips."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is in the test extra but not installed (.ci/run installs it)")
+        pytest.skip(f"{name} not installed")

@@ -361,6 +361,18 @@ def startup_lines(sh: Shell) -> list[str]:
     return [ln for ln in lines if not ln.startswith("cfsession: recording ")]
 
 
+def paste_long_lines(sh: Shell, noop: str) -> tuple[str, str, str]:
+    """Paste a 10 kB line, a 100 kB one and an 80 kB multibyte one (``noop`` starts the
+    last two: a command that does nothing in this shell); :func:`assert_long_lines`
+    checks what was recorded of them."""
+    long10 = "echo " + "x" * 10_000
+    long100 = f"{noop} " + "y" * 100_000
+    wide = f"{noop} " + "é" * 40_000  # 80 kB: over the marker cap in bytes, not in characters
+    for line in (long10, long100, wide):
+        sh.paste(line)
+    return long10, long100, wide
+
+
 def assert_long_lines(cmds: list[dict[str, Any]], long10: str, long100: str, wide: str) -> None:
     """A 10 kB line kept whole; a 100 kB one and an 80 kB multibyte one cut to fit the
     64 KiB marker cap (in bytes), never dropped."""

@@ -68,12 +68,7 @@ def test_multiline_paste_and_long_lines(user_home: Path, cf_home: Path) -> None:
     sh.run("for i in 1 2\necho n$i\nend")
     sh.paste("echo p1\necho p2")  # one buffer, one command in fish (bash: two)
     sh.run("echo a \\\nb")
-    long10 = "echo " + "x" * 10_000
-    sh.paste(long10)
-    long100 = "true " + "y" * 100_000
-    sh.paste(long100)
-    wide = "true " + "é" * 40_000  # 80 kB: over the marker cap in bytes, not in characters
-    sh.paste(wide)
+    long10, long100, wide = sf.paste_long_lines(sh, "true")
     sh.finish()
     cmds = sf.commands(cf_home)
     got = [(c["command"], c["exit_code"], c["output"]) for c in cmds[:3]]

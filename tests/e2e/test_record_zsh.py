@@ -81,12 +81,7 @@ def test_multiline_heredoc_paste_and_control_chars(user_home: Path, cf_home: Pat
     sh.paste("echo p1\necho p2")  # one buffer, one command in zsh (bash: two)
     sh.child.send("echo 'c\x16\x01d'\r")  # Ctrl-V Ctrl-A: a literal control char in the line
     sh.expect_prompt()
-    long10 = "echo " + "x" * 10_000
-    sh.paste(long10)
-    long100 = ": " + "y" * 100_000
-    sh.paste(long100)
-    wide = ": " + "é" * 40_000  # 80 kB: over the marker cap in bytes, not in characters
-    sh.paste(wide)
+    long10, long100, wide = sf.paste_long_lines(sh, ":")
     sh.finish()
     cmds = sf.commands(cf_home)
     got = [(c["command"], c["exit_code"], c["output"]) for c in cmds[:5]]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import stat
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 
 from cfsession.segmenter import Mark, Segmenter, unescape
 from cfsession.shell import OSC_NUM, LaunchContext, prepare, pwsh
+from tests.conftest import require_module
 
 NONCE = "0123456789abcdef0123456789abcdef"
 PS_QUOTES = "'\u2018\u2019\u201a\u201b"
@@ -331,13 +331,8 @@ def test_language_mode_checked_first(script: str) -> None:
 
 
 def test_script_parses_as_powershell(script: str) -> None:
-    try:
-        import tree_sitter as ts
-        import tree_sitter_pwsh as tsp
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("tree-sitter-pwsh missing: it is in the test extra")
-        pytest.skip("tree-sitter-pwsh not installed")
+    ts = require_module("tree_sitter")
+    tsp = require_module("tree_sitter_pwsh")
     parser = ts.Parser(ts.Language(tsp.language()))
     tree = parser.parse(script.encode())
     errors: list[tuple[int, int]] = []

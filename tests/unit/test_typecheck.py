@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.conftest import require_module
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_mypy_strict_is_clean(tmp_path: Path) -> None:
-    try:
-        import mypy  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("mypy is in the test extra: .ci/run installs it")
-        pytest.skip("mypy not installed")
+    require_module("mypy")
     out = subprocess.run(
         [sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path), "cfsession"],
         cwd=ROOT,
@@ -30,12 +24,7 @@ def test_mypy_strict_is_clean(tmp_path: Path) -> None:
 
 
 def test_ruff_is_clean() -> None:
-    try:
-        import ruff  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("ruff is in the test extra: .ci/run installs it")
-        pytest.skip("ruff not installed")
+    require_module("ruff")
     out = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--no-cache", "cfsession", "tests", "scripts"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
