@@ -38,6 +38,10 @@ _RESUME = getattr(signal, "SIGUSR2", None)
 _ENDING = {getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, n)}
 
 
+def _nothing() -> None:
+    pass
+
+
 class LoopResult(NamedTuple):
     exit_code: int
     reason: str  # exit / hangup / signal / error
@@ -89,7 +93,7 @@ class Loop:
         self._child_changed = True
         # A session in another process (recorder/bookkeeper.py) takes what one pass of
         # bookkeeping hands over in one write.
-        self._end_batch: Callable[[], None] | None = getattr(session, "end_batch", None)
+        self._end_batch: Callable[[], None] = getattr(session, "end_batch", None) or _nothing
 
     # -- signals --------------------------------------------------------------------------
     def _install_signals(self) -> None:
@@ -157,8 +161,7 @@ class Loop:
         if self.seg is None:
             self._write_out(chunk)
             self._record(chunk, t)
-            if self._end_batch is not None:
-                self._end_batch()
+            self._end_batch()
             return
         pieces = self.seg.feed(chunk)
         if len(pieces) == 1 and isinstance(pieces[0], bytes):
@@ -183,8 +186,7 @@ class Loop:
                     self.session.mark(p, t)
                 elif p:
                     self._record(p, t)
-        if self._end_batch is not None:
-            self._end_batch()
+        self._end_batch()
 
     def _read_burst(self) -> bytes | None:
         """Read what the PTY has now, up to BURST_MAX, in as few reads as it takes.
@@ -219,8 +221,7 @@ class Loop:
             held = self.seg.flush()
             self._write_out(held)
             self._record(held, t)
-            if self._end_batch is not None:
-                self._end_batch()
+            self._end_batch()
 
     def _read_input(self) -> None:
         try:
