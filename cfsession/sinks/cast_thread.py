@@ -1,5 +1,9 @@
 """The .cast writer on its own thread, so recording a flood of output uses the second core.
 
+Used when the session stays in the recorder's process (Windows, or
+``CFSESSION_BOOKKEEPING=inline``); on POSIX the bookkeeping child
+(``recorder/bookkeeper.py``) calls the plain writer, on a core of its own.
+
 Decoding, redaction, JSON encoding, hashing and writing the asciicast (the per-byte work of
 recording) run on a worker thread fed through a bounded queue; the PTY loop only hands
 over chunks and gets back to passing output through. Order is kept: every call is one
