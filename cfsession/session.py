@@ -30,7 +30,7 @@ class Command:
     """One command while it runs (a plain class: no `dataclasses` import before the prompt)."""
 
     __slots__ = ("seq", "text", "source", "cwd", "t_start", "spool", "cmdno", "anomalies",
-                 "alt_screen", "exit_code", "pipestatus", "t_end")
+                 "alt_screen", "exit_code", "pipestatus", "t_end", "err")
 
     def __init__(self, *, seq: int, text: str | None, source: str, cwd: str | None,
                  t_start: float, spool: OutputSpool, cmdno: str | None = None) -> None:
@@ -42,6 +42,7 @@ class Command:
         self.exit_code: int | None = None
         self.pipestatus: list[int] | None = None
         self.t_end: float | None = None
+        self.err: OutputSpool | None = None  # stderr apart (record -- CMD on pipes)
 
 
 def status_kind(code: int | None) -> str:
@@ -135,6 +136,15 @@ class Session:
         elif self.active:
             self._between.add(data)
 
+    def data_err(self, data: bytes, t: float) -> None:
+        """Output from the command's stderr (pipes mode): recorded as output, and apart."""
+        if self.paused_at is not None:
+            return
+        self.data(data, t)
+        cmd = self.current
+        if cmd is not None and cmd.err is not None:
+            cmd.err.add(data)
+
     def mark(self, m: Mark, t: float) -> None:
         if m.event == "!":  # a forged/replayed marker passed through as data
             if self.current is not None:  # between commands it is only prompt output
@@ -211,9 +221,13 @@ class Session:
             self.on_warning("unsegmented", f"recording without command boundaries: {reason}")
         self.open_pseudo(t)
 
-    def open_pseudo(self, t: float, text: str | None = None, source: str = "unsegmented") -> None:
-        """One pseudo-command spanning what follows (unsegmented shell, or ``record -- CMD``)."""
+    def open_pseudo(self, t: float, text: str | None = None, source: str = "unsegmented",
+                    streams: bool = False) -> None:
+        """One pseudo-command spanning what follows (unsegmented shell, or ``record -- CMD``);
+        ``streams``: its stderr arrives apart (:meth:`data_err`) and is kept apart too."""
         self._start_command(t, text, source, None)
+        if streams and self.current is not None:
+            self.current.err = OutputSpool(self.output_cap)
 
     # -- the state machine -------------------------------------------------------------------
     def _start(self, m: Mark, t: float) -> None:
@@ -325,6 +339,11 @@ class Session:
             if command is not None:
                 command, n = self.redact(command)
                 redactions += n
+        stderr: str | None = None
+        if cmd.err is not None:
+            stderr = cmd.err.text()
+            if self.redact is not None:
+                stderr = self.redact(stderr)[0]  # its secrets are counted in output's
         if cmd.exit_code not in (0, None):
             self.failed_count += 1
         digest: tuple[str | None, int | None] = (None, None)
@@ -349,6 +368,7 @@ class Session:
             "output": output,
             "output_length": cmd.spool.total,
             "output_truncated": cmd.spool.truncated,
+            **({"stderr": stderr, "stderr_length": cmd.err.total} if cmd.err is not None else {}),
             "alt_screen": cmd.alt_screen,
             "cast_start": round(cmd.t_start, 6),
             "cast_end": round(cmd.t_end, 6),

@@ -26,7 +26,7 @@ import struct
 from typing import Any
 
 _HEAD = struct.Struct("<cdI")  # kind, time, payload length
-_DATA, _CALL = b"o", b"c"
+_DATA, _ERR, _CALL = b"o", b"e", b"c"  # output, stderr apart (pipes mode), a call
 PIPE_SIZE = 1 << 20  # room for 4 bursts of output before the loop waits for the child
 REPLY_TIMEOUT_S = 30.0
 BATCH_FLUSH = 64 * 1024  # a piece of output this large is sent at once
@@ -103,6 +103,9 @@ def _serve(session: Any, sinks: list[Any], rfd: int, wfd: int) -> None:
                 if kind == _DATA:
                     session.data(payload, t)
                     continue
+                if kind == _ERR:
+                    session.data_err(payload, t)
+                    continue
                 name, args = marshal.loads(payload)
                 if name == "mark":
                     session.mark(Mark(*args[0]), args[1])
@@ -169,6 +172,11 @@ class Remote:
     def data(self, data: bytes, t: float) -> None:
         self._batch += (_HEAD.pack(_DATA, t, len(data)), data)
         if len(data) >= BATCH_FLUSH:  # volume: no point holding it back
+            self.end_batch()
+
+    def data_err(self, data: bytes, t: float) -> None:
+        self._batch += (_HEAD.pack(_ERR, t, len(data)), data)
+        if len(data) >= BATCH_FLUSH:
             self.end_batch()
 
     def mark(self, m: Any, t: float) -> None:

@@ -38,6 +38,11 @@ def build_parser() -> Any:  # argparse.ArgumentParser, imported only when needed
         help="a control key (e.g. C-] or ^]) that pauses and resumes capture; the stream "
         "still passes through and the pause is recorded as a gap",
     )
+    io = p.add_mutually_exclusive_group()
+    io.add_argument("--pty", dest="pty", action="store_true", default=None,
+                    help="run `-- CMD` on a pseudo-terminal even when stdin or stdout is not one")
+    io.add_argument("--no-pty", dest="pty", action="store_false",
+                    help="run `-- CMD` on pipes even on a terminal (stdout and stderr kept apart)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="after --: the command to record")
     return p
 
@@ -51,11 +56,13 @@ class Options(NamedTuple):
     quiet: bool = False
     command: list[str] = []  # never mutated
     pause_key: bytes | None = None
+    pty: bool | None = None  # record -- CMD: None = a PTY only when stdin and stdout are terminals
 
 
 _VALUED = {"--shell": "shell", "--name": "name", "-n": "name", "--type": "session_type",
            "--pause-key": "pause_key"}
 _FLAGS = {"--login": "login", "-l": "login", "--no-etw": "no_etw", "--quiet": "quiet", "-q": "quiet"}
+_PTY_FLAGS = {"--pty": True, "--no-pty": False}
 
 
 def _parse_plain(argv: list[str]) -> dict[str, Any] | None:
@@ -79,6 +86,8 @@ def _parse_plain(argv: list[str]) -> dict[str, Any] | None:
             out[_VALUED[name]] = value
         elif a in _FLAGS:
             out[_FLAGS[a]] = True
+        elif a in _PTY_FLAGS:
+            out["pty"] = _PTY_FLAGS[a]
         else:
             return None
         i += 1
@@ -92,14 +101,14 @@ def parse(argv: list[str]) -> Options:
         return Options(
             plain.get("shell"), plain.get("login", False), plain.get("name"),
             plain.get("session_type"), plain.get("no_etw", False), plain.get("quiet", False),
-            list(plain["command"]), key,
+            list(plain["command"]), key, plain.get("pty"),
         )
     ns = build_parser().parse_args(argv)
     cmd = list(ns.command)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
     key = parse_key(ns.pause_key) if ns.pause_key else None
-    return Options(ns.shell, ns.login, ns.name, ns.session_type, ns.no_etw, ns.quiet, cmd, key)
+    return Options(ns.shell, ns.login, ns.name, ns.session_type, ns.no_etw, ns.quiet, cmd, key, ns.pty)
 
 
 def parse_key(spec: str) -> bytes:
@@ -280,14 +289,18 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
     # -- what to run ----------------------------------------------------------------------
     tmpdir: Path | None = None
     nonce = os.urandom(16).hex()  # 128 bits from the OS CSPRNG, as secrets.token_hex
+    pipes = False
     if opts.command:
-        exe = shutil.which(opts.command[0])
-        if exe is None:
-            raise CfsessionError(f"command not found: {opts.command[0]}", "check the name or PATH")
+        exe = find_command(opts.command[0])
+        pipes = use_pipes(opts.pty)
         shell_path, kind = exe, shell_mod.shell_kind(exe)
         launch = shell_mod.Launch(argv=list(opts.command), env=env, integrated=False, reason="single command")
         session_type = opts.session_type or "command"
     else:
+        if opts.pty is False:
+            err = CfsessionError("--no-pty needs a command", "use `cfsession record --no-pty -- CMD ARGS…`")
+            err.exit_code = 2
+            raise err
         shell_path = resolve_shell(opts.shell, env, platform_io.default_shell(env))
         kind = shell_mod.shell_kind(shell_path)
         tmpdir = shell_mod.make_tmpdir()
@@ -376,18 +389,22 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
             "etw": getattr(etw, "status", "unavailable: emitter not installed"),
             "integration": integration,
             "command_argv": argv_record,
+            "io": "pipes" if pipes else "pty",
         }
     )
 
     if not opts.quiet:
         note = f" (nested in {parent})" if parent else ""
-        what = "command" if opts.command else "session; exit the shell to stop"
+        what = ("command on pipes" if pipes else "command") if opts.command else "session; exit the shell to stop"
         if opts.pause_key:
-            what += f"; {opts.pause_key!r} pauses and resumes capture"
+            what += f"; {key_name(opts.pause_key)} pauses and resumes capture"
         sys.stderr.write(f"cfsession: recording {session_id}{note} — {what}\n")
         sys.stderr.flush()
 
     # -- run -------------------------------------------------------------------------------------
+    if pipes:
+        term.close()
+        return _finish_line(opts, session_id, *_run_pipes(opts, launch, session, sinks, warn, t0, argv_record))
     try:
         pty = platform_io.spawn(launch.argv, env=launch.env, cwd=None, cols=cols, rows=rows, termios_from=0 if term.is_tty else None)
     except Exception as exc:
@@ -397,6 +414,8 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
         if tmpdir:
             shell_mod.remove_tmpdir(tmpdir)
         term.close()
+        if opts.command and isinstance(exc, OSError):
+            raise _cannot_run(opts.command[0], exc) from exc
         raise CfsessionError(f"cannot start {launch.argv[0]}: {exc}", "check --shell / the command") from exc
     # POSIX shells put their pid in marks, so a child shell that inherited a prompt
     # fragment is rejected. (On Windows the started process may be a launcher — the
@@ -454,19 +473,110 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
         pty.close()
         if tmpdir:
             shell_mod.remove_tmpdir(tmpdir)
+    assert result is not None
+    return _finish_line(opts, session_id, summary, result.exit_code, result.signal)
+
+
+def _run_pipes(opts: Options, launch: Any, session: Any, sinks: list[Any], warn: Warner, t0: float,
+               argv_record: list[str] | None) -> tuple[dict[str, Any] | None, int, int | None]:
+    """``record -- CMD`` on pipes (recorder/pipes.py): (summary, exit code, ending signal)."""
+    from cfsession.recorder import bookkeeper
+    from cfsession.recorder import pipes as pipes_mod
+    from cfsession.session import argv_text
+
+    try:
+        proc = pipes_mod.spawn(launch.argv, launch.env)
+    except OSError as exc:
+        session.finish(time.monotonic() - t0, None, "error")
+        for s in sinks:
+            s.close()
+        raise _cannot_run(opts.command[0], exc) from exc
+    session.open_pseudo(0.0, argv_text(argv_record or opts.command), "argv", streams=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    fds = [proc.stdout.fileno(), proc.stderr.fileno()]
+    remote = bookkeeper.start(session, sinks, fds, warn, False) if bookkeeper.available() else None
+    result = None
+    try:
+        result = pipes_mod.PipesRunner(proc, remote or session, t0=t0).run()
+    finally:
+        t_end = time.monotonic() - t0
+        if result is None:
+            proc.kill()
+            code, reason = pipes_mod.exit_status(proc.wait()), "error"
+        else:
+            code, reason = result.exit_code, result.reason
+        if remote is not None:
+            summary = remote.finish(t_end, code, reason)
+        else:
+            session.finish(t_end, code, reason)
+            for s in sinks:
+                s.close()
+            summary = bookkeeper.summary(session, sinks)
+    assert result is not None
+    return summary, result.exit_code, result.signal
+
+
+def _finish_line(opts: Options, session_id: str, summary: dict[str, Any] | None,
+                 exit_code: int, signal: int | None) -> int:
+    """The end line on stderr; the recorder's exit status."""
     if not opts.quiet:
         if summary is None:
             sys.stderr.write(f"cfsession: session {session_id}: the recording did not report its end\n")
         else:
             saved = summary["saved"]
-            where = f"{summary['path']} (final hash {summary['last_hash'][:16]})" if saved else "(not saved)"
+            where = f"{summary['path']} (final hash {summary['last_hash']})" if saved else "(not saved)"
+            n = summary["command_count"]
             sys.stderr.write(
-                f"cfsession: session {session_id}: {summary['command_count']} commands, "
+                f"cfsession: session {session_id}: {n} command{'' if n == 1 else 's'}, "
                 f"{summary['failed_count']} failed — {where}\n"
             )
-    if result.signal is not None:
-        return 128 + result.signal  # killed by a signal, as a shell would report it
-    return result.exit_code
+    if signal is not None:
+        return 128 + signal  # killed by a signal, as a shell would report it
+    return exit_code
+
+
+def use_pipes(pty: bool | None) -> bool:
+    """``record -- CMD``: pipes unless both stdin and stdout are terminals (or --pty/--no-pty)."""
+    if pty is not None:
+        return not pty
+    try:
+        return not (os.isatty(0) and os.isatty(1))
+    except OSError:
+        return True
+
+
+def find_command(name: str) -> str:
+    """The command's path, or the shell's answer: 127 not found, 126 found but not runnable."""
+    exe = shutil.which(name)
+    if exe is not None:
+        return exe
+    if os.sep in name or (os.altsep and os.altsep in name):
+        if os.path.isdir(name):
+            raise _cannot_run(name, IsADirectoryError(21, "is a directory"))
+        if os.path.exists(name):
+            raise _cannot_run(name, PermissionError(13, "permission denied"))
+    err = CfsessionError(f"{name}: command not found", "check the name or PATH")
+    err.exit_code = 127
+    raise err
+
+
+def _cannot_run(name: str, exc: OSError) -> CfsessionError:
+    if isinstance(exc, FileNotFoundError):
+        err = CfsessionError(f"{name}: command not found", "check the name or PATH")
+        err.exit_code = 127
+        return err
+    err = CfsessionError(f"{name}: cannot run: {exc.strerror or exc}", "check its permissions and format")
+    err.exit_code = 126
+    return err
+
+
+_KEY_NAMES = {0x00: "Ctrl-@", 0x1B: "Ctrl-[", 0x1C: "Ctrl-\\", 0x1D: "Ctrl-]", 0x1E: "Ctrl-^", 0x1F: "Ctrl-_"}
+
+
+def key_name(key: bytes) -> str:
+    """A control byte as people write it: ``Ctrl-]``, ``Ctrl-T``."""
+    b = key[0]
+    return _KEY_NAMES.get(b) or f"Ctrl-{chr(b ^ 0x40)}"
 
 
 def _uuid4() -> str:
