@@ -35,6 +35,8 @@ from cfsession import paths, store
 from cfsession.api_records import (
     CommandInfo,
     CommandRecord,
+    GapInfo,
+    SessionHeader,
     HistoryEntry,
     SearchHit,
     SessionDetail,
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
     from cfsession.stats import Stats
 
 __all__ = [
-    "CommandInfo", "HistoryEntry", "SearchHit", "SessionDetail", "SessionInfo", "Stats",
+    "CommandInfo", "GapInfo", "HistoryEntry", "SessionHeader", "SearchHit", "SessionDetail", "SessionInfo", "Stats",
     "StoreWarning", "get_session", "get_session_history", "iter_commands", "list_sessions",
     "parse_when", "reindex", "resolve_session_id", "search", "stats",
 ]
@@ -104,7 +106,9 @@ def resolve_session_id(query: str, *, home: Path | None = None, index: Index | N
     ix = index or open_index(home)
     try:
         if kind == "last":
-            sid = ix.last_id()
+            import os
+
+            sid = ix.last_id(os.environ.get("CFSESSION_ID") or None)
             if sid is None:
                 raise SessionNotFound("no sessions recorded yet", "record one with `cfsession record`")
             return sid
@@ -162,13 +166,34 @@ def get_session(
 ) -> SessionDetail:
     """One session read from its JSONL file (the source of truth), every command included."""
     loaded = load(session_id, home=home, warnings=warnings)
-    commands = [cast(CommandRecord, c) for c in loaded.commands]
+    commands = [CommandInfo.from_record(c) for c in loaded.commands]
     session = session_dict(loaded)
     sid = session.get("session_id")
     if isinstance(sid, str):
         with open_index(_checked(home)) as ix:
             session["children"] = ix.children(sid)  # nested recordings, by their parent id
-    return SessionDetail(session=session, commands=commands)
+    return SessionDetail(session=SessionHeader.from_record(session), commands=commands,
+                         gaps=gaps_of(loaded))
+
+
+def gaps_of(loaded: store.LoadedSession) -> list[GapInfo]:
+    """The pauses in capture, from the ``gap`` events (paused / resumed pairs)."""
+    gaps: list[GapInfo] = []
+    open_at: str | None = None
+    seq = 0
+    for ev in loaded.events:
+        kind = ev.get("event_type")
+        if kind == "terminal_capture":
+            seq = store.as_int(ev.get("command_seq")) or seq
+        elif kind == "gap" and ev.get("state") == "paused":
+            open_at = store.as_str(ev.get("ts"))
+        elif kind == "gap" and ev.get("state") == "resumed":
+            gaps.append(GapInfo(open_at, store.as_str(ev.get("ts")), store.as_float(ev.get("paused_ms")),
+                                store.as_int(ev.get("skipped_commands")), seq))
+            open_at = None
+    if open_at is not None:
+        gaps.append(GapInfo(open_at, None, None, None, seq))
+    return gaps
 
 
 def load(session_id: str, *, home: Path | None = None, warnings: Warnings | None = None,

@@ -174,7 +174,7 @@ def text_transcript(loaded: LoadedSession) -> Iterator[str]:
             yield "\n"
         yield _command_lines(c.get("command"))
         yield _output(c)
-        if store.is_failed(c.get("exit_code")):
+        if store.is_failed(c.get("exit_code"), c.get("status_kind")):
             yield f"[exit {c['exit_code']}]\n"
 
 
@@ -208,7 +208,7 @@ def markdown_transcript(loaded: LoadedSession) -> Iterator[str]:
         fence = "`" * max(3, _longest_run(body, "`") + 1)
         yield f"\n{fence}console\n{body}{fence}\n"
         notes = []
-        if store.is_failed(c.get("exit_code")):
+        if store.is_failed(c.get("exit_code"), c.get("status_kind")):
             notes.append(f"exit {c['exit_code']}")
         if as_float(c.get("duration_ms")) is not None and c["duration_ms"] >= 1000:
             notes.append(_seconds(c["duration_ms"]))

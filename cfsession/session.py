@@ -55,6 +55,22 @@ def status_kind(code: int | None) -> str:
     return "exited"
 
 
+def is_failure(code: object, kind: object = None) -> bool:
+    """A failed command: a non-zero status that is not a job stopped by Ctrl-Z (it goes on)."""
+    return isinstance(code, int) and not isinstance(code, bool) and code != 0 and kind != "stopped"
+
+
+_SHELL_END = ("exit", "logout", "bye")
+
+
+def ends_shell(cmd: Command) -> bool:
+    """The shell's own ``exit``/``logout``: part of the session's end, not a command."""
+    if cmd.source in ("argv", "unsegmented", "boundary"):
+        return False
+    first = (cmd.text or "").strip().split(None, 1)
+    return bool(first) and first[0] in _SHELL_END
+
+
 def _pipestatus(value: str | None) -> list[int] | None:
     if not value:
         return None
@@ -104,6 +120,7 @@ class Session:
         self.on_hello: Callable[[], object] | None = None
         self.paused_at: float | None = None  # capture stopped (pause key / cfsession pause)
         self._skipped = 0
+        self.end_command: str | None = None  # the shell's `exit` (see _drop_shell_exit)
 
     # -- helpers -------------------------------------------------------------------------
     def ts(self, t: float) -> str:
@@ -186,10 +203,24 @@ class Session:
             if self.boundaries_only and self.current is None:
                 self._start_command(t, None, "boundary", None)
         elif ev == "X":
+            self._drop_shell_exit()
             if self.current is not None:
                 st = m.fields.get("st")
                 self._close(t, int(st) if st and st.lstrip("-").isdigit() else None, None)
             self._settle(t)
+
+    def _drop_shell_exit(self) -> None:
+        """One rule for every shell: the `exit` that ends the shell is the session's end
+        (its status is session_end's exit_code, its text session_end's end_command), not
+        a command — whether the shell reported its end (zsh and fish: an X mark, fish
+        also a D) or simply went away (bash)."""
+        for pending in (self.closing, self.current):
+            if pending is not None and ends_shell(pending):
+                self.end_command = pending.text
+                if pending is self.closing:
+                    self.closing = None
+                else:
+                    self.current = None
 
     def _new_prompt(self, t: float) -> None:
         self._between = OutputSpool(self.output_cap)
@@ -344,7 +375,7 @@ class Session:
             stderr = cmd.err.text()
             if self.redact is not None:
                 stderr = self.redact(stderr)[0]  # its secrets are counted in output's
-        if cmd.exit_code not in (0, None):
+        if is_failure(cmd.exit_code, status_kind(cmd.exit_code)):
             self.failed_count += 1
         digest: tuple[str | None, int | None] = (None, None)
         if self.cast is not None:
@@ -411,10 +442,12 @@ class Session:
     def finish(self, t: float, exit_code: int | None, reason: str) -> None:
         """Close what is open and write ``session_end``."""
         self.resume(t)
+        self._drop_shell_exit()
+        end_command = self.end_command
         cmd = self.current
         if cmd is not None:
             first = (cmd.text or "").strip().split(None, 1)
-            if cmd.source in ("unsegmented", "argv") or (first and first[0] in ("exit", "logout")):
+            if cmd.source in ("unsegmented", "argv"):
                 code = exit_code
             elif first and first[0] == "exec":
                 # `exec bash`/`exec zsh`: the new program replaced the shell and its hooks
@@ -442,6 +475,8 @@ class Session:
             reason=reason,
             cast_sha256=digest[0],
             cast_bytes=digest[1],
+            **({"end_command": self.redact(end_command)[0] if self.redact else end_command}
+               if end_command is not None else {}),
         )
 
 

@@ -121,9 +121,10 @@ def as_str(v: object) -> str | None:
     return v if isinstance(v, str) else None
 
 
-def is_failed(exit_code: object) -> bool:
+def is_failed(exit_code: object, status_kind: object = None) -> bool:
+    """Non-zero and not a stopped job (Ctrl-Z): the one rule for every count of failures."""
     code = as_int(exit_code)
-    return code is not None and code != 0
+    return code is not None and code != 0 and status_kind != "stopped"
 
 
 def epoch(ts: object) -> float | None:
@@ -232,7 +233,7 @@ def summarise(loaded: LoadedSession) -> Record:
         "ended_at": as_str(end.get("ended_at")) if end else None,
         "duration_ms": session_duration(started_at, end, last_ts),
         "command_count": len(commands),
-        "failed_count": sum(1 for c in commands if is_failed(c.get("exit_code"))),
+        "failed_count": sum(1 for c in commands if is_failed(c.get("exit_code"), c.get("status_kind"))),
         "exit_code": as_int(end.get("exit_code")) if end else None,
         "reason": as_str(end.get("reason")) if end else None,
         "complete": end is not None,

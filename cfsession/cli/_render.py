@@ -217,7 +217,7 @@ def list_view(sessions: list[Any], width: int) -> tuple[list[str], list[list[Cel
                "cmds:rf", "failed:rf", "status:f10", "name:n", *(["shell:n"] if wide else []),
                *(["host:n"] if many_hosts else []), "cwd:n"]
     rows: list[list[Cell]] = []
-    for s in sessions:
+    for s in tree_order(sessions):
         rows.append([
             _c(s.session_id[:8], "bold"),
             *([_c(("└ " + s.parent_session_id[:6]) if s.parent_session_id else "", "dim")] if nested else []),
@@ -229,6 +229,36 @@ def list_view(sessions: list[Any], width: int) -> tuple[list[str], list[list[Cel
             *([_c(s.host)] if many_hosts else []), _c(_home_path(s.cwd)),
         ])
     return columns, rows
+
+
+def tree_order(sessions: list[Any]) -> list[Any]:
+    """Newest first, but each listed session's nested ones right below it, oldest first,
+    so the tree reads top-down (a child starts after its parent, so newest-first alone
+    would put it above)."""
+    listed = {s.session_id for s in sessions}
+    kids: dict[str, list[Any]] = {}
+    for s in sessions:
+        if s.parent_session_id in listed and s.parent_session_id != s.session_id:
+            kids.setdefault(s.parent_session_id, []).append(s)
+    if not kids:
+        return sessions
+    out: list[Any] = []
+    seen: set[str] = set()
+
+    def add(s: Any) -> None:
+        if s.session_id in seen:
+            return
+        seen.add(s.session_id)
+        out.append(s)
+        for k in reversed(kids.get(s.session_id, [])):  # newest-first in, oldest-first out
+            add(k)
+
+    for s in sessions:
+        if not (s.parent_session_id in listed and s.parent_session_id != s.session_id):
+            add(s)
+    for s in sessions:  # a cycle in hand-edited files: still every row, once
+        add(s)
+    return out
 
 
 def render_list(con: Any, sessions: list[Any]) -> None:

@@ -39,10 +39,14 @@ def _resolve(query: str, sdir: Path) -> Path:
         if not files:
             raise SessionNotFound("no sessions recorded yet", "record one with `cfsession record`")
 
-        def started(p: Path) -> tuple[str, float]:
-            return str(_first_line(p).get("started_at") or ""), p.stat().st_mtime
+        # As the index's `last`: the top-level session written to last (a session ends
+        # with its last write), this shell's own session skipped and its children counted.
+        import os
 
-        return max(files, key=started)
+        inside = os.environ.get("CFSESSION_ID") or None
+        top = [p for p in files if p.stem != inside
+               and _first_line(p).get("parent_session_id") in (None, inside)]
+        return max(top or files, key=lambda p: p.stat().st_mtime)
     matches = [p for p in files if p.stem.lower().startswith(value)]
     if kind == "full":
         matches = [p for p in matches if p.stem.lower() == value]

@@ -484,8 +484,9 @@ def _run_pipes(opts: Options, launch: Any, session: Any, sinks: list[Any], warn:
     from cfsession.recorder import pipes as pipes_mod
     from cfsession.session import argv_text
 
+    own_group = os.name != "nt" and not pipes_mod.terminal_signals_us()
     try:
-        proc = pipes_mod.spawn(launch.argv, launch.env)
+        proc = pipes_mod.spawn(launch.argv, launch.env, own_group)
     except OSError as exc:
         session.finish(time.monotonic() - t0, None, "error")
         for s in sinks:
@@ -497,7 +498,7 @@ def _run_pipes(opts: Options, launch: Any, session: Any, sinks: list[Any], warn:
     remote = bookkeeper.start(session, sinks, fds, warn, False) if bookkeeper.available() else None
     result = None
     try:
-        result = pipes_mod.PipesRunner(proc, remote or session, t0=t0).run()
+        result = pipes_mod.PipesRunner(proc, remote or session, t0=t0, own_group=own_group).run()
     finally:
         t_end = time.monotonic() - t0
         if result is None:

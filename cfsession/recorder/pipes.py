@@ -33,8 +33,8 @@ READ_SIZE = 65536
 TICK_S = 0.25  # the .cast timer, as the PTY loop's CAST_FLUSH_S
 DRAIN_MAX_S = 2.0  # after the command exited: a background job may hold the pipes open
 
-_FORWARDED = ("SIGTERM", "SIGHUP", "SIGQUIT")
-_IGNORED = ("SIGINT",)  # Ctrl-C on a terminal reaches the command itself (same group)
+_ENDING = ("SIGTERM", "SIGHUP", "SIGQUIT")  # forwarded; the recording ends by them
+_INTERRUPT = ("SIGINT",)  # a terminal's Ctrl-C reaches the command itself; else forwarded
 
 
 class PipesResult(NamedTuple):
@@ -48,10 +48,30 @@ def exit_status(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """Start ``argv`` with our stdin and two pipes; OSError as Popen raises it."""
+def terminal_signals_us() -> bool:
+    """Whether a terminal's Ctrl-C reaches this process group: one of fds 0-2 is a terminal
+    whose foreground group is ours. Then the command, in our group, gets it as well."""
+    if not hasattr(os, "tcgetpgrp"):
+        return True  # Windows: the console sends Ctrl-C to every process attached to it
+    for fd in (0, 1, 2):
+        try:
+            if os.isatty(fd):
+                return os.tcgetpgrp(fd) == os.getpgrp()
+        except OSError:
+            continue
+    return False
+
+
+def spawn(argv: list[str], env: dict[str, str], own_group: bool) -> subprocess.Popen[bytes]:
+    """Start ``argv`` with our stdin and two pipes; OSError as Popen raises it.
+
+    ``own_group`` (no terminal signals us, POSIX): the command leads a process group of
+    its own, so a signal forwarded to it reaches its whole job (``sh -c 'a | b'``), as a
+    terminal's hang-up would.
+    """
     return subprocess.Popen(
         argv, env=env, stdin=None, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+        start_new_session=own_group,
     )
 
 
@@ -59,8 +79,9 @@ class PipesRunner:
     """Pass a started command's stdout and stderr through, recording both, until it ends."""
 
     def __init__(self, proc: subprocess.Popen[bytes], session: Any, *, t0: float,
-                 out_fds: tuple[int, int] = (1, 2)) -> None:
+                 own_group: bool, out_fds: tuple[int, int] = (1, 2)) -> None:
         self.proc = proc
+        self.own_group = own_group
         self.session = session
         self.t0 = t0
         self.out_fds = out_fds
@@ -102,9 +123,13 @@ class PipesRunner:
 
     # -- signals ------------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: object) -> None:
-        self._signals.append(signum)
+        if signum != getattr(signal, "SIGINT", None):
+            self._signals.append(signum)  # the recording ends by it (^C: the command decides)
         try:
-            self.proc.send_signal(signum)
+            if self.own_group:
+                os.killpg(self.proc.pid, signum)  # type: ignore[attr-defined,unused-ignore]
+            else:
+                self.proc.send_signal(signum)
         except OSError:
             pass
 
@@ -112,12 +137,15 @@ class PipesRunner:
         old: dict[int, Any] = {}
         if threading.current_thread() is not threading.main_thread():
             return old
-        for name in _FORWARDED + _IGNORED:
+        for name in _ENDING + _INTERRUPT:
             sig = getattr(signal, name, None)
             if sig is None:
                 continue
+            # ^C from a terminal already reached the command (same group): sending it
+            # again would interrupt a program that handles the first one twice.
+            handler = signal.SIG_IGN if name in _INTERRUPT and not self.own_group else self._on_signal
             try:
-                old[sig] = signal.signal(sig, self._on_signal if name in _FORWARDED else signal.SIG_IGN)
+                old[sig] = signal.signal(sig, handler)
             except (OSError, ValueError):
                 pass
         return old
