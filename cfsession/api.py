@@ -29,17 +29,16 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from cfsession import paths, store
 from cfsession.api_records import (
     CommandInfo,
-    CommandRecord,
     GapInfo,
-    SessionHeader,
     HistoryEntry,
     SearchHit,
     SessionDetail,
+    SessionHeader,
     SessionInfo,
 )
 from cfsession.errors import AmbiguousSessionId, SchemaError, SessionNotFound, UsageError

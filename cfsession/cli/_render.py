@@ -171,6 +171,74 @@ def _fixed(name: str, opts: str) -> int:
     return max(len(name), int(digits) if digits else 0)
 
 
+# -- fitting a table to a terminal ------------------------------------------------------------
+PIPE_WIDTH = 1 << 20  # stdout is not a terminal: nothing is cut or wrapped for display
+
+
+def _cell_width(cell: Cell) -> int:
+    return sum(len(part) for part, _ in cell) if isinstance(cell, list) else len(cell[0])
+
+
+def _cut(cell: Cell, width: int, keep_tail: bool) -> Cell:
+    """A one-line cell cut to ``width`` with a visible "…" (paths keep their end)."""
+    if isinstance(cell, list) or len(cell[0]) <= width:
+        return cell
+    text, style = cell
+    if width <= 1:
+        return ("…"[:width], style)
+    return ("…" + text[-(width - 1):], style) if keep_tail else (text[: width - 1] + "…", style)
+
+
+def fit(columns: list[str], rows: list[list[Cell]], width: int,
+        drop: tuple[str, ...] = ()) -> tuple[list[str], list[list[Cell]]]:
+    """Columns and cells that fit ``width`` without anything cut unseen.
+
+    Numbers, ids and times (fixed columns) are never cut; the ``drop`` columns go, in that
+    order, while even their narrowest layout does not fit; one-line text columns (cwd,
+    name) give up their room before the wrapping ones (the command), and are cut with a
+    visible "…"; wrapping columns wrap, within at least 12 cells. On a pipe (PIPE_WIDTH)
+    nothing changes.
+    """
+    if width >= PIPE_WIDTH or not rows:
+        return columns, rows
+    specs = [column(c) for c in columns]
+    natural = [max([len(c.name), c.min_width or 0, *(_cell_width(r[i]) for r in rows)])
+               for i, c in enumerate(specs)]
+
+    def floor(i: int) -> int:
+        c = specs[i]
+        if c.no_wrap and c.overflow != "ellipsis":  # fixed: ids, times, counts
+            return natural[i]
+        return min(natural[i], max(len(c.name), 12 if not c.no_wrap else 6))
+
+    keep = list(range(len(specs)))
+
+    def room(idx: list[int]) -> int:
+        return width - 2 * len(idx)  # an edge or a gap of padding around every column
+
+    for name in drop:
+        if sum(floor(i) for i in keep) <= room(keep):
+            break
+        keep = [i for i in keep if specs[i].name != name]
+    widths = {i: natural[i] for i in keep}
+    excess = sum(widths.values()) - room(keep)
+    # One-line text columns give up room first (the widest first), down to their floor;
+    # what is still too wide is left to the wrapping columns, which wrap.
+    cuttable = [i for i in keep if specs[i].overflow == "ellipsis"]
+    while excess > 0:
+        over = [i for i in cuttable if widths[i] > floor(i)]
+        if not over:
+            break
+        i = max(over, key=lambda j: widths[j])
+        give = min(excess, widths[i] - floor(i))
+        widths[i] -= give
+        excess -= give
+    out_rows = [[_cut(r[i], widths[i], specs[i].name == "cwd") if i in cuttable else r[i]
+                 for i in keep] for r in rows]
+    out_cols = [columns[i] for i in keep]
+    return out_cols, out_rows
+
+
 # -- views ------------------------------------------------------------------------------------
 NO_SESSIONS = "No sessions yet. Record one with: cfsession record"
 NO_MATCHES = "No matches."
@@ -211,6 +279,8 @@ def list_view(sessions: list[Any], width: int) -> tuple[list[str], list[list[Cel
     """
     wide = width >= 110
     many_hosts = len({s.host for s in sessions}) > 1 and width >= 100
+    if width >= PIPE_WIDTH:  # a pipe: every column, nothing cut
+        wide, many_hosts = True, len({s.host for s in sessions}) > 1
     # Nesting: a session recorded inside another shows its parent.
     nested = any(s.parent_session_id for s in sessions)
     columns = ["id:f8", *(["parent:f8"] if nested else []), "started:f16", "duration:rf8",
@@ -228,7 +298,8 @@ def list_view(sessions: list[Any], width: int) -> tuple[list[str], list[list[Cel
             *([_c(os.path.basename(s.shell or ""))] if wide else []),
             *([_c(s.host)] if many_hosts else []), _c(_home_path(s.cwd)),
         ])
-    return columns, rows
+    return fit(columns, rows, width, drop=("host", "shell", "name", "duration", "cwd", "cmds", "failed", "parent",
+                                              "started"))
 
 
 def tree_order(sessions: list[Any]) -> list[Any]:
@@ -299,19 +370,23 @@ def render_show(detail: Any, output: bool) -> None:
     if output:
         for c in detail.commands:
             head = f"{c.get('command_seq', '?')} · exit {c.get('exit_code')} · {_dur(c.get('duration_ms'))} · {_home_path(c.get('cwd')) or ''}"
-            con.print(Rule(_t(head), align="left", style="dim"))
+            if con.width >= PIPE_WIDTH:  # a rule as wide as the pipe is not a rule
+                con.print(_t("── " + head + " ──", "dim"))
+            else:
+                con.print(Rule(_t(head), align="left", style="dim"))
             con.print(_t("$ " + (c.get("command") if c.get("command") is not None else "(not recorded)"), "bold"))
             con.print(_t((c.get("output") or "").rstrip("\n")))
         return
-    table = _table("seq:rf", "exit:rf", "duration:rf8", "cwd:n", "command:w")
+    rows: list[list[Cell]] = []
     for c in detail.commands:
         cmd = c.get("command")
-        table.add_row(_t(c.get("command_seq")), _rich_cell(_exit(c.get("exit_code"))), _t(_dur(c.get("duration_ms"))),
-                      _t(_home_path(c.get("cwd"))), _t(cmd) if cmd is not None else _t("(not recorded)", "dim"))
-    con.print(table)
+        rows.append([_c(c.get("command_seq")), _exit(c.get("exit_code")), _c(_dur(c.get("duration_ms"))),
+                     _c(_home_path(c.get("cwd"))), _c(cmd) if cmd is not None else _c("(not recorded)", "dim")])
+    con.print(rich_table(*fit(["seq:rf", "exit:rf", "duration:rf8", "cwd:n", "command:w"], rows,
+                              con.width, drop=("cwd", "duration"))))
 
 
-def search_view(hits: list[Any]) -> tuple[list[str], list[list[Cell]]]:
+def search_view(hits: list[Any], width: int = PIPE_WIDTH) -> tuple[list[str], list[list[Cell]]]:
     """The ``search`` table's columns and cells; the snippet's matches are highlighted spans."""
     columns = ["session:f8", "seq:rf", "exit:rf", "command:w", "match:w"]
     rows: list[list[Cell]] = []
@@ -319,7 +394,7 @@ def search_view(hits: list[Any]) -> tuple[list[str], list[list[Cell]]]:
         snippet = [(text, "bold black on yellow" if is_match else "") for text, is_match in segments]
         rows.append([_c(hit.session_id[:8], "bold"), _c(hit.seq), _exit(hit.exit_code),
                      _c(hit.command), snippet])
-    return columns, rows
+    return fit(columns, rows, width, drop=("exit", "seq", "command"))
 
 
 def render_search(hits: list[Any]) -> None:
@@ -327,7 +402,7 @@ def render_search(hits: list[Any]) -> None:
     if not hits:
         con.print(NO_MATCHES, style="dim")
         return
-    con.print(rich_table(*search_view(hits)))
+    con.print(rich_table(*search_view(hits, con.width)))
 
 
 def render_stats(st: Any) -> None:
