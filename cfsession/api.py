@@ -177,22 +177,8 @@ def get_session(
 
 def gaps_of(loaded: store.LoadedSession) -> list[GapInfo]:
     """The pauses in capture, from the ``gap`` events (paused / resumed pairs)."""
-    gaps: list[GapInfo] = []
-    open_at: str | None = None
-    seq = 0
-    for ev in loaded.events:
-        kind = ev.get("event_type")
-        if kind == "terminal_capture":
-            seq = store.as_int(ev.get("command_seq")) or seq
-        elif kind == "gap" and ev.get("state") == "paused":
-            open_at = store.as_str(ev.get("ts"))
-        elif kind == "gap" and ev.get("state") == "resumed":
-            gaps.append(GapInfo(open_at, store.as_str(ev.get("ts")), store.as_float(ev.get("paused_ms")),
-                                store.as_int(ev.get("skipped_commands")), seq))
-            open_at = None
-    if open_at is not None:
-        gaps.append(GapInfo(open_at, None, None, None, seq))
-    return gaps
+    return [GapInfo(g["paused_at"], g["resumed_at"], g["paused_ms"], g["skipped_commands"],
+                    g["after_command"]) for g in store.gaps(loaded)]
 
 
 def load(session_id: str, *, home: Path | None = None, warnings: Warnings | None = None,

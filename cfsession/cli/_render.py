@@ -360,14 +360,24 @@ def render_show(detail: Any, output: bool) -> None:
         ("children", ", ".join(s.get("children") or []) or None),
         ("integration", s.get("integration") if s.get("integration") != "active" else None),
         ("exit", s.get("exit_code")),
+        ("paused", _paused_fact(detail.gaps)),
     ]
     for label, value in facts:
         if value is not None and value != "":
             con.print(Text.assemble((f"  {label:<12}", "dim"), _t(value)))
+    from cfsession.store import gap_text
+
+    gaps: dict[int, list[str]] = {}
+    for g in detail.gaps:
+        gaps.setdefault(g.after_command, []).append(gap_text(g.to_dict()))
     if not detail.commands:
         con.print("  (no commands recorded)", style="dim")
+        for line in gaps.get(0, []):
+            con.print(_t("  " + line, "yellow"))
         return
     if output:
+        for line in gaps.get(0, []):
+            con.print(_t(line, "yellow"))
         for c in detail.commands:
             head = f"{c.get('command_seq', '?')} · exit {c.get('exit_code')} · {_dur(c.get('duration_ms'))} · {_home_path(c.get('cwd')) or ''}"
             if con.width >= PIPE_WIDTH:  # a rule as wide as the pipe is not a rule
@@ -376,14 +386,28 @@ def render_show(detail: Any, output: bool) -> None:
                 con.print(Rule(_t(head), align="left", style="dim"))
             con.print(_t("$ " + (c.get("command") if c.get("command") is not None else "(not recorded)"), "bold"))
             con.print(_t((c.get("output") or "").rstrip("\n")))
+            for line in gaps.get(c.get("command_seq") or -1, []):
+                con.print(_t(line, "yellow"))
         return
     rows: list[list[Cell]] = []
+    for line in gaps.get(0, []):
+        rows.append([_c(""), _c(""), _c(""), _c(""), _c(line, "yellow")])
     for c in detail.commands:
         cmd = c.get("command")
         rows.append([_c(c.get("command_seq")), _exit(c.get("exit_code")), _c(_dur(c.get("duration_ms"))),
                      _c(_home_path(c.get("cwd"))), _c(cmd) if cmd is not None else _c("(not recorded)", "dim")])
+        for line in gaps.get(c.get("command_seq") or -1, []):
+            rows.append([_c(""), _c(""), _c(""), _c(""), _c(line, "yellow")])
     con.print(rich_table(*fit(["seq:rf", "exit:rf", "duration:rf8", "cwd:n", "command:w"], rows,
                               con.width, drop=("cwd", "duration"))))
+
+
+def _paused_fact(gaps: list[Any]) -> str | None:
+    if not gaps:
+        return None
+    total = sum(g.paused_ms or 0.0 for g in gaps)
+    n = len(gaps)
+    return f"{n} time{'' if n == 1 else 's'}, {_dur(total) or '0 ms'} not recorded"
 
 
 def search_view(hits: list[Any], width: int = PIPE_WIDTH) -> tuple[list[str], list[list[Cell]]]:

@@ -166,6 +166,12 @@ def _replay(session_id: str, speed: float, idle_limit: float | None, command: in
                          f"see the seq column of `cfsession show {loaded.session_id[:8]}`")
         c = match[0]
         frames = replay.command_span(frames, c["cast_start"], as_float(c.get("cast_end")))
+        # The command starts where its line was entered: show that line, as a prompt
+        # and the command (the recorded prompt is the shell's and may hold anything).
+        from cfsession.text import sanitize
+
+        line = sanitize(export.marker_label(c.get("command"))).replace("\n", "\r\n")
+        frames = [(0.0, "o", line + "\r\n"), *frames]
     if idle_limit is None:
         idle_limit = as_float(header.get("idle_time_limit"))
     steps = replay.schedule(frames, speed=speed, idle_limit=idle_limit)

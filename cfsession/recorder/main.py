@@ -397,6 +397,8 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
         note = f" (nested in {parent})" if parent else ""
         what = ("command on pipes" if pipes else "command") if opts.command else "session; exit the shell to stop"
         if opts.pause_key:
+            from cfsession.recorder.keys import key_name
+
             what += f"; {key_name(opts.pause_key)} pauses and resumes capture"
         sys.stderr.write(f"cfsession: recording {session_id}{note} — {what}\n")
         sys.stderr.flush()
@@ -474,11 +476,12 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
         if tmpdir:
             shell_mod.remove_tmpdir(tmpdir)
     assert result is not None
-    return _finish_line(opts, session_id, summary, result.exit_code, result.signal)
+    return _finish_line(opts, session_id, summary, result.exit_code, result.signal,
+                        loop.last_out in (b"\n", b""))
 
 
 def _run_pipes(opts: Options, launch: Any, session: Any, sinks: list[Any], warn: Warner, t0: float,
-               argv_record: list[str] | None) -> tuple[dict[str, Any] | None, int, int | None]:
+               argv_record: list[str] | None) -> tuple[dict[str, Any] | None, int, int | None, bool]:
     """``record -- CMD`` on pipes (recorder/pipes.py): (summary, exit code, ending signal)."""
     from cfsession.recorder import bookkeeper
     from cfsession.recorder import pipes as pipes_mod
@@ -514,12 +517,14 @@ def _run_pipes(opts: Options, launch: Any, session: Any, sinks: list[Any], warn:
                 s.close()
             summary = bookkeeper.summary(session, sinks)
     assert result is not None
-    return summary, result.exit_code, result.signal
+    return summary, result.exit_code, result.signal, result.last_out in (b"\n", b"")
 
 
 def _finish_line(opts: Options, session_id: str, summary: dict[str, Any] | None,
-                 exit_code: int, signal: int | None) -> int:
+                 exit_code: int, signal: int | None, at_line_start: bool = True) -> int:
     """The end line on stderr; the recorder's exit status."""
+    if not opts.quiet and not at_line_start and _isatty(2):
+        sys.stderr.write("\n")  # after `^C` or output without a final newline: column 0
     if not opts.quiet:
         if summary is None:
             sys.stderr.write(f"cfsession: session {session_id}: the recording did not report its end\n")
@@ -534,6 +539,13 @@ def _finish_line(opts: Options, session_id: str, summary: dict[str, Any] | None,
     if signal is not None:
         return 128 + signal  # killed by a signal, as a shell would report it
     return exit_code
+
+
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
 
 
 def use_pipes(pty: bool | None) -> bool:
@@ -570,14 +582,6 @@ def _cannot_run(name: str, exc: OSError) -> CfsessionError:
     err.exit_code = 126
     return err
 
-
-_KEY_NAMES = {0x00: "Ctrl-@", 0x1B: "Ctrl-[", 0x1C: "Ctrl-\\", 0x1D: "Ctrl-]", 0x1E: "Ctrl-^", 0x1F: "Ctrl-_"}
-
-
-def key_name(key: bytes) -> str:
-    """A control byte as people write it: ``Ctrl-]``, ``Ctrl-T``."""
-    b = key[0]
-    return _KEY_NAMES.get(b) or f"Ctrl-{chr(b ^ 0x40)}"
 
 
 def _uuid4() -> str:

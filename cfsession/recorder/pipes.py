@@ -41,6 +41,7 @@ class PipesResult(NamedTuple):
     exit_code: int
     reason: str  # exit / hangup / signal
     signal: int | None = None
+    last_out: bytes = b"\n"  # the last byte passed through (to stdout or stderr)
 
 
 def exit_status(returncode: int) -> int:
@@ -89,6 +90,7 @@ class PipesRunner:
         self._closed = False
         self._end_batch = getattr(session, "end_batch", None)
         self._signals: list[int] = []
+        self._last_out = b"\n"
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -106,6 +108,7 @@ class PipesRunner:
             if not chunk:
                 break
             t = self.now()
+            self._last_out = chunk[-1:]
             if passing:
                 passing = _write_all(out_fd, chunk)
                 if not passing and not is_err:
@@ -188,9 +191,9 @@ class PipesRunner:
             self._closed = True  # a reader still held by a background job records no more
         ending = self._signals[0] if self._signals else None
         if ending is None:
-            return PipesResult(exit_status(code), "exit")
+            return PipesResult(exit_status(code), "exit", None, self._last_out)
         reason = "hangup" if ending == getattr(signal, "SIGHUP", None) else "signal"
-        return PipesResult(exit_status(code), reason, ending)
+        return PipesResult(exit_status(code), reason, ending, self._last_out)
 
 
 def _write_all(fd: int, data: bytes) -> bool:
