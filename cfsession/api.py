@@ -276,8 +276,13 @@ def search_segments(
         sid = resolve_session_id(session, index=ix) if session else None
         try:
             rows = ix.search(query, session_id=sid, failed=failed, cwd=cwd, limit=limit)
-        except sqlite3.OperationalError:
-            # Not valid FTS5 syntax (``foo-bar``, ``ENOENT:``): search the words as typed.
+        except sqlite3.OperationalError as exc:
+            if _FTS_SYNTAX.search(query):
+                # FTS5 syntax was meant (quotes, brackets, *, AND/OR/NOT/NEAR) and is wrong:
+                # say so, rather than look for something else and answer "no matches".
+                raise UsageError(f"invalid query {query!r}: {exc}",
+                                 'close quotes and brackets; put phrases in quotes, e.g. \'"exit status"\'') from exc
+            # Punctuation FTS5 does not take (``foo-bar``, ``ENOENT:``): the words as typed.
             try:
                 rows = ix.search(_quote_words(query), session_id=sid, failed=failed, cwd=cwd, limit=limit)
             except sqlite3.OperationalError as exc:
@@ -295,6 +300,9 @@ def search_segments(
                         exit_code=r["exit_code"], started_at=r["started_at"], snippet=snippet)
         out.append((hit, segments))
     return out
+
+
+_FTS_SYNTAX = re.compile(r'["()*]|\b(?:AND|OR|NOT|NEAR)\b')
 
 
 def _quote_words(query: str) -> str:

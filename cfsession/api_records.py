@@ -61,6 +61,9 @@ class _Recorded:
     def get(self, key: str, default: Any = None) -> Any:
         return self.record.get(key, default)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self.record
+
 
 @dataclass(slots=True)  # not frozen: a frozen __init__ costs 9x more, felt on 10,000 rows
 class SessionInfo:

@@ -211,13 +211,14 @@ class Index(CatchUp):
         return [r[0] for r in rows]
 
     def last_id(self, inside: str | None = None) -> str | None:
-        """``last``: the top-level session that finished last (one still recording counts by
-        its last line). Inside a recorded shell (``inside`` = its id), that shell's own
-        nested sessions count as top-level and the shell itself is skipped."""
+        """``last``: the top-level session that ended last (one without an end — recorder
+        killed, or still running elsewhere — by its last line). Inside a recorded shell
+        (``inside`` = its id), that shell's own nested sessions count as top-level and the
+        shell itself is skipped."""
         row = self.conn.execute(
             "SELECT session_id FROM sessions WHERE (parent_session_id IS NULL OR parent_session_id = ?)"
-            " AND session_id IS NOT ? ORDER BY ended_at IS NULL, coalesce(ended_at, last_ts) DESC,"
-            " start_epoch DESC LIMIT 1", (inside, inside),
+            " AND session_id IS NOT ? ORDER BY coalesce(ended_at, last_ts) DESC, start_epoch DESC"
+            " LIMIT 1", (inside, inside),
         ).fetchone()
         if row is None:  # only nested sessions whose parents are gone: the newest
             row = self.conn.execute(

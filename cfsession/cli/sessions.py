@@ -58,19 +58,29 @@ def register(app: typer.Typer) -> None:
     @app.command("show")
     def show(
         session_id: str = typer.Argument(..., metavar="ID", help="Full id, a unique prefix (4+ hex digits) or `last`."),
-        output: bool = typer.Option(False, "--output", "-o", help="Also print each command's output."),
+        output: bool = typer.Option(False, "--output", "-O", help="Also print each command's output (-o is a file elsewhere)."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON: {session, commands}."),
     ) -> None:
         """Show one session: its header and its commands."""
-        from cfsession import api
+        from cfsession import api, paths
+        from cfsession.text import sanitize
+        from cfsession.verify import chain_problem
 
         warnings: list[Any] = []
         detail = api.get_session(session_id, warnings=warnings)
         warn(warnings)
         if as_json:
             emit_json(detail.to_dict())
-            return
-        render_show(detail, output)
+        else:
+            render_show(detail, output)
+        # An edited file still reads; say so after it, so it is not taken at face value.
+        path = paths.jsonl_path(detail.session.session_id)
+        broken = chain_problem(path) if path.exists() else None
+        if broken is not None:
+            sys.stderr.write(
+                f"cfsession: warning: {sanitize(str(path))}:{broken[0]}: {sanitize(broken[1])}"
+                f" — `cfsession verify {detail.session.session_id[:8]}` would fail\n"
+            )
 
     @app.command("replay")
     def replay(

@@ -71,7 +71,8 @@ def _line(res: VerifyResult) -> Any:
         out.append("✓ ", "green").append(sid).append("  intact", "green")
         out.append(f"  {res.lines} lines, {res.cast_checks} .cast digests", "dim")
     elif res.status == "incomplete":
-        out.append("✓ ", "yellow").append(sid).append("  incomplete", "yellow")
+        label = "  still recording" if res.problem == "recording" else "  incomplete"
+        out.append("✓ ", "yellow").append(sid).append(label, "yellow")
         out.append(f"  {sanitize(res.reason or '')}", "dim")
     else:
         out.append("✗ ", "bold red").append(sid).append("  TAMPERED", "bold red")
@@ -111,7 +112,8 @@ def run_verify(session_id: str | None, all_: bool, as_json: bool) -> int:
             con.print(_line(r), soft_wrap=True)
         if len(results) == 1 and results[0].ok and results[0].final_hash:
             # The value to compare with an anchored copy (session-end line, ETW SessionEnd).
-            con.print(f"final hash {results[0].final_hash}", style="dim", soft_wrap=True)
+            what = "hash so far" if results[0].problem == "recording" else "final hash"
+            con.print(f"{what} {results[0].final_hash}", style="dim", soft_wrap=True)
         elif len(results) > 1:
             con.print(
                 f"{len(results)} sessions: {len(results) - len(bad)} ok, {len(bad)} tampered",

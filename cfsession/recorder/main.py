@@ -13,38 +13,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from cfsession import __version__, paths
-from cfsession.errors import CfsessionError
+from cfsession.errors import CfsessionError, UsageError
 
 INTEGRATION_TIMEOUT_S = 10.0  # rc files that load nvm/conda can take seconds
-
-
-def build_parser() -> Any:  # argparse.ArgumentParser, imported only when needed
-    import argparse
-
-    p = argparse.ArgumentParser(
-        prog="cfsession record",
-        description="Record an interactive shell (exit the shell to stop), or with `-- CMD ARGS…` "
-        "one command as a one-command session. Exit code = the shell's / command's.",
-    )
-    p.add_argument("--shell", metavar="PATH", help="shell to run (default: $SHELL, else bash, else sh)")
-    p.add_argument("--login", "-l", action="store_true", help="start the shell as a login shell")
-    p.add_argument("--name", "-n", default=None, help="a name for the session")
-    p.add_argument("--type", dest="session_type", default=None, help="session type (default: interactive, or command)")
-    p.add_argument("--no-etw", action="store_true", help="do not emit ETW events")
-    p.add_argument("--quiet", "-q", action="store_true", help="no start and end lines on stderr")
-    p.add_argument(
-        "--pause-key",
-        metavar="KEY",
-        help="a control key (e.g. C-] or ^]) that pauses and resumes capture; the stream "
-        "still passes through and the pause is recorded as a gap",
-    )
-    io = p.add_mutually_exclusive_group()
-    io.add_argument("--pty", dest="pty", action="store_true", default=None,
-                    help="run `-- CMD` on a pseudo-terminal even when stdin or stdout is not one")
-    io.add_argument("--no-pty", dest="pty", action="store_false",
-                    help="run `-- CMD` on pipes even on a terminal (stdout and stderr kept apart)")
-    p.add_argument("command", nargs=argparse.REMAINDER, help="after --: the command to record")
-    return p
 
 
 class Options(NamedTuple):
@@ -95,20 +66,16 @@ def _parse_plain(argv: list[str]) -> dict[str, Any] | None:
 
 
 def parse(argv: list[str]) -> Options:
+    """Options from the everyday argument forms (anything else: the CLI parses it, see main)."""
     plain = _parse_plain(argv)
-    if plain is not None:
-        key = parse_key(plain["pause_key"]) if plain.get("pause_key") else None
-        return Options(
-            plain.get("shell"), plain.get("login", False), plain.get("name"),
-            plain.get("session_type"), plain.get("no_etw", False), plain.get("quiet", False),
-            list(plain["command"]), key, plain.get("pty"),
-        )
-    ns = build_parser().parse_args(argv)
-    cmd = list(ns.command)
-    if cmd and cmd[0] == "--":
-        cmd = cmd[1:]
-    key = parse_key(ns.pause_key) if ns.pause_key else None
-    return Options(ns.shell, ns.login, ns.name, ns.session_type, ns.no_etw, ns.quiet, cmd, key, ns.pty)
+    if plain is None:
+        raise UsageError("cannot read these options", "see `cfsession record --help`")
+    key = parse_key(plain["pause_key"]) if plain.get("pause_key") else None
+    return Options(
+        plain.get("shell"), plain.get("login", False), plain.get("name"),
+        plain.get("session_type"), plain.get("no_etw", False), plain.get("quiet", False),
+        list(plain["command"]), key, plain.get("pty"),
+    )
 
 
 def parse_key(spec: str) -> bytes:
@@ -255,13 +222,22 @@ def _open_etw(session_id: str, parent: str | None, enabled: bool, warn: Warner) 
 
 
 def main(argv: list[str]) -> int:
+    if _parse_plain(argv) is None:
+        # --help, a typo, an abbreviation, a missing value: the CLI's parser, so help and
+        # errors read as they do for every other command (it then calls run_options).
+        from cfsession.cli import run
+
+        return run(["record", *argv])
     try:
         opts = parse(argv)
-    except SystemExit as exc:  # argparse: --help (0) or usage error (2)
-        return int(exc.code or 0)
     except CfsessionError as exc:
         sys.stderr.write(f"cfsession: {exc.message}" + (f" — {exc.hint}" if exc.hint else "") + "\n")
         return 2
+    return run_options(opts)
+
+
+def run_options(opts: Options) -> int:
+    """Record with parsed options; errors become one line on stderr and an exit code."""
     try:
         return record(opts)
     except CfsessionError as exc:
