@@ -8,7 +8,7 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("record", context_settings={"allow_interspersed_args": False})
     def record(
-        command: list[str] = typer.Argument(
+        command: list[str] = typer.Argument(  # noqa: B008 - Typer reads its defaults
             None, metavar="[-- COMMAND [ARGS]...]", show_default=False,
             help="Record this one command as a one-command session (scripts, CI, agents)."),
         shell: str = typer.Option(None, "--shell", metavar="PATH",
