@@ -430,6 +430,13 @@ class Session:
             self.cast.marker("[cfsession: recording resumed]", t)
         self.event("gap", t, state="resumed", paused_ms=paused_ms, skipped_commands=self._skipped)
 
+    def typeahead(self, t: float) -> None:
+        """Keys were typed while the command ran in line mode: the terminal echoed them into
+        its output (they are usually the next command, typed ahead). Flagged, never kept."""
+        cmd = self.current
+        if cmd is not None and cmd.source not in ("argv", "unsegmented") and "typeahead" not in cmd.anomalies:
+            cmd.anomalies.append("typeahead")
+
     def toggle_pause(self, t: float) -> None:
         (self.resume if self.paused_at is not None else self.pause)(t)
 

@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("show")
     def show(
-        session_id: str = typer.Argument(..., metavar="ID", help="Full id, a unique prefix (4+ hex digits) or `last`."),
+        session_id: str = typer.Argument(..., metavar="ID", help="Full id, a unique prefix (4+ hex digits) or `last` (the top-level session that ended last)."),
         output: bool = typer.Option(False, "--output", "-O", help="Also print each command's output (-o is a file elsewhere)."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON: {session, commands}."),
     ) -> None:

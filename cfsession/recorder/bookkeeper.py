@@ -202,6 +202,9 @@ class Remote:
     def toggle_pause(self, t: float) -> None:
         self._call("toggle_pause", t)
 
+    def typeahead(self, t: float) -> None:
+        self._call("typeahead", t)
+
     def no_hello(self, t: float, reason: str) -> None:
         self._call("no_hello", t, reason)
 

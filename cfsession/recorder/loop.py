@@ -42,6 +42,18 @@ def _nothing() -> None:
     pass
 
 
+def _line_mode(fd: int) -> bool:
+    """The PTY is in canonical mode with echo (no line editor or full-screen program reads
+    it raw): what is typed now is echoed by the terminal driver. False where unknown."""
+    try:
+        import termios
+
+        lflag = termios.tcgetattr(fd)[3]
+        return bool(lflag & termios.ICANON and lflag & termios.ECHO)
+    except (ImportError, OSError, ValueError, Exception):  # Windows, a closed PTY
+        return False
+
+
 class LoopResult(NamedTuple):
     exit_code: int
     reason: str  # exit / hangup / signal / error
@@ -248,6 +260,11 @@ class Loop:
                 self.paused = not self.paused
                 self._write_out(toggle_notice(self.paused, self.pause_key))
             data = data.replace(self.pause_key, b"")
+        if data and _line_mode(self.pty.fileno()):
+            # Keys typed while a program runs in line mode (typeahead during `sleep`): the
+            # terminal echoes them into that program's output. What was typed is never
+            # looked at; the command is only flagged (anomaly "typeahead").
+            self.session.typeahead(self.now())
         self._inq += data
 
     def _flush_input(self) -> None:
