@@ -9,16 +9,20 @@ unique prefix of 4+ hex digits, or ``"last"``::
     from cfsession import api
 
     api.list_sessions(limit=10, since="1d", failed=True)  # [SessionInfo]  = list --json
-    api.get_session("last")                 # SessionDetail(session, commands) = show --json
+    api.get_session("last")                 # SessionDetail(session, commands, gaps) = show --json
+    api.get_session("last").session.session_id  # .session: SessionHeader (a SessionInfo)
     api.iter_commands("3f2a", failed=True)  # Iterator[CommandInfo], output included
     api.search("permission denied", cwd="/srv", limit=20)  # [SearchHit]   = search --json
     api.get_session_history(correlation_id)  # [HistoryEntry(timestamp, event_type,
                                              #   correlation_id, session_id, data)]
     api.stats(since="1w")                    # Stats                       = stats --json
 
-``search`` takes FTS5 syntax (``"exact phrase"``, ``a OR b``, ``pre*``) and falls back
+A command is a :class:`CommandInfo` wherever it comes from (``get_session(…).commands``
+or ``iter_commands``); records read from a file also give every recorded field by name
+(``c["anomalies"]``). ``search`` takes FTS5 syntax (``"exact phrase"``, ``a OR b``, ``pre*``) and falls back
 to the plain words when the query is not valid FTS5; ``snippet`` marks matches as
-``**word**``. ``get_session_history(None)`` covers every session, oldest first;
+``**word**``; a query that uses FTS5 syntax and does not parse raises ``UsageError``
+("invalid query"). ``get_session_history(None)`` covers every session, oldest first;
 ``event_types=("terminal_capture",)`` keeps only the commands.
 """
 
