@@ -34,7 +34,7 @@ import signal
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +104,7 @@ class Plan:
 
     @property
     def dropped(self) -> int:
-        return sum(s - k for s, k in zip(self.sizes, self.keep))
+        return sum(s - k for s, k in zip(self.sizes, self.keep, strict=True))
 
 
 class Clock:
@@ -155,7 +155,7 @@ def fair_shares(sizes: list[int], budget: int) -> list[int]:
         return list(sizes)
     left, cap = budget, 0
     ordered = sorted(sizes)
-    for n_left, size in zip(range(len(ordered), 0, -1), ordered):
+    for n_left, size in zip(range(len(ordered), 0, -1), ordered, strict=True):
         share = left // n_left
         if size > share:
             cap = share
@@ -219,7 +219,7 @@ def _safe_json(value: object) -> str:
 
 
 # -- the page -------------------------------------------------------------------------------
-@lru_cache(maxsize=None)
+@cache
 def asset(name: str) -> str:
     return (WEB / name).read_text(encoding="utf-8")
 

@@ -110,8 +110,8 @@ def test_clicking_the_third_command_seeks_to_its_start(recorded: tuple[Path, Pat
         assert start == pytest.approx(third["cast_start"], abs=0.01)
         assert start > 1.0  # after the sleep: a seek that did nothing would read ~0
         li.locator("button").click()
-        page.wait_for_function("() => Math.abs(cfsessionPlayer.getCurrentTime() - %f) <= 0.5" % start,
-                               timeout=10_000)
+        page.wait_for_function("(s) => Math.abs(cfsessionPlayer.getCurrentTime() - s) <= 0.5",
+                               arg=start, timeout=10_000)
         now = page.evaluate("cfsessionPlayer.getCurrentTime()")
         assert abs(now - start) <= 0.5
         page.wait_for_function("() => document.querySelectorAll('#commands li')[2].classList.contains('current')",
@@ -129,8 +129,8 @@ def test_recorded_markup_is_text_and_no_dialog_fires(recorded: tuple[Path, Path]
         assert cmd.inner_text() == f"echo '{XSS}'"
         assert page.locator("img").count() == 0
         page.locator("#commands li").nth(3).locator("button").click()  # just after its output
-        page.wait_for_function("() => document.getElementById('player').innerText.includes(%r)" % XSS,
-                               timeout=10_000)
+        page.wait_for_function("(x) => document.getElementById('player').innerText.includes(x)",
+                               arg=XSS, timeout=10_000)
         assert page.locator("img").count() == 0
         assert seen.dialogs == []
         assert seen.problems == []
