@@ -251,9 +251,10 @@ def _e(value: object) -> str:
 
 
 def page(loaded: LoadedSession, cast_file: Path, warnings: list[StoreWarning] | None = None, *,
-         budget: int = OUTPUT_BUDGET, idle_limit: float | None = IDLE_LIMIT,
+         budget: int | None = None, idle_limit: float | None = IDLE_LIMIT,
          chain: Any = None) -> Iterator[str]:
     """The page as text chunks; the cast is streamed from ``cast_file`` (twice), never held."""
+    budget = OUTPUT_BUDGET if budget is None else budget
     header = _cast_header(cast_file) if cast_file.exists() else {}
     width = as_int(header.get("width")) or as_int(loaded.start.get("cols")) or 80
     height = as_int(header.get("height")) or as_int(loaded.start.get("rows")) or 24
