@@ -14,31 +14,37 @@ in the cast data every ``<`` is written ``\\u003c`` so no recorded text can end 
 The page holds only what the store holds (redaction happened at record time); keystrokes
 (``"i"`` events) are never written.
 
-Big sessions: the cast is read twice, streamed, never held. The first pass sizes each
-command's output; when the total is over ``OUTPUT_BUDGET`` every command keeps the head and
-tail of its output under one common cap (small outputs whole) and the middle is replaced by
-a visible notice, so every command is still there to jump to. Pauses longer than
-``IDLE_LIMIT`` are shortened (the cast header's ``idle_time_limit`` wins when set), in
-Python rather than by the player, so the timeline knows each command's time on the player's
-clock exactly; the list itself shows the recorded times.
+Big sessions (:mod:`cfsession.html_cast`): the cast is streamed twice, never held; output
+over ``OUTPUT_BUDGET`` characters keeps each command's head and tail, and pauses over
+``IDLE_LIMIT`` are shortened (the cast header's ``idle_time_limit`` wins when set); the list
+shows the recorded times.
 """
 
 from __future__ import annotations
 
 import base64
-import bisect
 import hashlib
 import html
 import json
+import re
 import signal
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from cfsession import store
+from cfsession.html_cast import (
+    Plan,
+    cast_header,
+    cast_lines,
+    iter_cast,
+    plan,
+    played_frames,
+    size_text,
+    warn,
+)
 from cfsession.store import Frame, LoadedSession, StoreWarning, as_float, as_int, as_str
 
 WEB = Path(__file__).resolve().parent / "web"
@@ -46,182 +52,24 @@ PLAYER = WEB / "asciinema-player"
 IDLE_LIMIT = 5.0  # seconds; a pause longer than this plays as this long
 OUTPUT_BUDGET = 32 * 1024 * 1024  # characters of output the page embeds (see module doc)
 COMMAND_SHOWN = 2000  # characters of a command line shown in the list
-_CHUNK = 1 << 16
-
-
-# -- the cast, streamed ---------------------------------------------------------------------
-def iter_cast(path: Path, warnings: list[StoreWarning] | None = None) -> Iterator[Frame]:
-    """The events of a .cast file one by one, validated as :func:`store.read_cast` does."""
-    reader = store.LineReader(path)
-    last = 0.0
-    lineno = 0
-    for lineno, (raw, _end) in enumerate(reader, start=1):
-        if not raw.strip():
-            continue
-        try:
-            item = json.loads(raw)
-        except (ValueError, RecursionError):
-            _warn(warnings, path, lineno, "corrupt line (not JSON), skipped")
-            continue
-        if lineno == 1 and isinstance(item, dict):
-            continue  # the header: the page builds its own from the session
-        if not (isinstance(item, list) and len(item) == 3 and as_float(item[0]) is not None
-                and isinstance(item[1], str) and isinstance(item[2], str)):
-            _warn(warnings, path, lineno, "not an asciicast event, skipped")
-            continue
-        last = max(last, float(item[0]))
-        yield last, item[1], item[2]
-    if reader.tail and warnings is not None:
-        warnings.append(store.tail_warning(path, lineno + 1, reader.tail))
-
-
-def _warn(warnings: list[StoreWarning] | None, path: Path, line: int, text: str) -> None:
-    if warnings is not None:
-        warnings.append(StoreWarning(str(path), line, text))
-
-
-def _cast_header(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as f:
-            first = f.readline(1 << 20)
-        item = json.loads(first)
-    except (OSError, ValueError, RecursionError):
-        return {}
-    return item if isinstance(item, dict) else {}
-
-
-# -- the plan: what the player gets -----------------------------------------------------------
-@dataclass
-class Plan:
-    """Pass one's findings: span sizes, kept windows, and command times on the player's clock."""
-
-    starts: list[float]  # recorded cast_start of each timed command, sorted
-    sizes: list[int]  # output characters per span (span 0: before the first command)
-    keep: list[int] = field(default_factory=list)  # characters kept per span (head + tail)
-    player_time: dict[float, float] = field(default_factory=dict)  # recorded -> played
-    total: int = 0
-    duration: float = 0.0  # of the played cast
-
-    @property
-    def dropped(self) -> int:
-        return sum(s - k for s, k in zip(self.sizes, self.keep, strict=True))
-
-
-class Clock:
-    """Recorded time -> played time, pauses capped at ``limit`` (same in both passes)."""
-
-    def __init__(self, limit: float | None) -> None:
-        self.limit = limit
-        self.t = 0.0
-        self.played = 0.0
-
-    def at(self, t: float) -> float:
-        gap = max(0.0, t - self.t)
-        return self.played + (min(gap, self.limit) if self.limit is not None else gap)
-
-    def advance(self, t: float) -> float:
-        if t > self.t:
-            self.played, self.t = self.at(t), t
-        return self.played
-
-
-def plan(frames: Iterable[Frame], starts: list[float], points: list[float], limit: float | None,
-         budget: int) -> Plan:
-    """Pass one over the frames: output size per command span (a span runs from one command's
-    start to the next one's) and the played time of every point."""
-    starts = sorted(starts)
-    p = Plan(starts=starts, sizes=[0] * (len(starts) + 1))
-    clock = Clock(limit)
-    pending = sorted(set(points))
-    i = 0
-    for t, code, data in frames:
-        while i < len(pending) and pending[i] <= t:
-            p.player_time[pending[i]] = clock.at(pending[i])
-            i += 1
-        clock.advance(t)
-        if code == "o":
-            p.sizes[bisect.bisect_right(starts, t)] += len(data)
-    for point in pending[i:]:
-        p.player_time[point] = clock.at(point)
-    p.duration = clock.played
-    p.total = sum(p.sizes)
-    p.keep = fair_shares(p.sizes, budget)
-    return p
-
-
-def fair_shares(sizes: list[int], budget: int) -> list[int]:
-    """Water-filling: every span keeps min(size, cap), the largest cap the budget allows."""
-    if sum(sizes) <= budget:
-        return list(sizes)
-    left, cap = budget, 0
-    ordered = sorted(sizes)
-    for n_left, size in zip(range(len(ordered), 0, -1), ordered, strict=True):
-        share = left // n_left
-        if size > share:
-            cap = share
-            break
-        left -= size
-    return [min(s, cap) for s in sizes]
-
-
-def _omitted(chars: int, session_id: str) -> str:
-    return (f"\r\n\x1b[0m\x1b[7m[cfsession: {_size(chars)} of output left out of this page; "
-            f"`cfsession export {session_id[:8]} --format asciicast` has all of it]\x1b[0m\r\n")
-
-
-def played_frames(frames: Iterable[Frame], p: Plan, limit: float | None, session_id: str) -> Iterator[Frame]:
-    """Pass two: the frames the player gets, on the played clock, long outputs windowed."""
-    clock = Clock(limit)
-    offset = [0] * len(p.sizes)
-    for t, code, data in frames:
-        played = clock.advance(t)
-        if code == "i":
-            continue  # never show keystrokes
-        if code != "o":
-            yield played, code, data
-            continue
-        span = bisect.bisect_right(p.starts, t)
-        size, keep, o = p.sizes[span], p.keep[span], offset[span]
-        offset[span] = o + len(data)
-        if keep >= size:
-            yield played, code, data
-            continue
-        head, tail_from = (keep + 1) // 2, size - keep // 2
-        parts = []
-        if o < head:
-            parts.append(data[: head - o])
-        if o < head <= o + len(data) or (o == 0 and head == 0):
-            parts.append(_omitted(size - keep, session_id))
-        if o + len(data) > tail_from:
-            parts.append(data[max(0, tail_from - o):])
-        if parts:
-            yield played, code, "".join(parts)
-
-
-def cast_lines(width: int, height: int, frames: Iterable[Frame]) -> Iterator[str]:
-    """asciicast v2 for the data block: ``<`` as ``\\u003c``, so nothing can close the block."""
-    yield _safe_json({"version": 2, "width": width, "height": height}) + "\n"
-    buf: list[str] = []
-    size = 0
-    for t, code, data in frames:
-        line = f"[{t:.6f}, {_safe_json(code)}, {_safe_json(data)}]\n"
-        buf.append(line)
-        size += len(line)
-        if size >= _CHUNK:
-            yield "".join(buf)
-            buf, size = [], 0
-    if buf:
-        yield "".join(buf)
-
-
-def _safe_json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
 
 
 # -- the page -------------------------------------------------------------------------------
 @cache
 def asset(name: str) -> str:
     return (WEB / name).read_text(encoding="utf-8")
+
+
+@cache
+def player_js() -> str:
+    """The player bundle with its few raw control characters (ESC and DEL, in string
+    literals) written as ``\\xNN`` escapes: the same program, and a file that is safe to
+    ``cat``."""
+    raw = asset("asciinema-player/asciinema-player.min.js")
+    return _JS_RAW.sub(lambda m: f"\\x{ord(m.group()):02x}", raw)
+
+
+_JS_RAW = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def player_version() -> str:
@@ -255,7 +103,7 @@ def page(loaded: LoadedSession, cast_file: Path, warnings: list[StoreWarning] | 
          chain: Any = None) -> Iterator[str]:
     """The page as text chunks; the cast is streamed from ``cast_file`` (twice), never held."""
     budget = OUTPUT_BUDGET if budget is None else budget
-    header = _cast_header(cast_file) if cast_file.exists() else {}
+    header = cast_header(cast_file) if cast_file.exists() else {}
     width = as_int(header.get("width")) or as_int(loaded.start.get("cols")) or 80
     height = as_int(header.get("height")) or as_int(loaded.start.get("rows")) or 24
     limit = as_float(header.get("idle_time_limit")) or idle_limit
@@ -265,7 +113,7 @@ def page(loaded: LoadedSession, cast_file: Path, warnings: list[StoreWarning] | 
     else:
         from cfsession.export import synth_frames
 
-        _warn(warnings, cast_file, 0, "missing; rebuilt from the plain output")
+        warn(warnings, cast_file, 0, "missing; rebuilt from the plain output")
         synth = synth_frames(loaded)
         source = lambda _w: synth  # noqa: E731
     commands = loaded.commands
@@ -277,11 +125,11 @@ def page(loaded: LoadedSession, cast_file: Path, warnings: list[StoreWarning] | 
         chain = _verify(loaded, cast_file)
 
     style = asset("asciinema-player/asciinema-player.css") + "\n" + asset("page.css")
-    player_js, page_js = asset("asciinema-player/asciinema-player.min.js"), asset("page.js")
+    player, page_js = player_js(), asset("page.js")
     s = loaded.start
     title = as_str(s.get("name")) or f"Session {loaded.session_id[:8]}"
     yield ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-           f"<meta http-equiv=\"Content-Security-Policy\" content=\"{csp([player_js, page_js], style)}\">\n"
+           f"<meta http-equiv=\"Content-Security-Policy\" content=\"{csp([player, page_js], style)}\">\n"
            "<meta name=\"referrer\" content=\"no-referrer\">\n"
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
            f"<meta name=\"generator\" content=\"cfsession; asciinema-player {player_version()}\">\n"
@@ -294,7 +142,7 @@ def page(loaded: LoadedSession, cast_file: Path, warnings: list[StoreWarning] | 
     yield "</main>\n<script type=\"application/x-asciicast\" id=\"cast\">"
     frames = played_frames(source(warnings), p, limit, loaded.session_id)
     yield from cast_lines(width, height, frames)
-    yield f"</script>\n<script>{player_js}</script>\n<script>{page_js}</script>\n</body></html>\n"
+    yield f"</script>\n<script>{player}</script>\n<script>{page_js}</script>\n</body></html>\n"
 
 
 def _verify(loaded: LoadedSession, cast_file: Path) -> Any:
@@ -330,7 +178,7 @@ def _notes(p: Plan, limit: float | None) -> str:
     if limit is not None:
         notes.append(f"Pauses longer than {limit:g} s play as {limit:g} s.")
     if p.dropped:
-        notes.append(f"This page holds {_size(p.total - p.dropped)} of the {_size(p.total)} of "
+        notes.append(f"This page holds {size_text(p.total - p.dropped)} of the {size_text(p.total)} of "
                      "output: the middle of the longest outputs is left out (marked on screen).")
     return f"<p class=\"note\">{html.escape(' '.join(notes))}</p>\n"
 
@@ -406,9 +254,3 @@ def _duration(ms: object) -> str:
     m, s = divmod(int(s), 60)
     return f"{m}m {s:02d}s" if m < 60 else f"{m // 60}h {m % 60:02d}m"
 
-
-def _size(chars: int) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if chars >= scale:
-            return f"{chars / scale:.1f} {unit}"
-    return f"{chars} B"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cfsession import export_html, store
+from cfsession import export_html, html_cast, store
 from cfsession.paths import cast_path, jsonl_path
 from tests.sessions_factory import Cmd, make_session
 
@@ -84,9 +84,9 @@ def test_long_pauses_are_shortened_and_the_list_knows_the_played_times(cf_home: 
 
 
 def test_fair_shares_keep_small_outputs_whole() -> None:
-    assert export_html.fair_shares([10, 20], 100) == [10, 20]
-    assert export_html.fair_shares([10, 1000, 5000], 1010) == [10, 500, 500]
-    got = export_html.fair_shares([3, 7, 9000, 12000, 0], 6010)
+    assert html_cast.fair_shares([10, 20], 100) == [10, 20]
+    assert html_cast.fair_shares([10, 1000, 5000], 1010) == [10, 500, 500]
+    got = html_cast.fair_shares([3, 7, 9000, 12000, 0], 6010)
     assert got[:2] == [3, 7] and got[2] == got[3] and sum(got) <= 6010
 
 
@@ -168,3 +168,11 @@ def test_open_unknown_session_is_one_line(cf_home: Path) -> None:
     done = _cli(cf_home, "open", "ffffffff")
     assert done.returncode != 0
     assert done.stderr.startswith("cfsession: ") and done.stderr.count("\n") == 1
+
+
+def test_no_raw_c1_or_del_in_the_file(cf_home: Path) -> None:
+    sid = make_session(cf_home, [Cmd("printf c1", "a\x9b31mb\x7fc\x85d\n")])
+    text = _page(cf_home, sid)
+    assert not re.search("[\x7f-\x9f]", text)
+    out = "".join(str(e[2]) for e in _cast(text) if e[1] == "o")
+    assert "a\x9b31mb\x7fc\x85d" in out  # the player still gets them (JSON-escaped)
