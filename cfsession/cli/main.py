@@ -6,6 +6,7 @@ help, errors and every other command come here.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
@@ -55,11 +56,12 @@ _register()
 
 def _click_module() -> Any:
     """The click that Typer uses: vendored as ``typer._click`` since 0.26, else click."""
+    # By name, not by import statement: which of the two exists depends on the Typer
+    # release, and a static import of the absent one is an error for mypy.
     try:
-        from typer import _click as click
+        return importlib.import_module("typer._click")
     except ImportError:  # pragma: no cover - older Typer
-        import click  # type: ignore[no-redef]
-    return click
+        return importlib.import_module("click")
 
 
 def run(argv: list[str] | None = None) -> int:
