@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from cfsession import __version__
+from cfsession import __version__, log
 from cfsession.cli import _common
 
 app = typer.Typer(
@@ -35,12 +35,14 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and log at debug level."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and log at debug level (to stderr and <store>/logs/cfsession.log; CFSESSION_LOG=debug does the same)."),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
     _state["debug"] = debug
+    if debug and not log.enabled():
+        log.configure("debug")
 
 
 def _register() -> None:
