@@ -176,3 +176,11 @@ def test_no_raw_c1_or_del_in_the_file(cf_home: Path) -> None:
     assert not re.search("[\x7f-\x9f]", text)
     out = "".join(str(e[2]) for e in _cast(text) if e[1] == "o")
     assert "a\x9b31mb\x7fc\x85d" in out  # the player still gets them (JSON-escaped)
+
+
+def test_a_tampered_session_says_so_in_the_header(cf_home: Path) -> None:
+    sid = make_session(cf_home, CMDS[:2])
+    path = jsonl_path(sid, cf_home)
+    path.write_text(path.read_text().replace("echo hello", "echo HELLO"))
+    text = _page(cf_home, sid)
+    assert 'class="chain-tampered"' in text and "✗ tampered" in text

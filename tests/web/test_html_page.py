@@ -175,3 +175,28 @@ def test_chain_status_and_header(recorded: tuple[Path, Path]) -> None:
     sid = h.load(h.sessions(cf_home)[0])[0]["session_id"]
     assert f"<dd>{sid}</dd>" in text
     assert 'class="chain-intact"' in text
+
+
+def test_a_windowed_big_output_plays_and_shows_the_cut(tmp_path: Path, cf_home: Path) -> None:
+    require_chromium()
+    sync_api = require_module("playwright.sync_api")
+    from cfsession import export_html, store
+    from cfsession.paths import cast_path, jsonl_path
+    from tests.sessions_factory import Cmd, make_session
+
+    big = "".join(f"row {i:07d}\n" for i in range(200_000))  # 2.4 MB
+    sid = make_session(cf_home, [Cmd("echo a", "a\n"), Cmd("seq", big), Cmd("echo end", "end\n")])
+    loaded = store.load_session(jsonl_path(sid, cf_home))
+    out = tmp_path / "big.html"
+    with open(out, "w", encoding="utf-8") as f:
+        for chunk in export_html.page(loaded, cast_path(sid, cf_home), [], budget=400):  # ~16 rows each side
+            f.write(chunk)
+    assert out.stat().st_size < 1_000_000
+    with launch(sync_api) as (page, seen):
+        opened(page, out)
+        page.locator("#commands li").nth(2).locator("button").click()
+        page.wait_for_function("() => document.getElementById('player').innerText.includes('left out')",
+                               timeout=10_000)
+        assert "row 0199999" in page.inner_text("#player")  # the tail is there
+        assert "This page holds" in page.inner_text("#screen")
+        assert seen.problems == []
