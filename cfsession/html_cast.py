@@ -29,28 +29,38 @@ _CHUNK = 1 << 16
 
 # -- the cast, streamed ---------------------------------------------------------------------
 def iter_cast(path: Path, warnings: list[StoreWarning] | None = None) -> Iterator[Frame]:
-    """The events of a .cast file one by one, validated as :func:`store.read_cast` does."""
-    reader = store.LineReader(path)
+    """The events of a .cast file one by one, validated as :func:`store.read_cast` does.
+
+    Read line by line through a small buffer (not :class:`store.LineReader`'s 4 MiB
+    chunks): memory stays near the longest line, which the recorder keeps short.
+    """
     last = 0.0
     lineno = 0
-    for lineno, (raw, _end) in enumerate(reader, start=1):
-        if not raw.strip():
-            continue
-        try:
-            item = json.loads(raw)
-        except (ValueError, RecursionError):
-            warn(warnings, path, lineno, "corrupt line (not JSON), skipped")
-            continue
-        if lineno == 1 and isinstance(item, dict):
-            continue  # the header: the page builds its own from the session
-        if not (isinstance(item, list) and len(item) == 3 and as_float(item[0]) is not None
-                and isinstance(item[1], str) and isinstance(item[2], str)):
-            warn(warnings, path, lineno, "not an asciicast event, skipped")
-            continue
-        last = max(last, float(item[0]))
-        yield last, item[1], item[2]
-    if reader.tail and warnings is not None:
-        warnings.append(store.tail_warning(path, lineno + 1, reader.tail))
+    with open(path, "rb", buffering=1 << 18) as f:
+        for lineno, raw in enumerate(f, start=1):
+            if not raw.endswith(b"\n"):  # a cut last line: being written, or a crash
+                if warnings is not None:
+                    warnings.append(store.tail_warning(path, lineno, len(raw)))
+                break
+            if not raw.strip():
+                continue
+            try:
+                item = json.loads(raw)
+            except (ValueError, RecursionError):
+                warn(warnings, path, lineno, "corrupt line (not JSON), skipped")
+                continue
+            if lineno == 1 and isinstance(item, dict):
+                continue  # the header: the page builds its own from the session
+            if not (isinstance(item, list) and len(item) == 3 and as_float(item[0]) is not None
+                    and isinstance(item[1], str) and isinstance(item[2], str)) or (
+                        item[1] == "r" and not _RESIZE.match(item[2])):
+                warn(warnings, path, lineno, "not an asciicast event, skipped")
+                continue
+            last = max(last, float(item[0]))
+            yield last, item[1], item[2]
+
+
+_RESIZE = re.compile(r"^\d+x\d+$")  # the player, like asciinema 3, fails on any other "r"
 
 
 def warn(warnings: list[StoreWarning] | None, path: Path, line: int, text: str) -> None:

@@ -184,3 +184,16 @@ def test_a_tampered_session_says_so_in_the_header(cf_home: Path) -> None:
     path.write_text(path.read_text().replace("echo hello", "echo HELLO"))
     text = _page(cf_home, sid)
     assert 'class="chain-tampered"' in text and "✗ tampered" in text
+
+
+def test_bad_resize_and_a_cut_last_line_are_skipped_with_warnings(cf_home: Path) -> None:
+    sid = make_session(cf_home, CMDS[:1])
+    with open(cast_path(sid, cf_home), "a", encoding="utf-8") as f:
+        f.write(json.dumps([1.0, "r", "wide"]) + "\n" + json.dumps([1.1, "r", "100x30"]) + "\n")
+        f.write('[1.2, "o", "cut sh')
+    warnings: list[store.StoreWarning] = []
+    loaded = store.load_session(jsonl_path(sid, cf_home))
+    text = "".join(export_html.page(loaded, cast_path(sid, cf_home), warnings))
+    resizes = [e[2] for e in _cast(text) if e[1] == "r"]
+    assert resizes == ["100x30"] and "cut sh" not in text
+    assert [w.message.split(" ")[0] for w in warnings] == ["not", "truncated"]
