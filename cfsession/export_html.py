@@ -50,7 +50,7 @@ from cfsession.store import Frame, LoadedSession, StoreWarning, as_float, as_int
 WEB = Path(__file__).resolve().parent / "web"
 PLAYER = WEB / "asciinema-player"
 IDLE_LIMIT = 5.0  # seconds; a pause longer than this plays as this long
-OUTPUT_BUDGET = 32 * 1024 * 1024  # characters of output the page embeds (see module doc)
+OUTPUT_BUDGET = 16 * 1024 * 1024  # characters of output embedded: a ~20 MiB page, ready in ~1-2 s
 COMMAND_SHOWN = 2000  # characters of a command line shown in the list
 
 
