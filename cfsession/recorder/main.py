@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from cfsession import __version__, paths
+from cfsession import __version__, log, paths
 from cfsession.errors import CfsessionError, UsageError
 
 INTEGRATION_TIMEOUT_S = 10.0  # rc files that load nvm/conda can take seconds
@@ -118,6 +118,7 @@ class Warner:
         if code in self.seen:
             return
         self.seen.add(code)
+        log.warning("recorder warning", code=code)  # the code only: messages may quote data
         end = "\r\n" if self.raw else "\n"
         try:
             sys.stderr.write(f"cfsession: warning: {message}{end}")
@@ -369,6 +370,9 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
         }
     )
 
+    log.info("session started", session_id=session_id, shell_kind=kind, session_type=session_type,
+             integration=integration, bookkeeping="child" if use_child else "inline",
+             etw=getattr(etw, "status", None), nested=parent is not None)
     if not opts.quiet:
         note = f" (nested in {parent})" if parent else ""
         what = ("command on pipes" if pipes else "command") if opts.command else "session; exit the shell to stop"
@@ -451,6 +455,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
         pty.close()
         if tmpdir:
             shell_mod.remove_tmpdir(tmpdir)
+    _log_end(session_id, code, reason, summary, t_end)
     assert result is not None
     return _finish_line(opts, session_id, summary, result.exit_code, result.signal,
                         loop.last_out in (b"\n", b""))
@@ -492,8 +497,16 @@ def _run_pipes(opts: Options, launch: Any, session: Any, sinks: list[Any], warn:
             for s in sinks:
                 s.close()
             summary = bookkeeper.summary(session, sinks)
+    _log_end(session.session_id, code, reason, summary, t_end)
     assert result is not None
     return summary, result.exit_code, result.signal, result.last_out in (b"\n", b"")
+
+
+def _log_end(session_id: str, code: int | None, reason: str, summary: dict[str, Any] | None,
+             t_end: float) -> None:
+    log.info("session ended", session_id=session_id, exit_code=code, reason=reason,
+             commands=summary and summary["command_count"], failed=summary and summary["failed_count"],
+             saved=summary and summary["saved"], duration_s=round(t_end, 3))
 
 
 def _finish_line(opts: Options, session_id: str, summary: dict[str, Any] | None,

@@ -37,9 +37,9 @@ def blocks(text: str, lang: str) -> list[str]:
     return re.findall(rf"```{lang}\n(.*?)```", text, re.S)
 
 
-def commands(title: str) -> list[str]:
+def commands(title: str, first: int = 99) -> list[str]:
     out = []
-    for block in blocks(section(title), "sh"):
+    for block in blocks(section(title), "sh")[:first]:
         for line in block.splitlines():
             cmd = line.split("  #", 1)[0].strip()
             if cmd:
@@ -133,7 +133,7 @@ def test_getting_back_examples_and_the_api_doctest(tmp_path: Path, cf_home: Path
     assert result.attempted >= 10 and result.failed == 0, result
 
     # Every command of the block, with the example id replaced by the real one.
-    examples = commands("## Getting sessions back")
+    examples = commands("## Getting sessions back", first=1)  # the page section opens a browser
     assert len(examples) == 9, examples
     for cmd in examples:
         proc = subprocess.run(_cfs(cmd.replace("3f2a", sid[:4])), cwd=work, env=env, capture_output=True,
