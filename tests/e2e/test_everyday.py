@@ -127,6 +127,8 @@ def test_pause_key_named_announced_and_shown_everywhere(user_home: Path, cf_home
     text = cli(cf_home, "export", sid, "--format", "text").stdout
     assert re.search(r"\$ echo one\none\n\n\[capture paused [0-9.]+ s; 1 command not recorded\]\n\n\$ echo two", text), text
     assert "capture paused" in cli(cf_home, "export", sid, "--format", "markdown").stdout
+    page = cli(cf_home, "export", sid, "--format", "html").stdout
+    assert "Capture was paused 1 time: [capture paused " in page
     from cfsession import api
 
     (g,) = api.get_session(sid, home=cf_home).gaps
