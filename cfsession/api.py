@@ -45,12 +45,13 @@ from cfsession.index import Index
 from cfsession.store import StoreWarning
 
 if TYPE_CHECKING:
+    from cfsession.api_record import RecordingSession, record
     from cfsession.stats import Stats
 
 __all__ = [
     "CommandInfo", "HistoryEntry", "SearchHit", "SessionDetail", "SessionInfo", "Stats",
     "StoreWarning", "get_session", "get_session_history", "iter_commands", "list_sessions",
-    "parse_when", "reindex", "resolve_session_id", "search", "stats",
+    "parse_when", "record", "RecordingSession", "reindex", "resolve_session_id", "search", "stats",
 ]
 
 Warnings = list[StoreWarning]
@@ -63,6 +64,11 @@ def __getattr__(name: str) -> Any:
         from cfsession.stats import Stats
 
         return Stats
+    if name in ("record", "RecordingSession"):
+        # The recording API pulls in the recorder and sinks: only when asked for.
+        from cfsession import api_record
+
+        return getattr(api_record, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -103,6 +103,8 @@ class Session:
         self.on_hello: Callable[[], object] | None = None
         self.paused_at: float | None = None  # capture stopped (pause key / cfsession pause)
         self._skipped = 0
+        # Fields added to every command record (the recording API's ``actor``).
+        self.command_fields: dict[str, object] = {}
 
     # -- helpers -------------------------------------------------------------------------
     def ts(self, t: float) -> str:
@@ -357,6 +359,8 @@ class Session:
             "cast_sha256": digest[0],
             "cast_bytes": digest[1],
         }
+        if self.command_fields:
+            rec.update(self.command_fields)
         self.emit(rec)
 
     # -- pause / resume -------------------------------------------------------------------------

@@ -262,6 +262,7 @@ def main(argv: list[str]) -> int:
 
 def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one place on purpose
     from cfsession import shell as shell_mod
+    from cfsession.actor import detect as detect_actor
     from cfsession.recorder import bookkeeper
     from cfsession.recorder import pty as platform_io
     from cfsession.recorder.loop import Loop
@@ -376,6 +377,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
             "etw": getattr(etw, "status", "unavailable: emitter not installed"),
             "integration": integration,
             "command_argv": argv_record,
+            "actor": detect_actor(env=env, interactive=term.is_tty),
         }
     )
 
