@@ -180,23 +180,23 @@ class LocalStore:
         from cfsession.diff import fetch
 
         with api.open_index(self.home) as ix:
-            side, raw = fetch(ix, session, seq)
-        key = (side.session_id, seq)
-        hit = self._outputs.get(key)
-        if hit is None:
-            text = sanitize(raw)
-            starts = [0]
-            i = text.find("\n")
-            while i != -1:
-                starts.append(i + 1)
-                i = text.find("\n", i + 1)
-            hit = (text, starts)
-            self._outputs[key] = hit
-            while len(self._outputs) > 4:
-                self._outputs.popitem(last=False)
-        else:
-            self._outputs.move_to_end(key)
-        return side.session_id, hit[0], hit[1]
+            sid = api.resolve_session_id(session, index=ix)
+            hit = self._outputs.get((sid, seq))
+            if hit is None:
+                raw = fetch(ix, sid, seq)[1]
+        if hit is not None:
+            self._outputs.move_to_end((sid, seq))
+            return sid, hit[0], hit[1]
+        text = sanitize(raw)
+        starts = [0]
+        i = text.find("\n")
+        while i != -1:
+            starts.append(i + 1)
+            i = text.find("\n", i + 1)
+        self._outputs[(sid, seq)] = (text, starts)
+        while len(self._outputs) > 4:
+            self._outputs.popitem(last=False)
+        return sid, text, starts
 
 
 def _summary(rec: Any) -> dict[str, Any]:
