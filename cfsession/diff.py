@@ -87,9 +87,11 @@ def last_two_runs(ix: Any, command: str) -> list[tuple[str, int]]:
         "SELECT session_id, seq FROM commands WHERE command = ? ORDER BY start_epoch DESC, id DESC"
         " LIMIT 2", (command,),
     ).fetchall()
+    if not rows:
+        raise UsageError(f"no command {command!r} recorded (nor is it a SESSION:SEQ reference)",
+                         "give the exact command line, or two references such as 3f2a:4 3f2a:9")
     if len(rows) < 2:
-        found = "never" if not rows else "only once"
-        raise UsageError(f"{command!r} was run {found}: nothing to compare",
+        raise UsageError(f"{command!r} was run only once: nothing to compare",
                          "give two references, e.g. `cfsession diff 3f2a:4 3f2a:9`")
     return [(rows[1][0], int(rows[1][1])), (rows[0][0], int(rows[0][1]))]
 

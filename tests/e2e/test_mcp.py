@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -203,7 +202,7 @@ def test_bad_ids_are_tool_errors_and_the_server_stays_up(store: dict[str, Any]) 
         bad = await s.call_tool("get_output", {"session": "last", "seq": 1, "grep": "(unclosed"})
         assert bad.is_error and "cannot read the pattern" in _text(bad)
         bad = await s.call_tool("diff_output", {"a": "never-run-this"})
-        assert bad.is_error and "nothing to compare" in _text(bad)
+        assert bad.is_error and "no command 'never-run-this' recorded" in _text(bad)
         bad = await s.call_tool("search", {"query": "   "})
         assert bad.is_error and "empty search" in _text(bad)
         ok = _json(await s.call_tool("list_sessions", {"limit": 1}))
