@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import select
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -176,7 +177,7 @@ class RecordingSession:
             "correlation_id": sid, "started_at": utc_ts(start_epoch), "host": _host(),
             "user": _user(), "pid": os.getpid(), "shell": None, "shell_kind": None,
             "cwd": os.getcwd(), "cols": COLS, "rows": ROWS, "term": None,
-            "platform": __import__("sys").platform, "cfsession_version": __version__,
+            "platform": sys.platform, "cfsession_version": __version__,
             "etw": getattr(etw, "status", "unavailable: emitter not installed"),
             "integration": "active", "command_argv": None, "actor": self.actor,
         })
@@ -300,6 +301,9 @@ def _run_pty(rs: RecordingSession, argv: list[str], env: dict[str, str], cwd: st
                 _drain(rs, proc, fd)
                 break
         code = proc.wait()
+    except BaseException:  # Ctrl-C in the calling program: the command must not outlive it
+        platform_io.kill_group(proc.pid, lambda: proc.terminate(force=True))
+        raise
     finally:
         proc.close()
     return (TIMEOUT_EXIT if timed_out else code), timed_out
@@ -346,6 +350,9 @@ def _run_pipes(rs: RecordingSession, argv: list[str], env: dict[str, str], cwd: 
         timed_out = True
         platform_io.kill_group(proc.pid, proc.kill)
         code = proc.wait()
+    except BaseException:  # Ctrl-C in the calling program: the command must not outlive it
+        platform_io.kill_group(proc.pid, proc.kill)
+        raise
     reader.join(timeout=None if not timed_out else 1.0)
     stop.set()  # a grandchild that left the group may still hold the pipe: stop listening
     if code < 0:

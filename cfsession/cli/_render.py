@@ -255,6 +255,7 @@ def render_show(detail: Any, output: bool) -> None:
         ("started", f"{_when(s.get('started_at'))}  ({_dur(s.get('duration_ms'))})"),
         ("host", f"{s.get('user') or '?'}@{s.get('host') or '?'}"),
         ("shell", s.get("shell")),
+        ("actor", s.get("actor")),
         ("cwd", _home_path(s.get("cwd"))),
         ("commands", f"{s['command_count']} ({s['failed_count']} failed)"),
         ("parent", s.get("parent_session_id")),
