@@ -80,7 +80,8 @@ def build(store: Store | None = None, home: Path | None = None) -> Any:
         """A command's output in pages of at most 64 KiB: text from character `offset`, with
         first_line/last_line, total_chars, total_lines and next_offset (null at the end).
         With grep (a regular expression), the matching lines with their line numbers instead;
-        offset then skips that many matches."""
+        offset then skips that many matches. The whole output is served: when the record kept
+        only its head and tail, it comes from the session's .cast (source: "cast")."""
         return call(lambda: backend.get_output(session, seq, offset, length, grep))
 
     @server.tool(annotations=read_only)

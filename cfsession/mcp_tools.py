@@ -79,7 +79,7 @@ class LocalStore:
     def __init__(self, home: Path | None = None) -> None:
         self.home = home
         # Sanitised outputs by (session, seq): paging a 10 MB output reads it once.
-        self._outputs: OrderedDict[tuple[str, int], tuple[str, list[int]]] = OrderedDict()
+        self._outputs: OrderedDict[tuple[str, int], tuple[str, list[int], str]] = OrderedDict()
 
     # -- listings ---------------------------------------------------------------------------
     def list_sessions(self, since: str | None = None, failed: bool = False, cwd: str | None = None,
@@ -135,9 +135,9 @@ class LocalStore:
 
     def get_output(self, session: str, seq: int, offset: int = 0, length: int = PAGE,
                    grep: str | None = None) -> dict[str, Any]:
-        rec_sid, text, starts = self._output(session, seq)
+        rec_sid, text, starts, source = self._output(session, seq)
         base = {"session_id": rec_sid, "seq": seq, "total_chars": len(text),
-                "total_lines": len(starts)}
+                "total_lines": len(starts), "source": source}
         if grep:
             return visible(base | _grep(text, starts, grep, max(0, int(offset or 0))))
         # Already sanitised; visible() again is cheap and keeps one rule for every answer.
@@ -175,28 +175,52 @@ class LocalStore:
         raise SessionNotFound(f"command {seq} not found in session {loaded.session_id}",
                               f"run `cfsession show {loaded.session_id[:8]}` to see its commands")
 
-    def _output(self, session: str, seq: int) -> tuple[str, str, list[int]]:
+    def _output(self, session: str, seq: int) -> tuple[str, str, list[int], str]:
+        """(session id, sanitised output, line starts, source) of one command, cached.
+
+        The record keeps the head and tail of a long output (``output_cap``); the .cast
+        keeps all of it (redacted the same way), so a truncated output is read from there.
+        """
         from cfsession import api
-        from cfsession.diff import fetch
 
         with api.open_index(self.home) as ix:
             sid = api.resolve_session_id(session, index=ix)
-            hit = self._outputs.get((sid, seq))
-            if hit is None:
-                raw = fetch(ix, sid, seq)[1]
+        hit = self._outputs.get((sid, seq))
         if hit is not None:
             self._outputs.move_to_end((sid, seq))
-            return sid, hit[0], hit[1]
-        text = sanitize(raw)
+            return sid, *hit
+        rec = self._record(sid, seq)
+        text, source = str(rec.get("output") or ""), "record"
+        if rec.get("output_truncated"):
+            whole = _from_cast(self._path(sid).with_suffix(".cast"), rec)
+            if whole is not None:
+                text, source = whole, "cast"
+        text = sanitize(text)
         starts = [0]
         i = text.find("\n")
         while i != -1:
             starts.append(i + 1)
             i = text.find("\n", i + 1)
-        self._outputs[(sid, seq)] = (text, starts)
+        self._outputs[(sid, seq)] = (text, starts, source)
         while len(self._outputs) > 4:
             self._outputs.popitem(last=False)
-        return sid, text, starts
+        return sid, text, starts, source
+
+
+def _from_cast(path: Path, rec: dict[str, Any]) -> str | None:
+    """The command's whole output from the session's .cast (None when it cannot be had)."""
+    from cfsession.replay import command_span
+    from cfsession.store import as_float, read_cast
+    from cfsession.text import render_plain
+
+    start, end = as_float(rec.get("cast_start")), as_float(rec.get("cast_end"))
+    if start is None or not path.exists():
+        return None
+    try:
+        frames = read_cast(path)[1]
+    except OSError:
+        return None
+    return render_plain("".join(d for _, code, d in command_span(frames, start, end) if code == "o"))
 
 
 def _summary(rec: Any) -> dict[str, Any]:

@@ -33,7 +33,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     home, cf_home = base / "home", base / "cf"
     home.mkdir()
     cf_home.mkdir(mode=0o700)
-    (cf_home / "config.toml").write_text("[record]\noutput_cap = 16000000\n")
     (home / ".bashrc").write_text(f"PS1='{h.PROMPT}'\n")
     rec = h.start(bash, home, cf_home)
     rec.run("echo hello-mcp")
@@ -51,7 +50,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     with api.record("evil " + EVIL, actor="agent:test", home=cf_home) as r:
         big = r.run([sys.executable, "-c", script], pty=False)
         evil = r.run(["printf", "%s", f"X{EVIL}Y\x9b31mZ\x9d0;t\x07"], pty=False)
-    assert big.exit_code == 0 and not big.output_truncated
+    # The record keeps head and tail (output_cap); get_output reads the whole from the .cast.
+    assert big.exit_code == 0 and big.output_truncated
     yield {"cf_home": cf_home, "shell": shell_sid, "api": r.session_id, "evil_seq": evil.seq}
 
 
@@ -103,7 +103,7 @@ def test_tools_answer_about_a_real_store(store: dict[str, Any]) -> None:
         hits = _json(await s.call_tool("search", {"query": "hello-mcp"}))["hits"]
         assert [(x["session_id"], x["seq"], x["command"]) for x in hits] == [(shell, 1, "echo hello-mcp")]
         assert "**hello" in hits[0]["snippet"]
-        out_hit = _json(await s.call_tool("search", {"query": "0123456", "actor": "agent:test"}))["hits"]
+        out_hit = _json(await s.call_tool("search", {"query": "0000001", "actor": "agent:test"}))["hits"]
         assert [(x["session_id"], x["seq"]) for x in out_hit] == [(api_sid, 1)]  # found in output
         assert _json(await s.call_tool("search", {"query": "hello-mcp", "actor": "agent"}))["hits"] == []
 
@@ -145,7 +145,7 @@ def test_get_output_pages_a_10_mb_output(store: dict[str, Any]) -> None:
             raw = _text(res)
             assert len(raw.encode()) < 70 * 1024  # the whole answer, JSON and all
             page = _json(res)
-            assert page["total_chars"] == len(expected)
+            assert page["total_chars"] == len(expected) and page["source"] == "cast"
             assert page["total_lines"] == BIG_LINES + 1  # the empty line after the last \n
             assert page["first_line"] == line
             assert len(page["text"]) <= 64 * 1024 and page["text"].endswith("\n")

@@ -26,6 +26,7 @@ def test_pages_end_at_line_ends_and_number_the_lines(store: tuple[LocalStore, st
     first = st.get_output(sid, 1, length=20)
     assert first["text"] == "row 1\nrow 2\nrow 3\n"  # 18 characters: the next line would not fit
     assert (first["first_line"], first["last_line"], first["next_offset"]) == (1, 3, 18)
+    assert first["source"] == "record"
     second = st.get_output(sid, 1, offset=18, length=12)
     assert second["text"] == "row 4\nrow 5\n" and second["first_line"] == 4
     last = st.get_output(sid, 1, offset=second["next_offset"])
