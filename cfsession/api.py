@@ -15,6 +15,8 @@ unique prefix of 4+ hex digits, or ``"last"``::
     api.get_session_history(correlation_id)  # [HistoryEntry(timestamp, event_type,
                                              #   correlation_id, session_id, data)]
     api.stats(since="1w")                    # Stats                       = stats --json
+    with api.record("build", actor="agent:ci") as rec:   # record what a program runs
+        rec.run("make test", timeout=600)    # CommandRecord (cfsession.api_record)
 
 ``search`` takes FTS5 syntax (``"exact phrase"``, ``a OR b``, ``pre*``) and falls back
 to the plain words when the query is not valid FTS5; ``snippet`` marks matches as
