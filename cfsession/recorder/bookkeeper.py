@@ -165,6 +165,7 @@ def summary(session: Any, sinks: list[Any]) -> dict[str, Any]:
         "saved": jsonl is not None and jsonl.failed is None,
         "path": str(jsonl.path) if jsonl is not None else None,
         "last_hash": jsonl.last_hash if jsonl is not None else None,
+        "lost_records": getattr(jsonl, "lost_records", 0),
     }
 
 

@@ -353,7 +353,7 @@ class Loop:
         if _SIGWINCH in sigs:
             self._resize()  # one resize for a storm of them: the size now is what counts
         for s in sigs:
-            if s == _SIGWINCH or s == _SIGCHLD:
+            if s in (_SIGWINCH, _SIGCHLD):
                 continue
             if s in _ENDING or (s == signal.SIGINT and not self.forward_sigint):
                 ended = ("hangup" if s == getattr(signal, "SIGHUP", None) else "signal", s)

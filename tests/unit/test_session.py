@@ -223,3 +223,38 @@ def test_utc_ts_matches_datetime() -> None:
     rnd = random.Random(7)
     for t in [0.0, 1.5, 1616319743.4812906, 1795598449.9999996] + [rnd.uniform(0, 2e9) for _ in range(5000)]:
         assert utc_ts(t) == datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_a_deleted_session_file_is_made_anew_with_a_gap_record(tmp_path: Path) -> None:
+    from cfsession.verify import INTACT, verify_session
+
+    store = tmp_path / "store" / "sessions"
+    store.mkdir(parents=True)
+    path = store / f"{SID}.jsonl"
+    sink = JsonlSink(path, SID)
+    sink.write({"event_type": "session_start", "ts": "2026-01-01T00:00:00.000000Z"})
+    sink.write({"event_type": "terminal_capture", "command": "lost"})
+    lost_head = sink.last_hash
+    import shutil
+
+    shutil.rmtree(tmp_path / "store")
+    sink.write({"event_type": "terminal_capture", "command": "kept"})
+    sink.write({"event_type": "session_end"})
+    sink.close()
+    assert sink.failed is None and sink.lost_records == 2
+    recs = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [r["event_type"] for r in recs] == ["session_start", "gap", "terminal_capture", "session_end"]
+    assert recs[0]["ts"] == "2026-01-01T00:00:00.000000Z"  # the original start, repeated
+    assert recs[1]["lost_records"] == 2 and recs[1]["lost_last_hash"] == lost_head
+    assert recs[2]["command"] == "kept" and recs[-1]["hash"] == sink.last_hash
+    assert (tmp_path / "store").stat().st_mode & 0o777 == 0o700
+    assert verify_session(path, path.with_suffix(".cast")).status == INTACT
+
+
+def test_a_file_deleted_after_its_last_line_is_not_called_saved(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    sink = JsonlSink(path, SID)
+    sink.write({"event_type": "session_start"})
+    path.unlink()
+    sink.close()
+    assert sink.failed == "deleted while recording"
