@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
+from cfsession.echo_hold import EchoHold, scrub
 from cfsession.segmenter import Mark
 from cfsession.sinks import Record, Sink
 from cfsession.sinks.cast import CastWriter
@@ -103,6 +104,11 @@ class Session:
         self.on_hello: Callable[[], object] | None = None
         self.paused_at: float | None = None  # capture stopped (pause key / cfsession pause)
         self._skipped = 0
+        # The .cast output of a prompt and its typing, held until the command line is
+        # known (echo_hold.py: a secret typed with edits is redrawn redacted).
+        self._hold = EchoHold()
+        self._typed: list[str] = []  # secrets the last prompt region held (echo_hold.scrub)
+        self.echo_redraws = 0
 
     # -- helpers -------------------------------------------------------------------------
     def ts(self, t: float) -> str:
@@ -126,7 +132,13 @@ class Session:
         if self.paused_at is not None:
             return  # passed through to the terminal, recorded nowhere
         if self.cast is not None:
-            self.cast.output(data, t)
+            if not self._hold.active:
+                if self._typed and b"\x1b" in data:
+                    self.cast.output(scrub(data, self._typed), t)  # a title with the line
+                else:
+                    self.cast.output(data, t)
+            elif not self._hold.add(data, t):
+                self._release_echo(None)  # a prompt left open under output: stop holding
         cmd = self.current
         if cmd is not None:
             cmd.spool.add(data)
@@ -154,6 +166,8 @@ class Session:
                 return
             m = joined
         ev = m.event
+        if self._hold.active and ev != "C":
+            self._release_echo(None)  # the line was abandoned (Ctrl-C, empty, …)
         if ev == "H":
             self._hello(m, t)
         elif ev == "C":
@@ -171,6 +185,9 @@ class Session:
         elif ev == "A":
             self._settle(t)
             self._new_prompt(t)
+            self._typed = []
+            if self.cast is not None and self.redact is not None and not self.boundaries_only:
+                self._hold.start()
         elif ev == "B":
             self._new_prompt(t)
             if self.boundaries_only and self.current is None:
@@ -180,6 +197,13 @@ class Session:
                 st = m.fields.get("st")
                 self._close(t, int(st) if st and st.lstrip("-").isdigit() else None, None)
             self._settle(t)
+
+    def _release_echo(self, text: str | None) -> None:
+        if self._hold.active and self.cast is not None:
+            found = self._hold.release(self.cast, text, self.redact)
+            if found:
+                self.echo_redraws += 1
+                self._typed = found
 
     def _new_prompt(self, t: float) -> None:
         self._between = OutputSpool(self.output_cap)
@@ -236,6 +260,7 @@ class Session:
             text, src = self._resolve_stale(text)
         elif src == "hidden":
             text = None
+        self._release_echo(text if text is not None else f.get("cmd"))
         if f.get("late") == "1":
             # Reported at the next prompt (pwsh without PSReadLine): the command began at
             # the previous prompt and its output is what came since.
@@ -364,6 +389,7 @@ class Session:
         """Stop capturing (output still reaches the terminal); a ``gap`` event says so."""
         if self.paused_at is not None:
             return
+        self._release_echo(None)
         if self.cast is not None:
             self.cast.marker("[cfsession: recording paused]", t)
         self.event("gap", t, state="paused")
@@ -383,13 +409,16 @@ class Session:
         (self.resume if self.paused_at is not None else self.pause)(t)
 
     def resize(self, cols: int, rows: int, t: float) -> None:
-        if self.cast is not None:
+        if self._hold.active:
+            self._hold.add_resize(cols, rows, t)  # in order with the held output
+        elif self.cast is not None:
             self.cast.resize(cols, rows, t)
         self.event("resize", t, cols=cols, rows=rows)
 
     # -- end of session -------------------------------------------------------------------------
     def finish(self, t: float, exit_code: int | None, reason: str) -> None:
         """Close what is open and write ``session_end``."""
+        self._release_echo(None)
         self.resume(t)
         cmd = self.current
         if cmd is not None:

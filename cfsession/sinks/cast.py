@@ -84,6 +84,7 @@ class CastWriter:
         self._on_warning = on_warning
         self._redact = redact
         self.failed: str | None = None
+        self.cols = int(cols)  # the width now: the echo region is redrawn for it
         header: dict[str, object] = {"version": 2, "width": int(cols), "height": int(rows), "timestamp": int(timestamp)}
         header["title"] = title
         header["env"] = env
@@ -126,6 +127,7 @@ class CastWriter:
         self._buf.append(_event(max(t, self._pending_t), "m", label))
 
     def resize(self, cols: int, rows: int, t: float) -> None:
+        self.cols = int(cols)
         self._emit_pending()
         self._buf.append(_event(max(t, self._pending_t), "r", f"{cols}x{rows}"))
 

@@ -1,0 +1,88 @@
+"""The prompt's echo region (echo_hold.py): the screen model, finding a typed secret in
+every reading of the region, and a region without a secret passing through untouched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cfsession.echo_hold import EchoHold, redraw, render, scrub, secrets_in
+from cfsession.redact import Redactor
+
+TOKEN = "ghp_" + "aB3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hJ6"
+R = Redactor().redact
+
+
+class CastLog:
+    cols = 40
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, ...]] = []
+
+    def output(self, data: bytes, t: float) -> None:
+        self.calls.append(("o", data, t))
+
+    def resize(self, cols: int, rows: int, t: float) -> None:
+        self.calls.append(("r", cols, rows, t))
+
+
+def test_render_joins_wrapped_rows_and_applies_edits() -> None:
+    # readline at 20 columns: wrap with " \r", a typo erased, a cursor move back and an insert
+    line = "P> true " + TOKEN[:12]
+    raw = line + " \r" + "x\b\x1b[K" + TOKEN[12:] + "\r\n"
+    lines, row = render(raw, 20)
+    assert lines[0] == "P> true " + TOKEN and lines[-1] == ""
+    assert render("abc\x1b[2Dz\x1b[Cq", 80)[0] == ["azcq"]
+    assert render("abcdef\x1b[3D\x1b[P", 80)[0] == ["abcef"]
+    assert render("abc\x1b[1D\x1b[@X", 80)[0] == ["abXc"]
+    assert render("one\r\ntwo\x1b[A\rONE", 80)[0] == ["ONE"]
+
+
+def test_secrets_in_returns_the_replaced_pieces() -> None:
+    assert secrets_in(R, "true " + TOKEN + " x") == [TOKEN]
+    assert secrets_in(R, "nothing here") == []
+
+
+def test_a_region_without_a_secret_reaches_the_cast_as_it_came() -> None:
+    hold, cast = EchoHold(), CastLog()
+    hold.start()
+    for d, t in [(b"P> ", 0.1), (b"e", 0.2), (b"x\b\x1b[K", 0.3)]:
+        assert hold.add(d, t)
+    hold.add_resize(100, 30, 0.35)
+    hold.add(b"cho hi\r\n", 0.4)
+    assert hold.release(cast, "echo hi", R) == []
+    assert cast.calls == [("o", b"P> ", 0.1), ("o", b"e", 0.2), ("o", b"x\b\x1b[K", 0.3),
+                          ("r", 100, 30, 0.35), ("o", b"cho hi\r\n", 0.4)]
+    assert not hold.active
+
+
+def test_a_region_with_a_cut_up_secret_is_redrawn_once() -> None:
+    hold, cast = EchoHold(), CastLog()
+    cast.cols = 28  # "P> true " and 20 characters fill the row: readline wraps with " \r"
+    hold.start()
+    for k in ("P> true " + TOKEN[:20] + " \r" + TOKEN[20:26] + "Q\b\x1b[K" + TOKEN[26:] + "\r\n"):
+        hold.add(k.encode(), 1.0)
+    found = hold.release(cast, "true " + TOKEN, R)
+    assert TOKEN in found
+    ((kind, data, _t),) = cast.calls
+    assert kind == "o" and TOKEN[4:12].encode() not in data
+    assert data.endswith(b"P> true [REDACTED:github_token]\r\n")
+
+
+def test_a_secret_typed_and_erased_is_still_found() -> None:
+    hold, cast = EchoHold(), CastLog()
+    hold.start()
+    hold.add(("P> " + TOKEN + "\b" * 40 + "\x1b[K" + "ls\r\n").encode(), 1.0)
+    assert any(TOKEN in f for f in hold.release(cast, "ls", R))
+    assert TOKEN[4:12].encode() not in cast.calls[0][1]
+
+
+def test_scrub_removes_runs_of_a_secret_from_a_title() -> None:
+    title = b"\x1b]0;true " + TOKEN[:15].encode() + b"\xe2\x80\xa6 ~\x07out"
+    out = scrub(title, [TOKEN])
+    assert TOKEN[4:12].encode() not in out and out.endswith(b"~\x07out")
+
+
+def test_redraw_masks_what_the_model_missed(tmp_path: Path) -> None:
+    # A region whose drawing the model gets wrong still loses the secret found elsewhere.
+    data = redraw("\x1b[99;99H" + TOKEN[:10] + "\x1b[5D" + TOKEN[10:], 40, R, [TOKEN])
+    assert TOKEN.encode() not in data
