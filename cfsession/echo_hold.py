@@ -30,7 +30,8 @@ _ESC_SEQ = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)
 _WRAP = re.compile(r" \r|\r(?=\n)")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _PLACEHOLDER = re.compile(r"\[REDACTED:[A-Za-z0-9_]+\]")
-_EDITS = re.compile(r"[\b\x7f]|\r(?!\n)|\x1b\[[0-9;]*[A-HJKPX@]")  # anything but plain typing
+# Anything but plain typing (a CR that ends the region, as bash's, is not an edit).
+_EDITS = re.compile(r"[\b\x7f]|\r(?!\n|$)|\x1b\[[0-9;]*[A-HJKPX@]")
 _CSI = re.compile(r"\x1b\[([0-?]*)[ -/]*([@-~])")
 
 

@@ -23,6 +23,7 @@ from cfsession.text import render_plain
 Redact = Callable[[str], "tuple[str, int]"]
 WarningCallback = Callable[[str, str], None]
 
+TITLE_WINDOW = 8192  # bytes after a typed secret's command starts that may hold a title
 ECHO_KEEP = 4096  # bytes of prompt+echo kept to disambiguate a stale history entry
 _ALT_ON = (b"\x1b[?1049h", b"\x1b[?1047h", b"\x1b[?47h")
 
@@ -108,6 +109,7 @@ class Session:
         # known (echo_hold.py: a secret typed with edits is redrawn redacted).
         self._hold = EchoHold()
         self._typed: list[str] = []  # secrets the last prompt region held (echo_hold.scrub)
+        self._typed_left = 0  # bytes of the command's output still scrubbed of them
         self.echo_redraws = 0
 
     # -- helpers -------------------------------------------------------------------------
@@ -133,8 +135,11 @@ class Session:
             return  # passed through to the terminal, recorded nowhere
         if self.cast is not None:
             if not self._hold.active:
-                if self._typed and b"\x1b" in data:
-                    self.cast.output(scrub(data, self._typed), t)  # a title with the line
+                if self._typed:  # a window title with the command line comes first
+                    self._typed_left -= len(data)
+                    self.cast.output(scrub(data, self._typed) if b"\x1b" in data else data, t)
+                    if self._typed_left <= 0:
+                        self._typed = []
                 else:
                     self.cast.output(data, t)
             elif not self._hold.add(data, t):
@@ -203,7 +208,7 @@ class Session:
             found = self._hold.release(self.cast, text, self.redact)
             if found:
                 self.echo_redraws += 1
-                self._typed = found
+                self._typed, self._typed_left = found, TITLE_WINDOW
 
     def _new_prompt(self, t: float) -> None:
         self._between = OutputSpool(self.output_cap)
