@@ -47,7 +47,7 @@ def run(count: int, mode: str) -> float:
         seq = 2
         line = f"true {TOKEN}" if mode == "secret" else "echo 12345"
         t0 = time.perf_counter()
-        for i in range(count):
+        for _ in range(count):
             s.mark(Mark("A", seq, {}), t)
             s.data(b"\x1b[?2004hCFTP> ", t)
             for k, ch in enumerate(line):
