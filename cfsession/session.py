@@ -265,6 +265,10 @@ class Session:
             text, src = self._resolve_stale(text)
         elif src == "hidden":
             text = None
+        if f.get("late") == "1" and self._hold.active and self.cast is not None:
+            # Reported at the next prompt: the region holds the command's output too,
+            # which must not be redrawn as a prompt line; the stream redactor has it.
+            self._hold.release(self.cast, None, None)
         self._release_echo(text if text is not None else f.get("cmd"))
         if f.get("late") == "1":
             # Reported at the next prompt (pwsh without PSReadLine): the command began at

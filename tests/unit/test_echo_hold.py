@@ -86,3 +86,48 @@ def test_redraw_masks_what_the_model_missed(tmp_path: Path) -> None:
     # A region whose drawing the model gets wrong still loses the secret found elsewhere.
     data = redraw("\x1b[99;99H" + TOKEN[:10] + "\x1b[5D" + TOKEN[10:], 40, R, [TOKEN])
     assert TOKEN.encode() not in data
+
+
+def _session(tmp_path: Path) -> tuple[object, Path]:
+    from cfsession.segmenter import Mark
+    from cfsession.session import Session
+    from cfsession.sinks.cast import CastWriter
+    from tests.fakes import ListSink
+
+    path = tmp_path / "c.cast"
+    from cfsession.redact_stream import StreamRedactor
+
+    cast = CastWriter(path, cols=30, rows=24, timestamp=0, title="", env={}, redact=StreamRedactor(Redactor()))
+    s = Session(session_id="s", start_epoch=0.0, cast=cast, sinks=[ListSink()], redact=R)
+    s.mark(Mark("H", 1, {"shell": "fish"}), 0.0)
+    return s, path
+
+
+def test_the_session_holds_the_prompt_region_and_scrubs_the_title(tmp_path: Path) -> None:
+    from cfsession.segmenter import Mark
+
+    s, path = _session(tmp_path)
+    s.mark(Mark("A", 2, {}), 0.1)  # type: ignore[attr-defined]
+    for ch in "P> true " + TOKEN:
+        s.data(ch.encode(), 0.2)  # type: ignore[attr-defined]
+    s.data(b"\r\n", 0.3)  # type: ignore[attr-defined]
+    s.mark(Mark("C", 3, {"cmd": "true " + TOKEN}), 0.3)  # type: ignore[attr-defined]
+    s.data(b"\x1b]0;true " + TOKEN[:15].encode() + b" ~\x07done\r\n", 0.4)  # type: ignore[attr-defined]
+    s.mark(Mark("D", 4, {"st": "0"}), 0.5)  # type: ignore[attr-defined]
+    s.finish(0.6, 0, "exit")  # type: ignore[attr-defined]
+    cast = path.read_text()
+    assert TOKEN[4:12] not in cast and "[REDACTED:github_token]" in cast and "done" in cast
+
+
+def test_a_late_command_is_not_redrawn(tmp_path: Path) -> None:
+    """pwsh without PSReadLine reports a command at the next prompt: its output is in the
+    region and must come through as output."""
+    from cfsession.segmenter import Mark
+
+    s, path = _session(tmp_path)
+    s.mark(Mark("A", 2, {}), 0.1)  # type: ignore[attr-defined]
+    s.data(b"PS> echo " + TOKEN.encode() + b"\r\n\x1b[32mgreen\x1b[0m\r\n", 0.2)  # type: ignore[attr-defined]
+    s.mark(Mark("C", 3, {"cmd": "echo " + TOKEN, "late": "1"}), 0.3)  # type: ignore[attr-defined]
+    s.finish(0.6, 0, "exit")  # type: ignore[attr-defined]
+    cast = path.read_text()
+    assert "\\u001b[32mgreen" in cast and TOKEN not in cast  # colours kept; the stream redactor ran
