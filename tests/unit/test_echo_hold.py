@@ -7,6 +7,10 @@ from pathlib import Path
 
 from cfsession.echo_hold import EchoHold, redraw, render, scrub, secrets_in
 from cfsession.redact import Redactor
+from cfsession.segmenter import Mark
+from cfsession.session import Session
+from cfsession.sinks.cast import CastWriter
+from tests.fakes import ListSink
 
 TOKEN = "ghp_" + "aB3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hJ6"
 R = Redactor().redact
@@ -88,11 +92,7 @@ def test_redraw_masks_what_the_model_missed(tmp_path: Path) -> None:
     assert TOKEN.encode() not in data
 
 
-def _session(tmp_path: Path) -> tuple[object, Path]:
-    from cfsession.segmenter import Mark
-    from cfsession.session import Session
-    from cfsession.sinks.cast import CastWriter
-    from tests.fakes import ListSink
+def _session(tmp_path: Path) -> tuple[Session, Path]:
 
     path = tmp_path / "c.cast"
     from cfsession.redact_stream import StreamRedactor
@@ -104,17 +104,15 @@ def _session(tmp_path: Path) -> tuple[object, Path]:
 
 
 def test_the_session_holds_the_prompt_region_and_scrubs_the_title(tmp_path: Path) -> None:
-    from cfsession.segmenter import Mark
-
     s, path = _session(tmp_path)
-    s.mark(Mark("A", 2, {}), 0.1)  # type: ignore[attr-defined]
+    s.mark(Mark("A", 2, {}), 0.1)
     for ch in "P> true " + TOKEN:
-        s.data(ch.encode(), 0.2)  # type: ignore[attr-defined]
-    s.data(b"\r\n", 0.3)  # type: ignore[attr-defined]
-    s.mark(Mark("C", 3, {"cmd": "true " + TOKEN}), 0.3)  # type: ignore[attr-defined]
-    s.data(b"\x1b]0;true " + TOKEN[:15].encode() + b" ~\x07done\r\n", 0.4)  # type: ignore[attr-defined]
-    s.mark(Mark("D", 4, {"st": "0"}), 0.5)  # type: ignore[attr-defined]
-    s.finish(0.6, 0, "exit")  # type: ignore[attr-defined]
+        s.data(ch.encode(), 0.2)
+    s.data(b"\r\n", 0.3)
+    s.mark(Mark("C", 3, {"cmd": "true " + TOKEN}), 0.3)
+    s.data(b"\x1b]0;true " + TOKEN[:15].encode() + b" ~\x07done\r\n", 0.4)
+    s.mark(Mark("D", 4, {"st": "0"}), 0.5)
+    s.finish(0.6, 0, "exit")
     cast = path.read_text()
     assert TOKEN[4:12] not in cast and "[REDACTED:github_token]" in cast and "done" in cast
 
@@ -122,12 +120,10 @@ def test_the_session_holds_the_prompt_region_and_scrubs_the_title(tmp_path: Path
 def test_a_late_command_is_not_redrawn(tmp_path: Path) -> None:
     """pwsh without PSReadLine reports a command at the next prompt: its output is in the
     region and must come through as output."""
-    from cfsession.segmenter import Mark
-
     s, path = _session(tmp_path)
-    s.mark(Mark("A", 2, {}), 0.1)  # type: ignore[attr-defined]
-    s.data(b"PS> echo " + TOKEN.encode() + b"\r\n\x1b[32mgreen\x1b[0m\r\n", 0.2)  # type: ignore[attr-defined]
-    s.mark(Mark("C", 3, {"cmd": "echo " + TOKEN, "late": "1"}), 0.3)  # type: ignore[attr-defined]
-    s.finish(0.6, 0, "exit")  # type: ignore[attr-defined]
+    s.mark(Mark("A", 2, {}), 0.1)
+    s.data(b"PS> echo " + TOKEN.encode() + b"\r\n\x1b[32mgreen\x1b[0m\r\n", 0.2)
+    s.mark(Mark("C", 3, {"cmd": "echo " + TOKEN, "late": "1"}), 0.3)
+    s.finish(0.6, 0, "exit")
     cast = path.read_text()
     assert "\\u001b[32mgreen" in cast and TOKEN not in cast  # colours kept; the stream redactor ran
