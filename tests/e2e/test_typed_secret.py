@@ -25,7 +25,7 @@ from tests.conftest import require_shell
 pytestmark = pytest.mark.pty
 
 COLS = 40  # "CFTPn> true ghp_…" (52 columns) wraps
-LEFT, CTRL_A, BS = "\x1b[D", "\x01", "\x7f"
+LEFT, CTRL_A, CTRL_E, BS = "\x1b[D", "\x01", "\x05", "\x7f"
 
 
 def _token(seed: int) -> str:
@@ -65,11 +65,16 @@ def _cases(kind: str) -> list[tuple[str, str]]:
         ("wrap", "true " + t[0]),
         ("backspace", "true " + t[1][:15] + "Q" + BS + t[1][15:]),
         ("cursor", "true " + t[2][:20] + t[2][21:] + LEFT * 19 + t[2][20]),
-        ("ctrl-a", " " + t[3] + CTRL_A + "true"),
+        ("ctrl-a", " " + t[3] + CTRL_A + "true" + CTRL_E + " end"),
         ("paste", sf.PASTE_ON + "true " + t[4] + sf.PASTE_OFF),
     ]
+    cases.append(("history", "\x1b[A"))  # the line before, recalled with Up
+    if kind != "fish":  # found with Ctrl-R (fish opens a pager instead)
+        cases.append(("ctrl-r", "\x12" + t[0][:10]))
     if kind == "bash":
-        cases += [("history", "\x1b[A"), ("ctrl-r", "\x12" + t[0][:10])]
+        # a line kept out of history (leading space, HISTCONTROL=ignorespace): the
+        # record has no command text to go by
+        cases.append(("hidden", " true " + t[5]))
     return cases
 
 
@@ -78,7 +83,7 @@ def _cases(kind: str) -> list[tuple[str, str]]:
 def test_a_typed_secret_stays_out_of_the_cast(kind: str, user_home: Path, cf_home: Path) -> None:
     sh = _start(kind, user_home, cf_home)
     seen: list[str] = []
-    tokens = [_token(i) for i in range(5)]
+    tokens = [_token(i) for i in range(6)]
     for _name, keys in _cases(kind):
         _type(sh, keys)
         sh.child.send("\r")
@@ -90,7 +95,8 @@ def test_a_typed_secret_stays_out_of_the_cast(kind: str, user_home: Path, cf_hom
     cmds = [r for r in recs if r["event_type"] == "terminal_capture" and r["command"] != "exit"]
     assert len(cmds) == len(_cases(kind))
     for r in cmds:  # the JSONL was redacted already; keep it so
-        assert r["command"].startswith("true [REDACTED:"), r["command"]
+        assert r["command"] is None or r["command"].startswith("true [REDACTED:"), r["command"]
+    assert [r["command"] is None for r in cmds].count(True) == (kind == "bash")
     cast = path.with_suffix(".cast").read_text(encoding="utf-8")
     shown = "".join(json.loads(line)[2] for line in cast.splitlines()[1:] if json.loads(line)[1] == "o")
     for tok in tokens:
