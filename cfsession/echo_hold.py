@@ -166,6 +166,23 @@ def render(raw: str, cols: int) -> tuple[list[str], int]:
     moves, erase in line/display, insert/delete/erase characters; ESC 7/8). Rows the text
     wrapped onto are joined back into one logical line. Colours and modes are dropped.
     """
+    rows, wrapped, r = _model(raw, cols)
+    logical: list[str] = []
+    for j, line in enumerate(rows[: r + 1]):
+        if j and wrapped[j] and logical:
+            logical[-1] += "".join(line)  # a row the text wrapped onto: same line
+        else:
+            logical.append("".join(line))
+    return [x.rstrip() for x in logical], r
+
+
+def screen_rows(raw: str, cols: int) -> list[str]:
+    """The model's screen rows, to check it against a real emulator (tests)."""
+    rows, _, _ = _model(raw, cols)
+    return ["".join(x).rstrip() for x in rows]
+
+
+def _model(raw: str, cols: int) -> tuple[list[list[str]], list[bool], int]:
     cols = max(2, cols)
     rows: list[list[str]] = [[]]
     wrapped: list[bool] = [False]  # row i continues row i-1
@@ -264,10 +281,4 @@ def render(raw: str, cols: int) -> tuple[list[str], int]:
             c = min(cols - 1, (c // 8 + 1) * 8)
         elif ch >= " " and ch != "\x7f" and not ("\x80" <= ch <= "\x9f"):
             put(ch)
-    logical: list[str] = []
-    for j, line in enumerate(rows[: r + 1]):
-        if j and wrapped[j] and logical:
-            logical[-1] += "".join(line)  # a row the text wrapped onto: same line
-        else:
-            logical.append("".join(line))
-    return [x.rstrip() for x in logical], r
+    return rows, wrapped, r

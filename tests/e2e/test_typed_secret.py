@@ -20,7 +20,7 @@ import pytest
 from cfsession.verify import INTACT, verify_session
 from tests import pty_harness as h
 from tests import shells_factory as sf
-from tests.conftest import require_shell
+from tests.conftest import require_module, require_shell
 
 pytestmark = pytest.mark.pty
 
@@ -103,6 +103,21 @@ def test_a_typed_secret_stays_out_of_the_cast(kind: str, user_home: Path, cf_hom
         assert _leaks(shown, tok) == [], (kind, tok)
         assert _leaks(cast, tok) == []
     assert shown.count("[REDACTED:") >= len(cmds)  # each line is shown, redacted
+    # What a replay shows (a real emulator): the prompt and the redacted line, no token.
+    pyte = require_module("pyte")
+    screen = pyte.Screen(COLS, 30)
+    stream = pyte.Stream(screen)
+    for line in cast.splitlines()[1:]:
+        _t, code, data = json.loads(line)
+        if code == "o":
+            stream.feed(data)
+        elif code == "r":
+            cols, rows = map(int, data.split("x"))
+            screen.resize(rows, cols)
+    final = "".join(screen.display)
+    assert final.count("true [REDACTED:github_token]") >= 5, "\n".join(screen.display)
+    for tok in tokens:
+        assert _leaks(final, tok) == []
     assert verify_session(path).status == INTACT
     # The terminal itself got the pasted token (its first row at least, before the wrap):
     # only the recording is redacted.
