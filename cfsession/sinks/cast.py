@@ -84,12 +84,12 @@ class CastWriter:
         self._on_warning = on_warning
         self._redact = redact
         self.failed: str | None = None
-        self.cols = int(cols)  # the width now: the echo region is redrawn for it
+        self.cols, self.rows = int(cols), int(rows)  # the size now (echo redraw, a new file)
         header: dict[str, object] = {"version": 2, "width": int(cols), "height": int(rows), "timestamp": int(timestamp)}
         header["title"] = title
         header["env"] = env
-        self._header = (json.dumps(header, ensure_ascii=False) + "\n").encode("utf-8", "replace")
-        self._buf.append(self._header)
+        self._header = header
+        self._buf.append(self._header_line())
         self.restarts = 0  # times the file was deleted and made anew
         self.flush()
 
@@ -127,7 +127,7 @@ class CastWriter:
         self._buf.append(_event(max(t, self._pending_t), "m", label))
 
     def resize(self, cols: int, rows: int, t: float) -> None:
-        self.cols = int(cols)
+        self.cols, self.rows = int(cols), int(rows)
         self._emit_pending()
         self._buf.append(_event(max(t, self._pending_t), "r", f"{cols}x{rows}"))
 
@@ -178,6 +178,9 @@ class CastWriter:
         self._sha.update(data)
         self._bytes += len(data)
 
+    def _header_line(self) -> bytes:
+        return (json.dumps(self._header, ensure_ascii=False) + "\n").encode("utf-8", "replace")
+
     def _deleted(self) -> bool:
         try:
             return self._fd is not None and os.fstat(self._fd).st_nlink == 0
@@ -203,7 +206,8 @@ class CastWriter:
         self._bytes = 0
         self.restarts += 1
         note = _event(t, "m", "[cfsession: the recording before this point was lost: its file was deleted]")
-        self._buf[:0] = [self._header, note]
+        self._header.update(width=self.cols, height=self.rows)  # the new file starts at today's size
+        self._buf[:0] = [self._header_line(), note]
         if self._on_warning:
             self._on_warning("cast_deleted", f"{self.path} was deleted while recording; the rest goes to a new file of the same name")
 

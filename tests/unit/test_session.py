@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -258,3 +259,27 @@ def test_a_file_deleted_after_its_last_line_is_not_called_saved(tmp_path: Path) 
     path.unlink()
     sink.close()
     assert sink.failed == "deleted while recording"
+
+
+def test_a_deleted_cast_is_made_anew_and_its_digest_covers_the_new_file(tmp_path: Path) -> None:
+    warned: list[str] = []
+    path = tmp_path / "sessions" / "c.cast"
+    path.parent.mkdir()
+    cast = CastWriter(path, cols=80, rows=24, timestamp=0, title="t", env={},
+                      on_warning=lambda code, msg: warned.append(code))
+    cast.output(b"lost\r\n", 0.1)
+    cast.flush(0.1)
+    import shutil
+
+    shutil.rmtree(path.parent)
+    cast.resize(100, 30, 0.2)
+    cast.output(b"kept\r\n", 0.3)
+    cast.flush(0.3)
+    data = path.read_bytes()
+    lines = data.decode().splitlines()
+    assert json.loads(lines[0])["width"] == 100 and json.loads(lines[0])["height"] == 30
+    assert "was lost" in lines[1] and "kept" in data.decode() and "lost\\r" not in data.decode()
+    assert cast.digest == (hashlib.sha256(data).hexdigest(), len(data))
+    assert warned == ["cast_deleted"] and cast.restarts == 1
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    cast.close()
