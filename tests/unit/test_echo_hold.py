@@ -187,3 +187,17 @@ def _edit_at_pending_wrap(data: str, cols: int) -> bool:
             else:
                 col += 1
     return False
+
+
+def test_a_line_abandoned_with_ctrl_c_is_judged_by_what_it_showed(tmp_path: Path) -> None:
+    s, path = _session(tmp_path)
+    s.mark(Mark("A", 2, {}), 0.1)
+    for ch in "P> true " + TOKEN[:30] + "X\b\x1b[K" + TOKEN[30:]:
+        s.data(ch.encode(), 0.2)
+    s.data(b"^C\r\n", 0.3)
+    s.mark(Mark("D", 3, {}), 0.4)  # no command ran: the prompt comes again
+    s.mark(Mark("A", 4, {}), 0.4)
+    s.data(b"P> ", 0.5)
+    s.finish(0.6, 0, "exit")
+    cast = path.read_text()
+    assert TOKEN[4:12] not in cast and TOKEN[-8:] not in cast and "[REDACTED:" in cast
