@@ -23,6 +23,7 @@ import os
 import select
 import signal
 import struct
+import sys
 from typing import Any
 
 # A frame: tag, kind, time, payload length | payload | tag. The tag is 8 random bytes
@@ -147,8 +148,13 @@ def _framing_warning(session: Any, t: float, frames: int, size: int) -> None:
         session.event("warning", t, code="bookkeeping_framing", message=msg, lost_bytes=size)
     except Exception:  # the warning path itself must never stop the recording
         pass
-    if frames == 1 and session.on_warning is not None:
-        session.on_warning("bookkeeping_framing", msg)
+    if frames == 1:  # one line on the terminal (the record above has the detail)
+        end = "\r\n" if getattr(session.on_warning, "raw", False) else "\n"
+        try:
+            sys.stderr.write(f"cfsession: warning: {msg}{end}")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
 
 
 def _close(sinks: list[Any]) -> None:

@@ -80,11 +80,17 @@ def test_a_tag_in_the_output_cannot_forge_a_frame() -> None:
     assert got == [(b"o", 1.0, fake)]
 
 
-def test_the_child_says_so_in_the_jsonl_and_still_ends_the_session(tmp_path: Path) -> None:
+def test_the_child_says_so_in_the_jsonl_and_still_ends_the_session(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from cfsession.recorder.main import Warner
+
+    warner = Warner()  # as the recorder has it: a warning is one line and one record
     jsonl = JsonlSink(tmp_path / "s.jsonl", "sid")
-    session = Session(session_id="sid", start_epoch=0.0, cast=None, sinks=[jsonl])
+    session = Session(session_id="sid", start_epoch=0.0, cast=None, sinks=[jsonl], on_warning=warner)
+    warner.session = session
     session.emit({"event_type": "session_start", "ts": session.ts(0)})
-    remote = bookkeeper.start(session, [jsonl], [], lambda *a: None, raw=False)
+    remote = bookkeeper.start(session, [jsonl], [], warner, raw=False)
     assert remote is not None
     remote.mark(Mark("C", 1, {"cmd": "echo hi"}), 0.1)
     remote.data(b"hi\r\n", 0.2)
@@ -102,3 +108,5 @@ def test_the_child_says_so_in_the_jsonl_and_still_ends_the_session(tmp_path: Pat
     (cmd,) = [r for r in recs if r["event_type"] == "terminal_capture"]
     assert cmd["output"] == "hi\nmore\n"
     assert verify_session(tmp_path / "s.jsonl").status == INTACT
+    err = capfd.readouterr().err
+    assert err.count("cfsession: warning:") == 1 and "lost 260 bytes" in err
