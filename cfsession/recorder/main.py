@@ -469,6 +469,8 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
         else:
             saved = summary["saved"]
             where = f"{summary['path']} (final hash {summary['last_hash'][:16]})" if saved else "(not saved)"
+            if saved and summary.get("lost_records"):
+                where += f"; {summary['lost_records']} earlier records were lost with a deleted file"
             sys.stderr.write(
                 f"cfsession: session {session_id}: {summary['command_count']} commands, "
                 f"{summary['failed_count']} failed — {where}\n"
