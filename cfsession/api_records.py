@@ -85,6 +85,7 @@ class SessionInfo:
     session_type: str | None
     exit_code: int | None
     status: str  # complete / incomplete (recorder died) / recording (recorder still runs)
+    actor: str | None = None  # human, agent:<name>, … (None: recorded before actors)
 
     def to_dict(self) -> dict[str, Any]:
         return _flat(self)
@@ -109,8 +110,9 @@ class SessionHeader(SessionInfo, _Recorded):
         return cls(g("session_id"), g("name"), g("started_at"), g("ended_at"), g("duration_ms"),
                    int(g("command_count") or 0), int(g("failed_count") or 0), g("shell"), g("host"),
                    g("user"), g("cwd"), g("parent_session_id"), g("correlation_id"),
-                   g("session_type"), g("exit_code"), str(g("status") or ""),
-                   list(g("children") or []), g("integration"), g("reason"), rec)
+                   g("session_type"), g("exit_code"), str(g("status") or ""), actor=g("actor"),
+                   children=list(g("children") or []), integration=g("integration"),
+                   reason=g("reason"), record=rec)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.record)
@@ -146,6 +148,7 @@ class CommandInfo(_Recorded):
     ended_at: str | None
     duration_ms: float | None
     output: str | None
+    actor: str | None = None  # who ran it: human, agent:<name>, … (None: before actors)
     record: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -153,7 +156,7 @@ class CommandInfo(_Recorded):
         g = rec.get
         return cls(g("session_id"), g("command_seq"), g("command"), g("exit_code"),  # type: ignore[arg-type]
                    g("status_kind"), g("cwd"), g("started_at"), g("ended_at"), g("duration_ms"),
-                   g("output"), rec)
+                   g("output"), g("actor"), rec)
 
     def to_dict(self) -> dict[str, Any]:
         return _flat(self)
@@ -183,6 +186,7 @@ class SearchHit:
     exit_code: int | None
     started_at: str | None
     snippet: str
+    actor: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _flat(self)

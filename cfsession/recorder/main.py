@@ -248,6 +248,7 @@ def run_options(opts: Options) -> int:
 
 def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one place on purpose
     from cfsession import shell as shell_mod
+    from cfsession.actor import detect as detect_actor
     from cfsession.recorder import bookkeeper
     from cfsession.recorder import pty as platform_io
     from cfsession.recorder.loop import Loop
@@ -367,6 +368,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
             "integration": integration,
             "command_argv": argv_record,
             "io": "pipes" if pipes else "pty",
+            "actor": detect_actor(env=env, interactive=term.is_tty),
         }
     )
 
@@ -520,6 +522,8 @@ def _finish_line(opts: Options, session_id: str, summary: dict[str, Any] | None,
         else:
             saved = summary["saved"]
             where = f"{summary['path']} (final hash {summary['last_hash']})" if saved else "(not saved)"
+            if saved and summary.get("lost_records"):
+                where += f"; {summary['lost_records']} earlier records were lost with a deleted file"
             n = summary["command_count"]
             sys.stderr.write(
                 f"cfsession: session {session_id}: {n} command{'' if n == 1 else 's'}, "
