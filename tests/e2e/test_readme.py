@@ -132,11 +132,18 @@ def test_getting_back_examples_and_the_api_doctest(tmp_path: Path, cf_home: Path
     result = runner.summarize(verbose=False)
     assert result.attempted >= 10 and result.failed == 0, result
 
-    # Every command of the block, with the example id replaced by the real one.
+    # A second run of the same line, for the `diff` of its last two runs.
+    proc = subprocess.run(_cfs(recorded.group(1)), cwd=work, env=env, capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 3
+    # Every command of the block, with the example ids and command line replaced by real ones.
     examples = commands("## Getting sessions back", first=1)  # the page section opens a browser
-    assert len(examples) == 9, examples
+    assert len(examples) >= 9, examples
+    line = shlex.split(recorded.group(1))[3:]
     for cmd in examples:
-        proc = subprocess.run(_cfs(cmd.replace("3f2a", sid[:4])), cwd=work, env=env, capture_output=True,
+        cmd = re.sub(r"3f2a:\d+", f"{sid[:4]}:1", cmd).replace("3f2a", sid[:4])
+        cmd = cmd.replace("'make test'", shlex.quote(shlex.join(line)))
+        proc = subprocess.run(_cfs(cmd), cwd=work, env=env, capture_output=True,
                               text=True, timeout=60, stdin=subprocess.DEVNULL)
         assert proc.returncode == 0, (cmd, proc.stderr)
         assert "Traceback" not in proc.stderr
