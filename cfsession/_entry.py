@@ -14,6 +14,10 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if not (sys.stdout.encoding == sys.stderr.encoding == "utf-8"):  # a narrow code page
+        from cfsession import streams
+
+        streams.make_safe()
     if args and args[0] == "record":
         from cfsession.recorder.main import main as record_main
 

@@ -264,7 +264,6 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
     from cfsession import shell as shell_mod
     from cfsession.recorder import bookkeeper
     from cfsession.recorder import pty as platform_io
-    from cfsession.recorder.loop import Loop
     from cfsession.segmenter import Segmenter
     from cfsession.session import Session, argv_text
     from cfsession.sinks.cast import CastWriter
@@ -420,7 +419,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
     remote = bookkeeper.start(session, sinks, [pty.fileno()], warn, term.is_tty) if use_child else None
     summary: dict[str, Any] | None = None
     try:
-        loop = Loop(
+        loop = platform_io.loop_class()(
             pty,
             remote or session,  # type: ignore[arg-type]
             segmenter,

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from cfsession.recorder.loop import Loop
 
 
 class Pty(Protocol):
@@ -96,6 +99,18 @@ def open_terminal(platform: str | None = None) -> Terminal:
     from cfsession.recorder.terminal import PosixTerminal
 
     return PosixTerminal(0, 1)
+
+
+def loop_class(platform: str | None = None) -> type[Loop]:
+    """The pump: ``select`` on POSIX; on Windows, where ``select`` takes only sockets, a
+    reader thread per source feeding one queue (:mod:`cfsession.recorder.loop_threads`)."""
+    if (platform or sys.platform) == "win32":
+        from cfsession.recorder.loop_threads import ThreadedLoop
+
+        return ThreadedLoop
+    from cfsession.recorder.loop import Loop
+
+    return Loop
 
 
 def default_shell(env: Mapping[str, str], platform: str | None = None) -> str | None:

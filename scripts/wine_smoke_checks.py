@@ -1,0 +1,343 @@
+"""The Windows half of scripts/wine-smoke: runs *in* the win64 CPython (under Wine).
+
+    python.exe wine_smoke_checks.py WORKDIR
+
+Prints one line per check: ``PASS name``, ``FAIL name — why`` or ``SKIP name — why``, and
+``INFO key=value`` lines for the host half (the .cast path it plays with asciinema).
+Every cfsession command runs as a child process with its stdio on pipes, as a user's
+``cfsession … | more`` would (the pipe's code page is the ANSI one, cp1252 here).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import pkgutil
+import shutil
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+WORK = Path(sys.argv[1])
+FAILED = 0
+
+
+def report(status: str, name: str, detail: str = "") -> None:
+    global FAILED
+    FAILED += status == "FAIL"
+    detail = " ".join(detail.split())[:600]
+    print(f"{status} {name}" + (f" — {detail}" if detail else ""), flush=True)
+
+
+def cfsession(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+    """``python -m cfsession ARGS`` with stdin, stdout and stderr on pipes."""
+    return subprocess.run(
+        [sys.executable, "-m", "cfsession", *args], input=b"", capture_output=True,
+        env=env or ENV, timeout=timeout,
+    )
+
+
+def text(b: bytes, encoding: str = "cp1252") -> str:
+    return b.decode(encoding, "replace").replace("\r\n", "\n")
+
+
+def clean(p: subprocess.CompletedProcess[bytes], encoding: str = "cp1252") -> str | None:
+    """None when the run looks healthy, else why not (exit code, a traceback)."""
+    err = text(p.stderr, encoding)
+    if "Traceback" in err or "Error:" in err and "cfsession:" not in err:
+        return f"exit {p.returncode}: {err.strip()[-400:]}"
+    return None
+
+
+def check(name: str):  # type: ignore[no-untyped-def]
+    def wrap(fn: Any) -> Any:
+        def run() -> None:
+            try:
+                fn()
+            except AssertionError as exc:
+                report("FAIL", name, str(exc))
+            except Exception:  # noqa: BLE001 - any exception is the finding
+                report("FAIL", name, traceback.format_exc(limit=3))
+
+        CHECKS.append(run)
+        return fn
+
+    return wrap
+
+
+CHECKS: list[Any] = []
+STORE = WORK / "store"
+ENV = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "CFSESSION_"))}
+ENV["CFSESSION_HOME"] = str(STORE)
+
+
+@check("platform")
+def _platform() -> None:
+    import platform
+
+    assert sys.platform == "win32", sys.platform
+    report("PASS", "platform", f"CPython {platform.python_version()} {platform.machine()} {sys.platform}")
+
+
+@check("imports")
+def _imports() -> None:
+    import cfsession
+
+    bad = []
+    n = 0
+    for mod in pkgutil.walk_packages(cfsession.__path__, "cfsession."):
+        if mod.name == "cfsession.__main__":
+            continue  # importing it runs the CLI; `python -m cfsession` below covers it
+        n += 1
+        try:
+            importlib.import_module(mod.name)
+        except Exception as exc:  # noqa: BLE001
+            bad.append(f"{mod.name}: {type(exc).__name__}: {exc}")
+    assert not bad, "; ".join(bad)
+    # The POSIX terminal module must not come in on Windows through the record path.
+    p = subprocess.run(
+        [sys.executable, "-c", "import sys, cfsession.recorder.loop, cfsession.recorder.pty as p; "
+         "p.open_terminal(); print('cfsession.recorder.terminal' in sys.modules, 'termios' in sys.modules)"],
+        input=b"", capture_output=True, env=ENV, timeout=60,
+    )
+    assert text(p.stdout).split() == ["False", "False"], f"POSIX terminal module loaded on Windows: {text(p.stdout + p.stderr)[-300:]}"
+    report("PASS", "imports", f"{n} modules")
+
+
+def _commands() -> list[list[str]]:
+    import typer.main
+
+    from cfsession.cli.main import app
+
+    root = typer.main.get_command(app)
+    out: list[list[str]] = [[]]
+
+    def walk(cmd: Any, path: list[str]) -> None:
+        for name, sub in sorted(getattr(cmd, "commands", {}).items()):
+            out.append([*path, name])
+            walk(sub, [*path, name])
+
+    walk(root, [])
+    return out
+
+
+@check("help")
+def _help() -> None:
+    bad = []
+    cmds = _commands()
+    for path in cmds:
+        p = cfsession(*path, "--help")
+        why = clean(p)
+        if p.returncode != 0 or why or "Usage" not in text(p.stdout):
+            bad.append(f"{' '.join(path) or '(top)'}: exit {p.returncode} {why or text(p.stderr)[-200:]}")
+    assert not bad, "; ".join(bad)
+    report("PASS", "help", f"{len(cmds)} commands: " + ", ".join(" ".join(c) for c in cmds if c))
+
+
+@check("etw-info-pipe")
+def _etw_info_pipe() -> None:
+    p = cfsession("etw", "info")
+    assert p.returncode == 0 and not clean(p), f"exit {p.returncode}: {text(p.stderr)[-400:]}"
+    out = text(p.stdout)
+    assert "ContextForge.LoggingInfrastructure" in out, out[-300:]
+    report("PASS", "etw-info-pipe", f"stdout encoding {_stdout_encoding(ENV)}")
+
+
+@check("etw-info-cp437")
+def _etw_info_cp437() -> None:
+    env = dict(ENV, PYTHONIOENCODING="cp437")  # what a cmd.exe console on code page 437 gives
+    p = cfsession("etw", "info", env=env)
+    assert p.returncode == 0 and not clean(p, "cp437"), f"exit {p.returncode}: {text(p.stderr, 'cp437')[-400:]}"
+    assert "ContextForge.LoggingInfrastructure" in text(p.stdout, "cp437")
+    report("PASS", "etw-info-cp437")
+
+
+@check("etw-info-more")
+def _etw_info_more() -> None:
+    # The reported failure exactly: through cmd's pipe into more.
+    line = f'"{sys.executable}" -m cfsession etw info | more'
+    p = subprocess.run(["cmd", "/d", "/c", line], input=b"", capture_output=True, env=ENV, timeout=120)
+    assert p.returncode == 0 and "Traceback" not in text(p.stderr), f"exit {p.returncode}: {text(p.stderr)[-400:]}"
+    assert "ContextForge" in text(p.stdout), text(p.stdout)[-300:]
+    report("PASS", "etw-info-more")
+
+
+def _stdout_encoding(env: dict[str, str]) -> str:
+    p = subprocess.run([sys.executable, "-c", "import sys; print(sys.stdout.encoding)"], input=b"",
+                       capture_output=True, env=env, timeout=60)
+    return text(p.stdout).strip()
+
+
+@check("doctor")
+def _doctor() -> None:
+    # Exit 1 is allowed: cmd's integration cannot be proven under WinPTY (its markers are
+    # scraped away), so doctor may rightly report that shell as failing.
+    p = cfsession("doctor", "--timeout", "20", timeout=300)
+    why = clean(p)
+    assert p.returncode in (0, 1) and not why, why or f"exit {p.returncode}: {text(p.stderr)[-300:]}"
+    out = text(p.stdout)
+    assert "ETW" in out or "etw" in out, out[-300:]
+    pj = cfsession("doctor", "--json", "--timeout", "20", timeout=300)
+    data = json.loads(text(pj.stdout))
+    assert "etw" in data and "storage" in data, list(data)
+    report("PASS", "doctor", f"exit {p.returncode}; etw: {str(data['etw'])[:80]}")
+
+
+@check("etw-emitter")
+def _etw_emitter() -> None:
+    from cfsession.etw import _advapi32, _tracelogging
+
+    api = _advapi32.load()
+    calls: list[tuple[str, int]] = []
+    for name in ("EventRegister", "EventWriteTransfer", "EventUnregister"):
+        real = getattr(api, name)
+
+        def rec(*a: Any, _real: Any = real, _name: str = name) -> Any:
+            rc = _real(*a)
+            calls.append((_name, int(rc)))
+            return rc
+
+        setattr(api, name, rec)
+    em = _advapi32.Advapi32Emitter()
+    act = os.urandom(16)
+    em.write(_tracelogging.SESSION_START, _tracelogging.SESSION_START.encode(
+        _sample(_tracelogging.SESSION_START)), act, None)
+    em.write(_tracelogging.TERMINAL_CAPTURE, _tracelogging.TERMINAL_CAPTURE.encode(
+        _sample(_tracelogging.TERMINAL_CAPTURE)), act, None)
+    em.write(_tracelogging.SESSION_END, _tracelogging.SESSION_END.encode(
+        _sample(_tracelogging.SESSION_END)), act, os.urandom(16))
+    em.close()
+    names = [c[0] for c in calls]
+    assert names == ["EventRegister", "EventWriteTransfer", "EventWriteTransfer", "EventWriteTransfer", "EventUnregister"], names
+    assert all(rc == 0 for _, rc in calls), calls
+    report("PASS", "etw-emitter", f"{len(calls)} advapi32 calls returned 0; status {em.status} (Wine delivers nothing)")
+
+
+def _sample(event: Any) -> list[Any]:
+    """A value of the right kind for each field of ``event``."""
+    from cfsession.etw._tracelogging import InType
+
+    vals: list[Any] = []
+    for f in event.fields:
+        kind = InType(int(f.in_type) & 0x1F).name
+        if "STR" in kind:
+            vals.append("caf\u00e9 \u2713 \u2264")
+        elif kind == "GUID":
+            vals.append(os.urandom(16))
+        else:
+            vals.append(3)
+    return vals
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(ln) for ln in path.read_bytes().decode("utf-8").splitlines() if ln.strip()]
+
+
+def _only_session() -> tuple[str, Path]:
+    files = sorted((STORE / "sessions").glob("*.jsonl"))
+    assert len(files) == 1, f"{len(files)} JSONL files in the store"
+    return files[0].stem, files[0]
+
+
+@check("record-oneshot")
+def _record() -> None:
+    p = cfsession("record", "--", "cmd", "/c", "echo hi & exit 3", timeout=120)
+    assert p.returncode == 3, f"exit {p.returncode} (expected 3): {text(p.stderr)[-400:]}"
+    assert not clean(p), clean(p)
+    sid, path = _only_session()
+    events = _jsonl(path)
+    kinds = [e["event_type"] for e in events]
+    assert kinds[0] == "session_start" and kinds[-1] == "session_end", kinds
+    caps = [e for e in events if e["event_type"] == "terminal_capture"]
+    assert len(caps) == 1, f"{len(caps)} terminal_capture events: {kinds}"
+    cap = caps[0]
+    assert cap.get("exit_code") == 3, cap
+    assert (cap.get("output") or "").strip() == "hi", repr(cap.get("output"))
+    cast = STORE / "sessions" / f"{sid}.cast"
+    assert cast.exists(), "no .cast"
+    print(f"INFO cast={cast.as_posix()[2:] if cast.as_posix()[1:2] == ':' else cast}", flush=True)
+    print(f"INFO session={sid}", flush=True)
+    report("PASS", "record-oneshot", f"{kinds}; output {cap['output'].strip()!r}, exit_code {cap['exit_code']}")
+
+
+@check("record-unicode")
+def _record_unicode() -> None:
+    # JSONL is UTF-8 whatever the code page: a character cp1252 lacks survives.
+    home = WORK / "store-unicode"
+    env = dict(ENV, CFSESSION_HOME=str(home))
+    p = cfsession("record", "--", "cmd", "/c", "echo caf\u00e9 \u2713", env=env)
+    assert p.returncode == 0 and not clean(p), f"exit {p.returncode}: {text(p.stderr)[-300:]}"
+    files = list((home / "sessions").glob("*.jsonl"))
+    assert len(files) == 1, files
+    caps = [e for e in _jsonl(files[0]) if e["event_type"] == "terminal_capture"]
+    out = caps[0].get("output") or "" if caps else ""
+    cmd = caps[0].get("command") or "" if caps else ""
+    assert "caf\u00e9 \u2713" in cmd, repr(cmd)
+    assert "caf\u00e9" in out, repr(out)
+    report("PASS", "record-unicode", f"output {out.strip()!r}")
+
+
+@check("list")
+def _list() -> None:
+    sid, _ = _only_session()
+    p = cfsession("list")
+    assert p.returncode == 0 and not clean(p), f"exit {p.returncode}: {text(p.stderr)[-300:]}"
+    assert sid[:8] in text(p.stdout), text(p.stdout)[-300:]
+    pj = cfsession("list", "--json")
+    rows = json.loads(text(pj.stdout))
+    assert any(sid in json.dumps(r) for r in (rows if isinstance(rows, list) else [rows])), str(rows)[:300]
+    report("PASS", "list")
+
+
+@check("show")
+def _show() -> None:
+    sid, _ = _only_session()
+    p = cfsession("show", sid)
+    out = text(p.stdout)
+    assert p.returncode == 0 and not clean(p), f"exit {p.returncode}: {text(p.stderr)[-300:]}"
+    assert "echo hi" in out and "hi" in out, out[-400:]
+    report("PASS", "show")
+
+
+@check("verify")
+def _verify() -> None:
+    sid, _ = _only_session()
+    p = cfsession("verify", sid)
+    assert p.returncode == 0 and not clean(p), f"exit {p.returncode}: {text(p.stdout + p.stderr)[-300:]}"
+    report("PASS", "verify", text(p.stdout).strip().splitlines()[-1][:120] if p.stdout.strip() else "")
+
+
+@check("record-powershell")
+def _powershell() -> None:
+    exe = shutil.which("pwsh") or shutil.which("powershell")
+    works = False
+    if exe:
+        probe = subprocess.run([exe, "-NoProfile", "-Command", "$PSVersionTable.PSVersion.Major"],
+                               input=b"", capture_output=True, timeout=60)
+        works = text(probe.stdout).strip().isdigit()
+    if not works:
+        report("SKIP", "record-powershell", f"no working PowerShell here ({exe or 'none on PATH'}; Wine's is a stub) — run it on Windows (docs/WINDOWS.md)")
+        return
+    home = WORK / "store-pwsh"
+    env = dict(ENV, CFSESSION_HOME=str(home))
+    p = cfsession("record", "--", exe, "-NoProfile", "-Command", "Write-Output hi; exit 3", env=env)
+    assert p.returncode == 3, f"exit {p.returncode}: {text(p.stderr)[-300:]}"
+    files = list((home / "sessions").glob("*.jsonl"))
+    caps = [e for e in _jsonl(files[0]) if e["event_type"] == "terminal_capture"]
+    assert len(caps) == 1 and caps[0].get("exit_code") == 3 and "hi" in (caps[0].get("output") or ""), caps
+    report("PASS", "record-powershell")
+
+
+def main() -> int:
+    # Our own report goes to the host as UTF-8 (the pipe's default here is cp1252).
+    sys.stdout.reconfigure(encoding="utf-8")  # type: ignore[union-attr]
+    for run in CHECKS:
+        run()
+    return 1 if FAILED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
