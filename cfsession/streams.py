@@ -5,7 +5,8 @@ On Windows a pipe or a file gets the ANSI code page (cp1252 here), and ``cfsessi
 encoding error handler that writes an ASCII stand-in (``≤`` → ``<=``, ``✓`` → ``ok``) or
 ``?`` for what the stream's encoding cannot hold. UTF-8 streams (POSIX terminals, the
 Windows console itself — PEP 528) are left alone, and so is a stream whose error handling
-the user chose (``PYTHONIOENCODING=cp437:replace``). Files cfsession writes (JSONL, .cast)
+the user chose (``PYTHONIOENCODING=cp437:replace``; the defaults are strict and
+surrogateescape, and the latter's bytes are kept). Files cfsession writes (JSONL, .cast)
 always name UTF-8 and never go through this.
 """
 
@@ -29,10 +30,13 @@ _STAND_INS = {
 }
 
 
-def _fallback(exc: UnicodeError) -> tuple[str, int]:
+def _fallback(exc: UnicodeError) -> tuple[str | bytes, int]:
     if not isinstance(exc, UnicodeEncodeError):
         raise exc
     bad = exc.object[exc.start : exc.end]
+    if all("\udc80" <= c <= "\udcff" for c in bad):
+        # What surrogateescape would do (the Windows default for stdout): the original bytes.
+        return bytes(ord(c) - 0xDC00 for c in bad), exc.end
     return "".join(_STAND_INS.get(c, "?") for c in bad), exc.end
 
 
@@ -48,7 +52,9 @@ def is_utf(stream: Any) -> bool:
 def make_safe(*streams: Any) -> None:
     """Give text streams that cannot encode everything the stand-in error handler."""
     for stream in streams or (sys.stdout, sys.stderr):
-        if stream is None or is_utf(stream) or getattr(stream, "errors", None) != "strict":
+        # strict and surrogateescape are the defaults; anything else the user chose.
+        errors = getattr(stream, "errors", None)
+        if stream is None or is_utf(stream) or errors not in ("strict", "surrogateescape"):
             continue
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:

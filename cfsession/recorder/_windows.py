@@ -5,9 +5,9 @@ reads ConPTY, encodes the text as UTF-8 and sends it over a loopback TCP socket
 (``proc.fileobj``); ``proc.read()`` then decodes it again. We want bytes, so when that
 socket is there we read it directly: it is selectable with ``select.select`` on Windows
 (sockets are the only thing that is) and it already carries exactly the UTF-8 bytes the
-segmenter needs. If a pywinpty version ever lacks it, a thread of ours calls
-``proc.read()`` and feeds a ``socket.socketpair()`` instead, so ``fileno()`` is always a
-socket. Input goes the other way: bytes are decoded incrementally (a character split
+segmenter needs. Without it — :class:`DirectProc`, what :func:`spawn` uses with the real
+pywinpty, see there why — a thread of ours calls ``proc.read()`` and feeds a
+``socket.socketpair()`` instead, so ``fileno()`` is always a socket. Input goes the other way: bytes are decoded incrementally (a character split
 across two writes is completed, never mangled) and written as ``str``.
 
 Nothing here imports ``winpty`` at module level: the module loads on any OS and the tests
@@ -173,8 +173,77 @@ def spawn(
             raise CfsessionError(
                 "pywinpty is not installed", "install it: python -m pip install pywinpty"
             ) from exc
+    if hasattr(mod, "PTY"):
+        return WinPty(DirectProc(mod, list(argv), cwd=cwd, env=dict(env), rows=rows, cols=cols))
     proc = mod.PtyProcess.spawn(list(argv), cwd=cwd, env=dict(env), dimensions=(rows, cols))
     return WinPty(proc)
+
+
+class DirectProc:
+    """pywinpty's low-level ``PTY``, shaped like its ``PtyProcess`` but without that class's
+    socket thread.
+
+    ``PtyProcess``'s thread stops reading as soon as the PTY reports end of file, which can
+    be before the last screen was read: under WinPTY ``cmd /c "echo hi & exit 3"`` lost its
+    ``hi`` about one run in three. Read here until ``PTY.read`` itself raises end of file,
+    nothing is lost. :class:`WinPty` runs this ``read`` in its reader thread (no
+    ``fileobj``), so the child's output still reaches the loop as UTF-8 bytes.
+    """
+
+    def __init__(
+        self, mod: Any, argv: list[str], *, cwd: str | None, env: dict[str, str], rows: int, cols: int
+    ) -> None:
+        import os
+        import subprocess
+
+        command = shutil.which(argv[0], path=env.get("PATH") or env.get("Path")) or shutil.which(argv[0])
+        if command is None:
+            raise FileNotFoundError(f"not found: {argv[0]}")
+        self.pty = mod.PTY(cols, rows)
+        block = "\0".join(f"{k}={v}" for k, v in env.items()) + "\0"
+        kwargs: dict[str, Any] = {"cwd": cwd or os.getcwd(), "env": block}
+        if len(argv) > 1:  # PtyProcess passes the arguments the same way
+            kwargs["cmdline"] = " " + subprocess.list2cmdline(argv[1:])
+        self.pty.spawn(command, **kwargs)
+        self.pid = int(self.pty.pid)
+
+    def read(self, size: int = READ_CHARS) -> str:
+        """Text the child wrote (blocking); EOFError once the PTY says there is no more."""
+        try:
+            text = self.pty.read(size, blocking=True)
+        except Exception as exc:  # WinptyError: "Standard out reached EOF" (and pipe errors)
+            raise EOFError(str(exc)) from exc
+        if not text and self.pty.iseof():
+            raise EOFError("end of output")
+        return str(text)
+
+    def write(self, text: str) -> int:
+        if not self.pty.isalive():
+            raise EOFError("the child has exited")
+        return int(self.pty.write(text))
+
+    def setwinsize(self, rows: int, cols: int) -> None:
+        self.pty.set_size(cols, rows)
+
+    def isalive(self) -> bool:
+        return bool(self.pty.isalive())
+
+    @property
+    def exitstatus(self) -> int | None:
+        code = self.pty.get_exitstatus()
+        return None if code is None else int(code)
+
+    def terminate(self, force: bool = False) -> bool:
+        import os
+        import signal
+
+        if self.isalive():
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGTERM)  # TerminateProcess on Windows
+        return not self.isalive()
+
+    def close(self, force: bool = False) -> None:
+        self.terminate(force)
 
 
 def default_shell(env: Mapping[str, str], which: Callable[[str], str | None] | None = None) -> str:

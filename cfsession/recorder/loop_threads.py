@@ -29,7 +29,6 @@ from typing import Any
 from cfsession.recorder.loop import (
     CAST_FLUSH_S,
     DRAIN_MAX_S,
-    DRAIN_QUIET_S,
     IDLE_FLUSH_S,
     READ_SIZE,
     Loop,
@@ -37,7 +36,11 @@ from cfsession.recorder.loop import (
 )
 
 _OUT, _IN = 0, 1
-CHILD_POLL_S = 0.05  # while output streams in, look at the child at most this often
+CHILD_POLL_S = 0.05
+# After the child exited: stop at the end of its output, or when it has been quiet this
+# long since the exit (a console scraper such as WinPTY delivers the last screen after
+# the process is gone), or after DRAIN_MAX_S (a detached process keeps the console open).
+DRAIN_QUIET_S = 0.5  # while output streams in, look at the child at most this often
 _SIGBREAK = getattr(signal, "SIGBREAK", None)
 _WINDOWS_HANDLED = ("SIGINT", "SIGBREAK", "SIGTERM")
 
@@ -160,7 +163,9 @@ class ThreadedLoop(Loop):
                 if self.pty.poll() is not None:
                     exited_at = now
             if exited_at is not None and (
-                eof or now - last_data >= DRAIN_QUIET_S or now - exited_at >= DRAIN_MAX_S
+                eof
+                or now - max(last_data, exited_at) >= DRAIN_QUIET_S
+                or now - exited_at >= DRAIN_MAX_S
             ):
                 break
             if eof and exited_at is None:
