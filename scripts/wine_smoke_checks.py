@@ -17,6 +17,7 @@ import pkgutil
 import shutil
 import subprocess
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -55,8 +56,10 @@ def clean(p: subprocess.CompletedProcess[bytes], encoding: str = "cp1252") -> st
 def check(name: str):  # type: ignore[no-untyped-def]
     def wrap(fn: Any) -> Any:
         def run() -> None:
+            t = time.monotonic()
             try:
                 fn()
+                print(f"INFO took.{name}={time.monotonic() - t:.1f}", flush=True)
             except AssertionError as exc:
                 report("FAIL", name, str(exc))
             except Exception:  # noqa: BLE001 - any exception is the finding
@@ -138,10 +141,13 @@ def _commands() -> list[list[str]]:
 
 @check("help")
 def _help() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
     bad = []
     cmds = _commands()
-    for path in cmds:
-        p = cfsession(*path, "--help")
+    with ThreadPoolExecutor(4) as pool:
+        runs = list(pool.map(lambda path: cfsession(*path, "--help"), cmds))
+    for path, p in zip(cmds, runs):
         why = clean(p)
         if p.returncode != 0 or why or "usage" not in text(p.stdout).lower():
             bad.append(f"{' '.join(path) or '(top)'}: exit {p.returncode} {why or text(p.stderr)[-200:]}")
@@ -170,8 +176,10 @@ def _etw_info_cp437() -> None:
 @check("etw-info-more")
 def _etw_info_more() -> None:
     # The reported failure exactly: through cmd's pipe into more.
-    line = f'"{sys.executable}" -m cfsession etw info | more'
-    p = subprocess.run(["cmd", "/d", "/c", line], input=b"", capture_output=True, env=ENV, timeout=120)
+    # (python found on PATH: list2cmdline would escape inner quotes as \", which cmd keeps.)
+    env = dict(ENV, PATH=os.path.dirname(sys.executable) + os.pathsep + ENV.get("PATH", ""))
+    p = subprocess.run(["cmd", "/d", "/c", "python -m cfsession etw info | more"], input=b"",
+                       capture_output=True, env=env, timeout=120)
     assert p.returncode == 0 and "Traceback" not in text(p.stderr), f"exit {p.returncode}: {text(p.stderr)[-400:]}"
     assert "ContextForge" in text(p.stdout), text(p.stdout)[-300:]
     report("PASS", "etw-info-more")
@@ -186,16 +194,15 @@ def _stdout_encoding(env: dict[str, str]) -> str:
 @check("doctor")
 def _doctor() -> None:
     # Exit 1 is allowed: cmd's integration cannot be proven under WinPTY (its markers are
-    # scraped away), so doctor may rightly report that shell as failing.
-    p = cfsession("doctor", "--timeout", "20", timeout=300)
+    # scraped away) and Wine's powershell is a stub, so doctor rightly reports them.
+    home = WORK / "store-doctor"
+    p = cfsession("doctor", "--timeout", "5", env=dict(ENV, CFSESSION_HOME=str(home)), timeout=300)
     why = clean(p)
     assert p.returncode in (0, 1) and not why, why or f"exit {p.returncode}: {text(p.stderr)[-300:]}"
     out = text(p.stdout)
-    assert "ETW" in out or "etw" in out, out[-300:]
-    pj = cfsession("doctor", "--json", "--timeout", "20", timeout=300)
-    data = json.loads(text(pj.stdout))
-    assert "etw" in data and "storage" in data, list(data)
-    report("PASS", "doctor", f"exit {p.returncode}; etw: {str(data['etw'])[:80]}")
+    assert "ETW" in out and "storage" in out, out[-300:]
+    etw = next((ln for ln in out.splitlines() if "ETW" in ln), "")
+    report("PASS", "doctor", f"exit {p.returncode}; {etw.strip()}")
 
 
 @check("etw-emitter")
@@ -254,25 +261,49 @@ def _only_session() -> tuple[str, Path]:
     return files[0].stem, files[0]
 
 
+WINPTY_ATTEMPTS = 3
+
+
 @check("record-oneshot")
 def _record() -> None:
-    p = cfsession("record", "--", "cmd", "/c", "echo hi & exit 3", timeout=120)
-    assert p.returncode == 3, f"exit {p.returncode} (expected 3): {text(p.stderr)[-400:]}"
-    assert not clean(p), clean(p)
-    sid, path = _only_session()
-    events = _jsonl(path)
-    kinds = [e["event_type"] for e in events]
-    assert kinds[0] == "session_start" and kinds[-1] == "session_end", kinds
-    caps = [e for e in events if e["event_type"] == "terminal_capture"]
-    assert len(caps) == 1, f"{len(caps)} terminal_capture events: {kinds}"
-    cap = caps[0]
-    assert cap.get("exit_code") == 3, cap
-    assert (cap.get("output") or "").strip() == "hi", repr(cap.get("output"))
+    # Everything cfsession decides is asserted on every attempt. One thing is WinPTY's:
+    # it scrapes the console on a timer, and a command that exits at once sometimes
+    # leaves before its screen was read (seen at pywinpty's PTY level too, about one run
+    # in five under Wine). Only that — a session exact in every other way, with empty
+    # output — is tried again, and said so.
+    dropped = 0
+    for attempt in range(1, WINPTY_ATTEMPTS + 1):
+        home = WORK / f"store-oneshot-{attempt}"
+        env = dict(ENV, CFSESSION_HOME=str(home))
+        p = cfsession("record", "--", "cmd", "/c", "echo hi & exit 3", env=env, timeout=120)
+        assert p.returncode == 3, f"exit {p.returncode} (expected 3): {text(p.stderr)[-400:]}"
+        assert not clean(p), clean(p)
+        files = sorted((home / "sessions").glob("*.jsonl"))
+        assert len(files) == 1, f"{len(files)} JSONL files"
+        events = _jsonl(files[0])
+        kinds = [e["event_type"] for e in events]
+        assert kinds[0] == "session_start" and kinds[-1] == "session_end", kinds
+        caps = [e for e in events if e["event_type"] == "terminal_capture"]
+        assert len(caps) == 1, f"{len(caps)} terminal_capture events: {kinds}"
+        cap = caps[0]
+        assert cap.get("exit_code") == 3, cap
+        assert events[-1].get("exit_code") == 3, events[-1]
+        output = (cap.get("output") or "").strip()
+        if output == "" and attempt < WINPTY_ATTEMPTS:
+            dropped += 1
+            continue
+        assert output == "hi", repr(cap.get("output"))
+        break
+    global STORE
+    STORE = home  # list/show/verify read this session back
+    ENV["CFSESSION_HOME"] = str(home)
+    sid = files[0].stem
     cast = STORE / "sessions" / f"{sid}.cast"
     assert cast.exists(), "no .cast"
     print(f"INFO cast={cast.as_posix()[2:] if cast.as_posix()[1:2] == ':' else cast}", flush=True)
     print(f"INFO session={sid}", flush=True)
-    report("PASS", "record-oneshot", f"{kinds}; output {cap['output'].strip()!r}, exit_code {cap['exit_code']}")
+    note = f"; WinPTY dropped the output in {dropped} earlier run(s)" if dropped else ""
+    report("PASS", "record-oneshot", f"{kinds}; output {output!r}, exit_code {cap['exit_code']}{note}")
 
 
 @check("record-unicode")
