@@ -147,7 +147,7 @@ def _help() -> None:
     cmds = _commands()
     with ThreadPoolExecutor(4) as pool:
         runs = list(pool.map(lambda path: cfsession(*path, "--help"), cmds))
-    for path, p in zip(cmds, runs):
+    for path, p in zip(cmds, runs, strict=True):
         why = clean(p)
         if p.returncode != 0 or why or "usage" not in text(p.stdout).lower():
             bad.append(f"{' '.join(path) or '(top)'}: exit {p.returncode} {why or text(p.stderr)[-200:]}")
