@@ -34,10 +34,13 @@ def _fallback(exc: UnicodeError) -> tuple[str | bytes, int]:
     if not isinstance(exc, UnicodeEncodeError):
         raise exc
     bad = exc.object[exc.start : exc.end]
-    if all("\udc80" <= c <= "\udcff" for c in bad):
+    escaped = [("\udc80" <= c <= "\udcff") for c in bad]
+    # One kind per answer (a handler returns str or bytes): the run that starts here.
+    n = next((i for i, e in enumerate(escaped) if e != escaped[0]), len(bad))
+    if escaped[0]:
         # What surrogateescape would do (the Windows default for stdout): the original bytes.
-        return bytes(ord(c) - 0xDC00 for c in bad), exc.end
-    return "".join(_STAND_INS.get(c, "?") for c in bad), exc.end
+        return bytes(ord(c) - 0xDC00 for c in bad[:n]), exc.start + n
+    return "".join(_STAND_INS.get(c, "?") for c in bad[:n]), exc.start + n
 
 
 codecs.register_error(HANDLER, _fallback)

@@ -251,6 +251,24 @@ def _sample(event: Any) -> list[Any]:
     return vals
 
 
+@check("psutil")
+def _psutil() -> None:
+    # psutil.Process().name() fails under Wine (and can on Windows): cfsession must not
+    # need it. What the store does need — is a session's recorder still running?
+    import psutil
+
+    from cfsession.store import recorder_alive
+
+    try:
+        psutil.Process().name()
+        name = "works"
+    except Exception as exc:  # noqa: BLE001 - the point: it may fail
+        name = f"fails here ({type(exc).__name__})"
+    assert recorder_alive(os.getpid(), "", None) is True, "own pid not seen as alive"
+    assert recorder_alive(2**22 + 3, "", None) is False, "a missing pid seen as alive"
+    report("PASS", "psutil", f"recorder_alive works; Process().name() {name}")
+
+
 def _jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(ln) for ln in path.read_bytes().decode("utf-8").splitlines() if ln.strip()]
 

@@ -22,7 +22,7 @@ LINE = re.compile(r"^(PASS|FAIL|SKIP) (\S+)(?: — (.*))?$")
 # Every check the job must report; only these may be skipped (and why).
 CHECKS = [
     "setup", "platform", "imports", "help", "etw-info-pipe", "etw-info-cp437", "etw-info-more",
-    "doctor", "etw-emitter", "record-oneshot", "record-unicode", "list", "show", "verify",
+    "doctor", "etw-emitter", "psutil", "record-oneshot", "record-unicode", "list", "show", "verify",
     "record-powershell", "cast-utf8", "cast-plays",
 ]
 MAY_SKIP = {"record-powershell": "Wine has no working PowerShell"}
