@@ -282,19 +282,20 @@ def _only_session() -> tuple[str, Path]:
 WINPTY_ATTEMPTS = 3
 
 
-@check("record-oneshot")
-def _record() -> None:
-    # Everything cfsession decides is asserted on every attempt. One thing is WinPTY's:
-    # it scrapes the console on a timer, and a command that exits at once sometimes
-    # leaves before its screen was read (seen at pywinpty's PTY level too, about one run
-    # in five under Wine). Only that — a session exact in every other way, with empty
-    # output — is tried again, and said so.
-    dropped = 0
+def _one_shot(name: str, argv: list[str], exit_code: int) -> tuple[Path, list[dict[str, Any]], dict[str, Any], int]:
+    """``cfsession record -- ARGV`` into a store of its own: (store, events, the capture,
+    runs WinPTY dropped).
+
+    Everything cfsession decides is asserted on every run. One thing is WinPTY's: it
+    scrapes the console on a timer, and a command that exits at once sometimes leaves
+    before its screen was read (seen at pywinpty's PTY level too, about one run in five
+    under Wine). Only that — a session exact in every other way, with empty output — is
+    run again (WINPTY_ATTEMPTS at most), and the caller says so.
+    """
     for attempt in range(1, WINPTY_ATTEMPTS + 1):
-        home = WORK / f"store-oneshot-{attempt}"
-        env = dict(ENV, CFSESSION_HOME=str(home))
-        p = cfsession("record", "--", "cmd", "/c", "echo hi & exit 3", env=env, timeout=120)
-        assert p.returncode == 3, f"exit {p.returncode} (expected 3): {text(p.stderr)[-400:]}"
+        home = WORK / f"store-{name}-{attempt}"
+        p = cfsession("record", "--", *argv, env=dict(ENV, CFSESSION_HOME=str(home)), timeout=120)
+        assert p.returncode == exit_code, f"exit {p.returncode} (expected {exit_code}): {text(p.stderr)[-400:]}"
         assert not clean(p), clean(p)
         files = sorted((home / "sessions").glob("*.jsonl"))
         assert len(files) == 1, f"{len(files)} JSONL files"
@@ -303,42 +304,42 @@ def _record() -> None:
         assert kinds[0] == "session_start" and kinds[-1] == "session_end", kinds
         caps = [e for e in events if e["event_type"] == "terminal_capture"]
         assert len(caps) == 1, f"{len(caps)} terminal_capture events: {kinds}"
-        cap = caps[0]
-        assert cap.get("exit_code") == 3, cap
-        assert events[-1].get("exit_code") == 3, events[-1]
-        output = (cap.get("output") or "").strip()
-        if output == "" and attempt < WINPTY_ATTEMPTS:
-            dropped += 1
-            continue
-        assert output == "hi", repr(cap.get("output"))
-        break
+        assert caps[0].get("exit_code") == exit_code, caps[0]
+        assert events[-1].get("exit_code") == exit_code, events[-1]
+        if (caps[0].get("output") or "").strip() or attempt == WINPTY_ATTEMPTS:
+            return home, events, caps[0], attempt - 1
+    raise AssertionError("unreachable")
+
+
+def _dropped(n: int) -> str:
+    return f"; WinPTY dropped the output in {n} earlier run(s)" if n else ""
+
+
+@check("record-oneshot")
+def _record() -> None:
     global STORE
+    home, events, cap, dropped = _one_shot("oneshot", ["cmd", "/c", "echo hi & exit 3"], 3)
+    output = (cap.get("output") or "").strip()
+    assert output == "hi", repr(cap.get("output"))
     STORE = home  # list/show/verify read this session back
     ENV["CFSESSION_HOME"] = str(home)
-    sid = files[0].stem
+    sid = events[0]["session_id"]
     cast = STORE / "sessions" / f"{sid}.cast"
     assert cast.exists(), "no .cast"
     print(f"INFO cast={cast.as_posix()[2:] if cast.as_posix()[1:2] == ':' else cast}", flush=True)
     print(f"INFO session={sid}", flush=True)
-    note = f"; WinPTY dropped the output in {dropped} earlier run(s)" if dropped else ""
-    report("PASS", "record-oneshot", f"{kinds}; output {output!r}, exit_code {cap['exit_code']}{note}")
+    kinds = [e["event_type"] for e in events]
+    report("PASS", "record-oneshot", f"{kinds}; output {output!r}, exit_code {cap['exit_code']}{_dropped(dropped)}")
 
 
 @check("record-unicode")
 def _record_unicode() -> None:
-    # JSONL is UTF-8 whatever the code page: a character cp1252 lacks survives.
-    home = WORK / "store-unicode"
-    env = dict(ENV, CFSESSION_HOME=str(home))
-    p = cfsession("record", "--", "cmd", "/c", "echo caf\u00e9 \u2713", env=env)
-    assert p.returncode == 0 and not clean(p), f"exit {p.returncode}: {text(p.stderr)[-300:]}"
-    files = list((home / "sessions").glob("*.jsonl"))
-    assert len(files) == 1, files
-    caps = [e for e in _jsonl(files[0]) if e["event_type"] == "terminal_capture"]
-    out = caps[0].get("output") or "" if caps else ""
-    cmd = caps[0].get("command") or "" if caps else ""
+    # JSONL is UTF-8 whatever the code page: characters cp1252 lacks survive.
+    _, _, cap, dropped = _one_shot("unicode", ["cmd", "/c", "echo caf\u00e9 \u2713"], 0)
+    out, cmd = cap.get("output") or "", cap.get("command") or ""
     assert "caf\u00e9 \u2713" in cmd, repr(cmd)
     assert "caf\u00e9" in out, repr(out)
-    report("PASS", "record-unicode", f"output {out.strip()!r}")
+    report("PASS", "record-unicode", f"output {out.strip()!r}{_dropped(dropped)}")
 
 
 @check("list")
