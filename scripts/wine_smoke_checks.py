@@ -358,10 +358,14 @@ def _record() -> None:
 @check("record-unicode")
 def _record_unicode() -> None:
     # JSONL is UTF-8 whatever the code page: characters cp1252 lacks survive.
-    _, _, cap, dropped = _one_shot("unicode", ["cmd", "/c", "echo caf\u00e9 \u2713"], 0)
+    home, events, cap, dropped = _one_shot("unicode", ["cmd", "/c", "echo caf\u00e9 \u2713"], 0)
     out, cmd = cap.get("output") or "", cap.get("command") or ""
     assert "caf\u00e9 \u2713" in cmd, repr(cmd)
     assert "caf\u00e9" in out, repr(out)
+    # … and shown on a cp1252 pipe: what the code page has, stand-ins for the rest.
+    p = cfsession("show", events[0]["session_id"], env=dict(ENV, CFSESSION_HOME=str(home)))
+    assert p.returncode == 0 and not clean(p), f"show: exit {p.returncode}: {text(p.stderr)[-300:]}"
+    assert "caf\u00e9 ok" in text(p.stdout), text(p.stdout)[-300:]
     report("PASS", "record-unicode", f"output {out.strip()!r}{_dropped(dropped)}")
 
 
