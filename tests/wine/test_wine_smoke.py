@@ -34,7 +34,9 @@ Smoke = tuple[subprocess.CompletedProcess[str], dict[str, tuple[str, str]]]
 
 @pytest.fixture(scope="module")
 def smoke() -> Smoke:
-    missing = [t for t in ("wine", "wineserver", "Xvfb") if shutil.which(t) is None]
+    missing = [t for t in ("wine", "wineserver", "Xvfb", "xauth") if shutil.which(t) is None]
+    if not (shutil.which("wine64") or Path("/usr/lib/wine/wine64").exists()):
+        missing.append("wine64")
     if missing:
         msg = f"{', '.join(missing)} not installed — apt-get install -y wine wine64 xvfb xauth"
         if os.environ.get("CI"):
