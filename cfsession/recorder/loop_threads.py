@@ -37,6 +37,7 @@ from cfsession.recorder.loop import (
 
 _OUT, _IN = 0, 1
 CHILD_POLL_S = 0.05
+RESIZE_POLL_S = 0.1  # … and at the console size (no SIGWINCH on Windows)
 # After the child exited: stop at the end of its output, or when it has been quiet this
 # long since the exit (a console scraper such as WinPTY delivers the last screen after
 # the process is gone), or after DRAIN_MAX_S (a detached process keeps the console open).
@@ -122,6 +123,7 @@ class ThreadedLoop(Loop):
         last_data = self.now()
         last_cast_flush = 0.0
         last_poll = -1.0
+        last_resize_poll = -1.0
         eof = False
         while True:
             now = self.now()
@@ -134,7 +136,8 @@ class ThreadedLoop(Loop):
                 timeout = min(timeout, DRAIN_QUIET_S)
             item = self._take(timeout) if not (eof and exited_at is not None) else None
             now = self.now()
-            if not self.term.resize_by_signal:
+            if not self.term.resize_by_signal and now - last_resize_poll >= RESIZE_POLL_S:
+                last_resize_poll = now
                 polled = self.term.poll_resize()
                 if polled:
                     self._resize(polled)
