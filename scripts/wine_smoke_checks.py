@@ -344,6 +344,7 @@ def _record() -> None:
     home, events, cap, dropped = _one_shot("oneshot", ["cmd", "/c", "echo hi & exit 3"], 3)
     output = (cap.get("output") or "").strip()
     assert output == "hi", repr(cap.get("output"))
+    assert cap.get("command") == 'cmd /c "echo hi & exit 3"', cap.get("command")  # Windows quoting
     STORE = home  # list/show/verify read this session back
     ENV["CFSESSION_HOME"] = str(home)
     sid = events[0]["session_id"]

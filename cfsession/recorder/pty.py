@@ -113,6 +113,19 @@ def loop_class(platform: str | None = None) -> type[Loop]:
     return Loop
 
 
+def command_line(argv: list[str], platform: str | None = None) -> str:
+    """``argv`` as one line, quoted the way this platform's shells read it back: POSIX
+    shell quoting, or on Windows the rules CreateProcess programs parse
+    (``cmd /c "echo hi & exit 3"``, not ``cmd /c 'echo hi & exit 3'``)."""
+    if (platform or sys.platform) == "win32":
+        import subprocess
+
+        return subprocess.list2cmdline(argv)
+    import shlex
+
+    return shlex.join(argv)
+
+
 def default_shell(env: Mapping[str, str], platform: str | None = None) -> str | None:
     """Windows: pwsh, powershell, %COMSPEC%. POSIX: None (the caller uses $SHELL, bash, sh)."""
     if (platform or sys.platform) == "win32":

@@ -103,3 +103,9 @@ def test_output_after_a_quiet_start_is_kept(tmp_path: Path) -> None:
 def test_the_platform_picks_the_loop() -> None:
     assert platform_io.loop_class("win32") is ThreadedLoop
     assert platform_io.loop_class("linux") is Loop
+
+
+def test_a_one_shot_command_line_is_quoted_for_its_platform() -> None:
+    argv = ["cmd", "/c", "echo hi & exit 3"]
+    assert platform_io.command_line(argv, "win32") == 'cmd /c "echo hi & exit 3"'
+    assert platform_io.command_line(argv, "linux") == "cmd /c 'echo hi & exit 3'"
