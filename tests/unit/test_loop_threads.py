@@ -109,3 +109,25 @@ def test_a_one_shot_command_line_is_quoted_for_its_platform() -> None:
     argv = ["cmd", "/c", "echo hi & exit 3"]
     assert platform_io.command_line(argv, "win32") == 'cmd /c "echo hi & exit 3"'
     assert platform_io.command_line(argv, "linux") == "cmd /c 'echo hi & exit 3'"
+
+
+def test_ctrl_break_and_ctrl_c_reach_the_child_sigterm_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    # SIGBREAK exists only on Windows: stand a number in for it (the handler logic is ours).
+    import signal
+
+    from cfsession.recorder import loop_threads
+
+    monkeypatch.setattr(loop_threads, "_SIGBREAK", 99)
+    session = Session(session_id="s", start_epoch=0.0, cast=None, sinks=[ListSink()])
+    term = PipeTerminal()
+    child = platform_io.spawn(["sh", "-c", "exit 0"], env=dict(os.environ), cwd=None, cols=80, rows=24)
+    try:
+        loop = ThreadedLoop(child, session, None, term, t0=time.monotonic(), forward_sigint=True)
+        loop._signals += [99, signal.SIGINT]
+        assert loop._handle_signals() is None  # neither ends the recording …
+        assert bytes(loop._inq) == b"\x03\x03"  # … both interrupt the child
+        loop._signals.append(signal.SIGTERM)
+        assert loop._handle_signals() == ("signal", signal.SIGTERM)
+    finally:
+        child.close()
+        term.close()
