@@ -1,14 +1,15 @@
 """pywinpty adapter: the Windows side of :class:`cfsession.recorder.pty.Pty`.
 
-pywinpty's ``PtyProcess`` (SHELL_INTEGRATION.md §4.5) speaks ``str``: a thread of its own
-reads ConPTY, encodes the text as UTF-8 and sends it over a loopback TCP socket
-(``proc.fileobj``); ``proc.read()`` then decodes it again. We want bytes, so when that
-socket is there we read it directly: it is selectable with ``select.select`` on Windows
-(sockets are the only thing that is) and it already carries exactly the UTF-8 bytes the
-segmenter needs. Without it — :class:`DirectProc`, what :func:`spawn` uses with the real
-pywinpty, see there why — a thread of ours calls ``proc.read()`` and feeds a
-``socket.socketpair()`` instead, so ``fileno()`` is always a socket. Input goes the other way: bytes are decoded incrementally (a character split
-across two writes is completed, never mangled) and written as ``str``.
+With the real pywinpty, :func:`spawn` drives its low-level ``PTY`` (:class:`DirectProc`;
+see there why not ``PtyProcess``). ``PTY`` speaks ``str``: a reader thread of ours calls
+its blocking ``read``, encodes the text as UTF-8 and feeds a ``socket.socketpair()``, so
+:meth:`WinPty.read` returns exactly the bytes the segmenter needs and ``fileno()`` is a
+socket. (An object shaped like pywinpty's ``PtyProcess`` — SHELL_INTEGRATION.md §4.5 —
+is still taken: when it has its loopback socket, ``proc.fileobj``, already carrying
+UTF-8, that socket is read directly.) The record loop on Windows reads in a thread of
+its own and never ``select``s (recorder/loop_threads.py). Input goes the other way:
+bytes are decoded incrementally (a character split across two writes is completed,
+never mangled) and written as ``str``.
 
 Nothing here imports ``winpty`` at module level: the module loads on any OS and the tests
 inject a fake winpty module (``spawn(..., winpty_module=fake)``).
