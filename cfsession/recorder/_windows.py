@@ -207,11 +207,19 @@ class DirectProc:
             kwargs["cmdline"] = " " + subprocess.list2cmdline(argv[1:])
         self.pty.spawn(command, **kwargs)
         self.pid = int(self.pty.pid)
+        self._sized = True  # pywinpty 2 takes a length; 3 does not
 
     def read(self, size: int = READ_CHARS) -> str:
         """Text the child wrote (blocking); EOFError once the PTY says there is no more."""
         try:
-            text = self.pty.read(size, blocking=True)
+            if self._sized:
+                try:
+                    text = self.pty.read(size, blocking=True)
+                except TypeError:  # pywinpty 3: read(blocking) only, it picks the length
+                    self._sized = False
+                    text = self.pty.read(blocking=True)
+            else:
+                text = self.pty.read(blocking=True)
         except Exception as exc:  # WinptyError: "Standard out reached EOF" (and pipe errors)
             raise EOFError(str(exc)) from exc
         if not text and self.pty.iseof():

@@ -342,6 +342,8 @@ class FakeLowPty:
     """Shaped like pywinpty's low-level ``winpty.PTY`` (what spawn() uses for real): the
     last screen may come *after* the process is gone, and EOF is an exception."""
 
+    sized = True  # pywinpty 2's read(length, blocking); 3's is read(blocking)
+
     def __init__(self, cols: int, rows: int) -> None:
         self.size = (cols, rows)
         self.spawned: tuple[str, dict[str, Any]] | None = None
@@ -355,7 +357,9 @@ class FakeLowPty:
         self.spawned = (appname, kw)
         return True
 
-    def read(self, length: int = 1000, blocking: bool = False) -> str:
+    def read(self, *args: Any, blocking: bool = False) -> str:
+        if args and not self.sized:
+            raise TypeError("read() takes no positional arguments")
         assert blocking, "the adapter's reader thread blocks"
         item = self.chunks.get(timeout=DEADLINE_S)
         if item is None:
@@ -379,11 +383,13 @@ class FakeLowPty:
         return None if self.alive else 3
 
 
-def test_low_level_pty_keeps_the_last_screen_after_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("sized", [True, False], ids=["pywinpty2", "pywinpty3"])
+def test_low_level_pty_keeps_the_last_screen_after_exit(monkeypatch: pytest.MonkeyPatch, sized: bool) -> None:
     made: list[FakeLowPty] = []
 
     def make(cols: int, rows: int) -> FakeLowPty:
         made.append(FakeLowPty(cols, rows))
+        made[-1].sized = sized
         return made[-1]
 
     mod = types.SimpleNamespace(PTY=make)
