@@ -541,9 +541,16 @@ def _isatty(fd: int) -> bool:
 
 
 def use_pipes(pty: bool | None) -> bool:
-    """``record -- CMD``: pipes unless both stdin and stdout are terminals (or --pty/--no-pty)."""
+    """``record -- CMD``: pipes unless both stdin and stdout are terminals (or --pty/--no-pty).
+
+    Windows keeps the console by default: its console programs write a pipe in the
+    console's code page (cmd's `echo café`), which the record would misread; ``--no-pty``
+    still chooses pipes there.
+    """
     if pty is not None:
         return not pty
+    if os.name == "nt":
+        return False
     try:
         return not (os.isatty(0) and os.isatty(1))
     except OSError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 from cfsession.recorder.main import Warner, _load_redact, _uuid4, parse
 
@@ -67,3 +68,18 @@ def test_plain_parser_agrees_with_the_cli_parser() -> None:
     # Anything unusual goes to the CLI's parser (help, typos, abbreviations, a missing value).
     for argv in (["--help"], ["-h"], ["--shel", "zsh"], ["--shell"], ["--bogus"], ["-x"]):
         assert _parse_plain(argv) is None, argv
+
+
+def test_pipes_off_a_terminal_by_default_and_on_windows_only_when_asked(monkeypatch: Any) -> None:
+    import os
+
+    from cfsession.recorder import main as rmain
+
+    monkeypatch.setattr(os, "isatty", lambda fd: fd != 1)  # stdout is a pipe
+    assert rmain.use_pipes(None) is True
+    assert rmain.use_pipes(True) is False  # --pty
+    monkeypatch.setattr(os, "isatty", lambda fd: True)
+    assert rmain.use_pipes(None) is False and rmain.use_pipes(False) is True  # --no-pty
+    monkeypatch.setattr(os, "isatty", lambda fd: False)
+    monkeypatch.setattr(rmain.os, "name", "nt")
+    assert rmain.use_pipes(None) is False and rmain.use_pipes(False) is True
