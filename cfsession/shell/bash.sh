@@ -6,6 +6,10 @@ __cfs_nonce='@NONCE@'
 __cfs_osc='@OSC@'
 __cfs_dir='@DIR@'
 __cfs_base=0
+__cfs_hk=
+__cfs_b=
+__cfs_st=0
+__cfs_ps=(0)
 __cfs_cn='\#'
 __cfs_last_cn=
 __cfs_hist=
@@ -33,13 +37,18 @@ else
 fi
 
 # -- hooks -------------------------------------------------------------------------------
+# Every hook runs under the user's options: `set -euo pipefail`, `set -x`, readonly
+# variables. Each starts with `local -` and turns off what would trace it (the nonce),
+# stop it (errexit, nounset) or change its results, and `local -` restores the user's
+# options when it returns. Nothing here prints except the markers.
+
 # Escape a value for the wire: \ -> \\, ; and control bytes -> \xHH. Result in __cfs_r.
 __cfs_esc() {
   local s=$1
   # Most text (a path, a command line) has nothing to escape: skip the seven passes.
   if [[ $s != *[\\\;[:cntrl:]]* ]]; then
     __cfs_r=$s
-    return
+    return 0
   fi
   s=${s//\\/\\\\}
   s=${s//;/\\x3b}
@@ -52,7 +61,7 @@ __cfs_esc() {
     local i c out= LC_ALL=C
     for ((i = 0; i < ${#s}; i++)); do
       c=${s:i:1}
-      if [[ $c == [[:cntrl:]] ]]; then printf -v c '\\x%02x' "'$c"; fi
+      if [[ $c == [[:cntrl:]] ]]; then builtin printf -v c '\\x%02x' "'$c"; fi
       out+=$c
     done
     s=$out
@@ -66,20 +75,33 @@ __cfs_blen() {
   __cfs_n=${#1}
 }
 
-# One marker; $1 = seq, $2 = event, the rest key=value (already escaped).
-__cfs_emit() {
-  local IFS=';'
-  builtin printf '\e]%s;%s;%s;%s\a' "$__cfs_osc" "$__cfs_nonce" "$1" "${*:2}"
+# Write $1 to the terminal: to stdout when it is the terminal, else to /dev/tty. A user
+# who sends stdout through a pipe (`exec > >(tee -a log)`) must not get markers — and the
+# nonce — in the log, and the pipe would deliver them late (SHELL_INTEGRATION.md §2.4).
+__cfs_out() {
+  if [[ -t 1 ]]; then
+    builtin printf '%s' "$1" 2>/dev/null
+  else
+    builtin printf '%s' "$1" 2>/dev/null >/dev/tty
+  fi
+  return 0
 }
 
-# First PROMPT_COMMAND element: report the end of the previous command, the cwd, the prompt.
-# The hook element first saves $? and PIPESTATUS in globals (a `declare -F` guard
-# before that would clobber them), then runs this. Its three markers leave in one
-# printf: one write, one wake-up of the recorder, and ~60 us less bash time per prompt
-# than three calls of __cfs_add.
+# One marker; $1 = seq, $2 = event, the rest key=value (already escaped).
+__cfs_emit() {
+  local IFS=';' m
+  builtin printf -v m '\e]%s;%s;%s;%s\a' "$__cfs_osc" "$__cfs_nonce" "$1" "${*:2}"
+  __cfs_out "$m"
+}
+
+# End of the previous command, the cwd, the prompt: D, P and A in one write (one wake-up
+# of the recorder). The PROMPT_COMMAND element that calls this first saves $? and
+# PIPESTATUS in globals (any command before that would clobber them).
 __cfs_pc() {
-  { local -; set +x; } 2>/dev/null
-  local cn=${__cfs_cn@P} seq=$((__cfs_base += 100000)) d IFS=' '
+  { local -; local o=$-; set +xeu; } 2>/dev/null
+  __cfs_hk=1
+  local cn=${__cfs_cn@P} d IFS=' '
+  local seq=$((__cfs_base += 100000))
   if [[ -n $__cfs_last_cn && $cn != "$__cfs_last_cn" ]]; then
     d="cmdno=$cn;st=$__cfs_st;ps=${__cfs_ps[*]}"
   else
@@ -88,71 +110,163 @@ __cfs_pc() {
   __cfs_last_cn=$cn
   __cfs_hist=$HISTCMD
   __cfs_esc "$PWD"
-  local o=$'\e]'"$__cfs_osc;$__cfs_nonce;"
-  builtin printf '%s%s;D;%s\a%s%s;P;cwd=%s\a%s%s;A\a' \
+  local o=$'\e]'"$__cfs_osc;$__cfs_nonce;" m
+  builtin printf -v m '%s%s;D;%s\a%s%s;P;cwd=%s\a%s%s;A\a' \
     "$o" "$seq" "$d" "$o" $((seq + 1)) "$__cfs_r" "$o" $((seq + 2))
-  __cfs_keep
-  return $__cfs_st
+  __cfs_out "$m"
+  __cfs_b=$'\e]'"$__cfs_osc;$__cfs_nonce;$((seq + 3));B;pid=$$"$'\a'
+  if ((!__cfs_arr)); then
+    # bash < 5.1: one PROMPT_COMMAND string, no last element to keep things in place,
+    # and the user's commands after ours see our status: hand theirs on (not under
+    # `set -e`, which would end the shell on it).
+    __cfs_keep
+    if [[ $o != *e* ]]; then return $__cfs_st; fi
+  fi
+  return 0
 }
 
 # PS0 runs this in a command substitution (a subshell) once per command line read.
 __cfs_c() {
-  { local -; set +x; } 2>/dev/null
-  local cn=${__cfs_cn@P} h num text src=history
-  local idx=$((cn - __cfs_last_cn))
+  { local -; set +xeu; } 2>/dev/null
+  local cn=${__cfs_cn@P} h num text src=history extra=
+  local idx=$((cn - ${__cfs_last_cn:-0}))
   # Through a file in our private dir rather than $(...): one fork per command (PS0's
   # own subshell on bash < 5.3) is the floor; a second one would double the cost.
   # `1<>` rewrites the file in place and a NUL ends the text: a truncating `>` costs
   # ~130 us on a disk-backed /tmp (ext4 frees and reallocates the block), this ~12 us.
-  { HISTTIMEFORMAT= builtin history 1; builtin printf '\0'; } 1<>"$__cfs_dir/h" 2>/dev/null
-  IFS= read -r -d '' h <"$__cfs_dir/h"
-  h=${h%$'\n'}
-  h=${h#"${h%%[![:space:]]*}"}
-  num=${h%%[!0-9]*}
-  text=${h#"$num"}
-  text=${text#??}
-  if [[ -z $num || $num -lt $__cfs_hist || ! -o history ]]; then
-    # The line was not added to history: a duplicate (ignoredups) or a hidden line
-    # (ignorespace, HISTIGNORE, set +o history). The recorder decides from the echo.
+  if [[ ${HISTTIMEFORMAT@a} == *r* && -n $HISTTIMEFORMAT ]]; then
+    # A read-only HISTTIMEFORMAT (audit set-ups) cannot be emptied for `history`: cut
+    # the time stamp it adds, formatted as `history` formats it (this second or the last).
+    { builtin history 1; builtin printf '\0'; } 1<>"$__cfs_dir/h" 2>/dev/null
+    IFS= read -r -d '' h <"$__cfs_dir/h"
+    h=${h#"${h%%[![:space:]]*}"}
+    num=${h%%[!0-9]*}
+    text=${h#"$num"}
+    text=${text#??}
+    local ts
+    builtin printf -v ts "%($HISTTIMEFORMAT)T" -1
+    if [[ $text != "$ts"* ]]; then builtin printf -v ts "%($HISTTIMEFORMAT)T" $((${EPOCHSECONDS:-0} - 1)); fi
+    text=${text#"$ts"}
+  else
+    { HISTTIMEFORMAT= builtin history 1; builtin printf '\0'; } 1<>"$__cfs_dir/h" 2>/dev/null
+    IFS= read -r -d '' h <"$__cfs_dir/h"
+    h=${h#"${h%%[![:space:]]*}"}
+    num=${h%%[!0-9]*}
+    text=${h#"$num"}
+    text=${text#??}
+  fi
+  text=${text%$'\n'}
+  if [[ -z $num || $num -lt ${__cfs_hist:-0} || ! -o history ]]; then
+    # The line was not added to history: a duplicate (ignoredups), a recalled line
+    # under erasedups, or a hidden line (ignorespace, HISTIGNORE, set +o history). The
+    # recorder decides from the echoed line.
     src=stale
   fi
-  if ((${#text} > 65000)); then text=${text:0:65000}; fi
-  __cfs_esc "$text"
-  # The recorder caps a marker at 64 KiB of *bytes*: multibyte text or many escapes pass
-  # the character limit above, so shorten (by whole characters) until the bytes fit.
-  # A character is at most 4 bytes, so short text skips the count (its `LC_ALL=C` makes
-  # bash reload the locale: ~20 us).
+  # Up to 256 KiB of UTF-8 (DESIGN.md: command text limit); longer lines are cut by
+  # whole characters and say so (trunc, len). Short text skips the byte count (its
+  # `LC_ALL=C` makes bash reload the locale: ~20 us).
   __cfs_n=0
-  if ((${#__cfs_r} > 15000)); then __cfs_blen "$__cfs_r"; fi
-  while ((__cfs_n > 60000)); do
-    text=${text:0:$((${#text} * 60000 / __cfs_n - 16))}
-    __cfs_esc "$text"
-    __cfs_blen "$__cfs_r"
-  done
-  builtin printf '\e]%s;%s;%s;C;cmd=%s;src=%s;cmdno=%s;pid=%s\a' \
-    "$__cfs_osc" "$__cfs_nonce" $((__cfs_base + 3 + idx)) "$__cfs_r" "$src" "$cn" "$$"
-}
-
-# Keep our hooks in place even if a framework rewrote PROMPT_COMMAND or PS0.
-__cfs_keep() {
-  local ps0='$(__cfs_c >/dev/tty 2>/dev/null)'
-  if [[ $PS0 != *"$ps0"* ]]; then PS0=${PS0-}$ps0; fi
-  local hook='__cfs_st=$? __cfs_ps=("${PIPESTATUS[@]}"); declare -F __cfs_pc >/dev/null && __cfs_pc'
-  if [[ ${PROMPT_COMMAND@a} == *a* ]]; then
-    if [[ ${PROMPT_COMMAND[0]} != "$hook" ]]; then
-      local -a rest=()
-      local e
-      for e in "${PROMPT_COMMAND[@]}"; do [[ $e != "$hook" ]] && rest+=("$e"); done
-      PROMPT_COMMAND=("$hook" "${rest[@]}")
-    fi
-  elif [[ ${PROMPT_COMMAND-} != "$hook"* ]]; then
-    local old=${PROMPT_COMMAND-}
-    old=${old//"$hook; "/}
-    old=${old//"$hook"/}
-    PROMPT_COMMAND=$hook${old:+; $old}
+  if ((${#text} > 65536)); then __cfs_blen "$text"; fi
+  if ((__cfs_n > 262144)); then
+    extra="trunc=1;len=${#text};"
+    local n=${#text} full=$__cfs_n
+    while ((__cfs_n > 262144)); do
+      n=$((n * 262144 / __cfs_n - 16))
+      __cfs_blen "${text:0:n}"
+    done
+    text=${text:0:n}
   fi
+  # A prompt hook that is gone (PROMPT_COMMAND unset or replaced by an array) cannot
+  # be put back from this subshell: tell the recorder, which says so.
+  if [[ "${PROMPT_COMMAND[*]-}" != *"$__cfs_head"* ]]; then extra+="hook=lost;"; fi
+  __cfs_esc "$text"
+  builtin printf '\e]%s;%s;%s;C;cmd=%s;%ssrc=%s;cmdno=%s;pid=%s\a' \
+    "$__cfs_osc" "$__cfs_nonce" $((__cfs_base + 4 + idx)) "$__cfs_r" "$extra" "$src" "$cn" "$$"
 }
 
-__cfs_keep
-__cfs_esc "$BASH_VERSION"
-__cfs_emit 1 H shell=bash "ver=$__cfs_r" "pid=$$" proto=1
+__cfs_head='__cfs_st=$? __cfs_ps=("${PIPESTATUS[@]}"); __cfs_pc'
+__cfs_tailc='__cfs_st=$? __cfs_ps=("${PIPESTATUS[@]}"); __cfs_tail'
+__cfs_ps0='$(__cfs_c >/dev/tty 2>/dev/null)'
+__cfs_ps1='\[${__cfs_b-}\]'
+__cfs_sig=$'\2'  # never equal to a joined PROMPT_COMMAND: the first call builds it
+__cfs_user=()
+__cfs_arr=0
+if ((BASH_VERSINFO[0] > 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] >= 1))); then __cfs_arr=1; fi
+
+# Last PROMPT_COMMAND element (bash >= 5.1; bash restores $? and PIPESTATUS for every
+# element). When the first element did not run this prompt, PROMPT_COMMAND was assigned
+# as a string (`source ~/.bashrc`, a typed `PROMPT_COMMAND=...`), which replaces
+# element 0, our hook: report this prompt from here and put the hook back.
+__cfs_tail() {
+  { local -; set +xeu; } 2>/dev/null
+  if [[ -z $__cfs_hk ]]; then
+    __cfs_pc
+    # The string replaced the user's old prompt commands: they stay replaced.
+    local -a now=()
+    local e IFS=$'\x1f'
+    for e in "${PROMPT_COMMAND[@]:1}"; do [[ $e != "$__cfs_tailc" ]] && now+=("$e"); done
+    if [[ "${now[*]}" == "${__cfs_user[*]}" ]]; then PROMPT_COMMAND=("${PROMPT_COMMAND[0]}"); fi
+  fi
+  __cfs_hk=
+  __cfs_keep
+  return 0
+}
+
+# Keep our hooks in place even if a framework rewrote PROMPT_COMMAND, PS0 or PS1.
+__cfs_keep() {
+  local IFS=$'\x1f'
+  if [[ ${PS0-} != *"$__cfs_ps0"* && ${PS0@a} != *r* ]]; then PS0=${PS0-}$__cfs_ps0; fi
+  if [[ ${PS1-} != *"$__cfs_ps1" && ${PS1@a} != *r* ]] && shopt -q promptvars; then
+    local p=${PS1-}
+    PS1=${p//"$__cfs_ps1"/}$__cfs_ps1
+  fi
+  if [[ "${PROMPT_COMMAND[*]-}" == "$__cfs_sig" ]]; then return 0; fi
+  if [[ ${PROMPT_COMMAND@a} == *r* ]]; then return 0; fi
+  local -a rest=()
+  local e tailpos=
+  if ((__cfs_arr)); then
+    # Array form: bash gives each element the real $? and PIPESTATUS, so a user's prompt
+    # command (a string made element 1) sees `1 0 3`, and our hook never has to hand a
+    # failing status on (which `set -e` would turn into the shell's exit).
+    for e in "${PROMPT_COMMAND[@]}"; do
+      # bash-preexec and others copy PROMPT_COMMAND's text into theirs: take ours out.
+      e=${e//"$__cfs_head; "/}
+      e=${e//"$__cfs_head"$'\n'/}
+      e=${e//"$__cfs_head"/}
+      e=${e//"$__cfs_tailc"/}
+      [[ -n ${e//[$'\n; \t']/} ]] && rest+=("$e")
+    done
+    __cfs_user=("${rest[@]}")
+    local n=${#rest[@]}
+    # bash-preexec's __bp_interactive_mode must stay last: a prompt command after it
+    # would be taken for the user's command.
+    if ((n > 0)) && [[ ${rest[n - 1]} == __bp_interactive_mode ]]; then
+      PROMPT_COMMAND=("$__cfs_head" "${rest[@]:0:n-1}" "$__cfs_tailc" __bp_interactive_mode)
+    else
+      PROMPT_COMMAND=("$__cfs_head" "${rest[@]}" "$__cfs_tailc")
+    fi
+  else
+    # bash 4.4 and 5.0: one string; our hook first, and it hands $? on to the rest.
+    local old=${PROMPT_COMMAND-}
+    old=${old//"$__cfs_head; "/}
+    old=${old//"$__cfs_head"/}
+    PROMPT_COMMAND=$__cfs_head${old:+; $old}
+  fi
+  __cfs_sig="${PROMPT_COMMAND[*]}"
+}
+
+__cfs_init() {
+  { local -; set +xeu; } 2>/dev/null
+  local lim=
+  if [[ ${PROMPT_COMMAND@a} == *r* ]]; then
+    # An audit set-up made PROMPT_COMMAND read-only: no hook can run at the prompt.
+    # Commands still start (PS0); ends and exit codes are lost — say so.
+    lim=";limit=readonly_prompt_command"
+  else
+    __cfs_keep
+  fi
+  if [[ ${PS0@a} == *r* ]]; then lim+=";limit=readonly_ps0"; fi
+  __cfs_esc "$BASH_VERSION"
+  __cfs_emit 1 H shell=bash "ver=$__cfs_r" "pid=$$" "proto=1$lim"
+}
+__cfs_init
