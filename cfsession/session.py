@@ -23,6 +23,12 @@ Redact = Callable[[str], "tuple[str, int]"]
 WarningCallback = Callable[[str, str], None]
 
 ECHO_KEEP = 4096  # bytes of prompt+echo kept to disambiguate a stale history entry
+# What a shell's hooks report they cannot do (H ``limit=``, C ``hook=lost``), in words.
+_LIMITS = {
+    "readonly_prompt_command": "PROMPT_COMMAND is read-only: commands have no exit code and end at the next command",
+    "readonly_ps0": "PS0 is read-only: commands are not reported when they start",
+    "hook_lost": "PROMPT_COMMAND was unset or replaced: commands have no exit code from here on",
+}
 _ALT_ON = (b"\x1b[?1049h", b"\x1b[?1047h", b"\x1b[?47h")
 
 
@@ -30,7 +36,7 @@ class Command:
     """One command while it runs (a plain class: no `dataclasses` import before the prompt)."""
 
     __slots__ = ("seq", "text", "source", "cwd", "t_start", "spool", "cmdno", "anomalies",
-                 "alt_screen", "exit_code", "pipestatus", "t_end")
+                 "alt_screen", "exit_code", "pipestatus", "t_end", "full_length")
 
     def __init__(self, *, seq: int, text: str | None, source: str, cwd: str | None,
                  t_start: float, spool: OutputSpool, cmdno: str | None = None) -> None:
@@ -38,6 +44,7 @@ class Command:
         self.t_start, self.spool, self.cmdno = t_start, spool, cmdno
         self.anomalies: list[str] = []
         self.alt_screen = False
+        self.full_length: int | None = None  # characters typed, when the text was cut
         # filled when the command ends
         self.exit_code: int | None = None
         self.pipestatus: list[int] | None = None
@@ -96,6 +103,8 @@ class Session:
         # Output between commands (prompt, echo of the typed line) since the last A/B:
         # decides a stale bash history entry, and is the output of a late C (pwsh).
         self._between = OutputSpool(ECHO_KEEP)
+        self._prompt_shown: bytes | None = None  # A..B: the prompt, when the shell marks its end
+        self.cols = 80  # terminal width, for rendering an echoed line (cfsession.echo)
         self._t_prompt = 0.0
         self._joiner: Any = None  # Windows integrations send long values in parts
         self.boundaries_only = False  # cmd.exe without Clink: B..D is a command, no text
@@ -103,6 +112,7 @@ class Session:
         self.on_hello: Callable[[], object] | None = None
         self.paused_at: float | None = None  # capture stopped (pause key / cfsession pause)
         self._skipped = 0
+        self._said: set[str] = set()
 
     # -- helpers -------------------------------------------------------------------------
     def ts(self, t: float) -> str:
@@ -172,7 +182,9 @@ class Session:
             self._settle(t)
             self._new_prompt(t)
         elif ev == "B":
+            prompt = self._between.recent(ECHO_KEEP)
             self._new_prompt(t)
+            self._prompt_shown = prompt
             if self.boundaries_only and self.current is None:
                 self._start_command(t, None, "boundary", None)
         elif ev == "X":
@@ -183,6 +195,7 @@ class Session:
 
     def _new_prompt(self, t: float) -> None:
         self._between = OutputSpool(self.output_cap)
+        self._prompt_shown = None
         self._t_prompt = t
 
     def _hello(self, m: Mark, t: float) -> None:
@@ -200,6 +213,18 @@ class Session:
             self.current = None  # start-up output before the hook reported in
         if was_unsegmented:
             self.event("integration", t, status="active", reason="shell reported in late", shell=m.fields.get("shell"))
+        limit = m.fields.get("limit")
+        if limit:
+            self._partial(t, _LIMITS.get(limit, limit))
+
+    def _partial(self, t: float, reason: str) -> None:
+        """The hooks run, but not all of them: say what the records will lack, once."""
+        if reason in self._said:
+            return
+        self._said.add(reason)
+        self.event("integration", t, status="partial", reason=reason)
+        if self.on_warning:
+            self.on_warning("integration_partial", reason)
 
     def no_hello(self, t: float, reason: str) -> None:
         """The integration deadline passed without an ``H``: record unsegmented from here on."""
@@ -245,8 +270,17 @@ class Session:
             self.current.spool = spool
         else:
             self._start_command(t, text, src, f.get("cmdno"))
-        if f.get("parts_lost") == "1" and self.current is not None:
-            self.current.anomalies.append("parts_lost")
+        if self.current is not None:
+            if f.get("parts_lost") == "1":
+                self.current.anomalies.append("parts_lost")
+            if f.get("trunc") == "1" and text is not None:
+                # Longer than the command text limit: cut by the hook, and said so.
+                self.current.anomalies.append("command_truncated")
+                length = f.get("len", "")
+                self.current.full_length = int(length) if length.isdigit() else None
+            if f.get("hook") == "lost":
+                self.current.anomalies.append("prompt_hook_lost")
+                self._partial(t, _LIMITS["hook_lost"])
 
     def _resolve_stale(self, stale: str | None) -> tuple[str | None, str]:
         """bash: ``history 1`` did not advance — a duplicate (ignoredups) or a hidden line.
@@ -254,6 +288,14 @@ class Session:
         The shell cannot tell us which, but the line it just echoed can: a duplicate ends
         with exactly the previous entry's text. Anything else stays hidden (privacy first).
         """
+        if stale and "\n" not in stale and self._prompt_shown is not None:
+            # The shell marked where its prompt ended: the line as the user saw it (readline
+            # redraws included) must be exactly the history entry.
+            from cfsession.echo import typed_line
+
+            typed = typed_line(self._prompt_shown, self._between.recent(64 * 1024), self.cols)
+            if typed is not None:
+                return (stale, "history") if typed == stale.rstrip() else (None, "hidden")
         if stale and "\n" not in stale:
             shown = render_plain(self._between.recent(ECHO_KEEP).decode("utf-8", "replace")).rstrip("\n")
             last = shown.rsplit("\n", 1)[-1].rstrip()
@@ -357,6 +399,8 @@ class Session:
             "cast_sha256": digest[0],
             "cast_bytes": digest[1],
         }
+        if cmd.full_length is not None:
+            rec["command_length"] = cmd.full_length
         self.emit(rec)
 
     # -- pause / resume -------------------------------------------------------------------------
@@ -383,6 +427,7 @@ class Session:
         (self.resume if self.paused_at is not None else self.pause)(t)
 
     def resize(self, cols: int, rows: int, t: float) -> None:
+        self.cols = cols
         if self.cast is not None:
             self.cast.resize(cols, rows, t)
         self.event("resize", t, cols=cols, rows=rows)
@@ -394,14 +439,19 @@ class Session:
         cmd = self.current
         if cmd is not None:
             first = (cmd.text or "").strip().split(None, 1)
-            if cmd.source in ("unsegmented", "argv") or (first and first[0] in ("exit", "logout")):
-                code = exit_code
-            elif first and first[0] == "exec":
+            if first and first[0] == "exec":
                 # `exec bash`/`exec zsh`: the new program replaced the shell and its hooks
                 # (SHELL_INTEGRATION.md §8); everything since is this command's output and
                 # its end is the session's end.
                 code = exit_code
                 cmd.anomalies.append("integration_lost")
+            elif exit_code is not None and reason == "exit":
+                # The shell left while this command ran: the command made it leave (`exit`,
+                # `false || exit 5`, exit from a function or alias, `set -e`), and the
+                # shell's status is the command's. bash has no exit hook to say it.
+                code = exit_code
+            elif cmd.source in ("unsegmented", "argv") or (first and first[0] in ("exit", "logout")):
+                code = exit_code
             else:
                 code = None
                 cmd.anomalies.append("missing_end")

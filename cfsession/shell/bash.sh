@@ -162,16 +162,16 @@ __cfs_c() {
     # recorder decides from the echoed line.
     src=stale
   fi
-  # Up to 256 KiB of UTF-8 (DESIGN.md: command text limit); longer lines are cut by
+  # Up to 128 KiB of UTF-8 (docs/SHELL_MATRIX.md); longer lines are cut by
   # whole characters and say so (trunc, len). Short text skips the byte count (its
   # `LC_ALL=C` makes bash reload the locale: ~20 us).
   __cfs_n=0
-  if ((${#text} > 65536)); then __cfs_blen "$text"; fi
-  if ((__cfs_n > 262144)); then
+  if ((${#text} > 32768)); then __cfs_blen "$text"; fi
+  if ((__cfs_n > 131072)); then
     extra="trunc=1;len=${#text};"
-    local n=${#text} full=$__cfs_n
-    while ((__cfs_n > 262144)); do
-      n=$((n * 262144 / __cfs_n - 16))
+    local n=${#text}
+    while ((__cfs_n > 131072)); do
+      n=$((n * 131072 / __cfs_n - 16))
       __cfs_blen "${text:0:n}"
     done
     text=${text:0:n}
@@ -193,21 +193,22 @@ __cfs_user=()
 __cfs_arr=0
 if ((BASH_VERSINFO[0] > 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] >= 1))); then __cfs_arr=1; fi
 
-# Last PROMPT_COMMAND element (bash >= 5.1; bash restores $? and PIPESTATUS for every
-# element). When the first element did not run this prompt, PROMPT_COMMAND was assigned
-# as a string (`source ~/.bashrc`, a typed `PROMPT_COMMAND=...`), which replaces
-# element 0, our hook: report this prompt from here and put the hook back.
+# Last PROMPT_COMMAND element (bash >= 5.1, where bash gives every element the real $?
+# and PIPESTATUS). A string assignment to PROMPT_COMMAND (`source ~/.bashrc`, a typed
+# `PROMPT_COMMAND=...`, a framework installing itself) replaces element 0, our hook:
+# report this prompt from here if it did not run, and put the hook back.
 __cfs_tail() {
   { local -; set +xeu; } 2>/dev/null
-  if [[ -z $__cfs_hk ]]; then
-    __cfs_pc
-    # The string replaced the user's old prompt commands: they stay replaced.
+  if [[ -z $__cfs_hk ]]; then __cfs_pc; fi
+  __cfs_hk=
+  if [[ ${PROMPT_COMMAND[0]-} != "$__cfs_head" && ${PROMPT_COMMAND@a} == *a* ]]; then
+    # The other elements as we left them: the string was meant to replace the user's
+    # prompt commands (as it would without us), so they go.
     local -a now=()
     local e IFS=$'\x1f'
     for e in "${PROMPT_COMMAND[@]:1}"; do [[ $e != "$__cfs_tailc" ]] && now+=("$e"); done
     if [[ "${now[*]}" == "${__cfs_user[*]}" ]]; then PROMPT_COMMAND=("${PROMPT_COMMAND[0]}"); fi
   fi
-  __cfs_hk=
   __cfs_keep
   return 0
 }
@@ -220,14 +221,10 @@ __cfs_keep() {
     local p=${PS1-}
     PS1=${p//"$__cfs_ps1"/}$__cfs_ps1
   fi
-  if [[ "${PROMPT_COMMAND[*]-}" == "$__cfs_sig" ]]; then return 0; fi
-  if [[ ${PROMPT_COMMAND@a} == *r* ]]; then return 0; fi
+  if [[ "${PROMPT_COMMAND[*]-}" == "$__cfs_sig" || ${PROMPT_COMMAND@a} == *r* ]]; then return 0; fi
   local -a rest=()
-  local e tailpos=
+  local e bpi=
   if ((__cfs_arr)); then
-    # Array form: bash gives each element the real $? and PIPESTATUS, so a user's prompt
-    # command (a string made element 1) sees `1 0 3`, and our hook never has to hand a
-    # failing status on (which `set -e` would turn into the shell's exit).
     for e in "${PROMPT_COMMAND[@]}"; do
       # bash-preexec and others copy PROMPT_COMMAND's text into theirs: take ours out.
       e=${e//"$__cfs_head; "/}
@@ -236,13 +233,25 @@ __cfs_keep() {
       e=${e//"$__cfs_tailc"/}
       [[ -n ${e//[$'\n; \t']/} ]] && rest+=("$e")
     done
-    __cfs_user=("${rest[@]}")
+    # bash-preexec's __bp_interactive_mode must stay last: its DEBUG trap takes the
+    # first command after it for the user's (unless it is in $PROMPT_COMMAND's text).
     local n=${#rest[@]}
-    # bash-preexec's __bp_interactive_mode must stay last: a prompt command after it
-    # would be taken for the user's command.
-    if ((n > 0)) && [[ ${rest[n - 1]} == __bp_interactive_mode ]]; then
-      PROMPT_COMMAND=("$__cfs_head" "${rest[@]:0:n-1}" "$__cfs_tailc" __bp_interactive_mode)
+    if ((n > 0)); then
+      e=${rest[n - 1]}
+      if [[ $e == __bp_interactive_mode ]]; then
+        bpi=1
+        rest=("${rest[@]:0:n-1}")
+      elif [[ $e == *[$'\n;']__bp_interactive_mode ]]; then
+        bpi=1
+        e=${e%__bp_interactive_mode}
+        rest[n - 1]=${e%[$'\n;']}
+      fi
+    fi
+    if [[ -n $bpi ]]; then
+      __cfs_user=("${rest[@]}" __bp_interactive_mode)
+      PROMPT_COMMAND=("$__cfs_head" "${rest[@]}" "$__cfs_tailc" __bp_interactive_mode)
     else
+      __cfs_user=("${rest[@]}")
       PROMPT_COMMAND=("$__cfs_head" "${rest[@]}" "$__cfs_tailc")
     fi
   else

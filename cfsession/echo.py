@@ -1,0 +1,45 @@
+"""The input line as the user saw it, from the bytes the terminal echoed.
+
+A shell whose hook cannot say what was typed (bash with a line kept out of history)
+leaves the recorder two regions of output: the prompt (from the prompt-start marker A to
+the prompt-end marker B) and the echo (from B to the command-start marker C). The echo
+is not the typed text: readline redraws a recalled line with backspaces, ``ESC[P``
+(delete characters), ``ESC[K`` and cursor moves, and wraps it at the terminal width.
+Rendering both regions with a terminal emulator (pyte) and reading the screen from where
+the prompt left the cursor gives the line as it stood when Enter was pressed.
+
+The recorder uses this only to decide between "the same line as the history entry" and
+"something else" (kept hidden); it never turns an echo into recorded command text.
+"""
+
+from __future__ import annotations
+
+ECHO_CAP = 64 * 1024  # bytes of echo rendered at most (a longer line is not compared)
+
+
+def typed_line(prompt: bytes, echo: bytes, cols: int) -> str | None:
+    """The line on screen after ``prompt`` once ``echo`` was drawn, or None if it cannot
+    be told (no emulator, an echo too long, a multi-line edit)."""
+    if len(echo) > ECHO_CAP or cols < 2:
+        return None
+    try:
+        import pyte  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    text_p = prompt.decode("utf-8", "replace")
+    text_e = echo.decode("utf-8", "replace")
+    # Tall enough that nothing scrolls: the start row stays where the prompt left it.
+    rows = (len(text_p) + len(text_e)) // cols + text_p.count("\n") + text_e.count("\n") + 4
+    screen = pyte.Screen(cols, min(rows, 4096))
+    stream = pyte.Stream(screen)
+    stream.feed(text_p)
+    y0, x0 = screen.cursor.y, screen.cursor.x
+    stream.feed(text_e)
+    lines = screen.display
+    # The typed text runs from (y0, x0) over the wrapped rows that follow; Enter moved
+    # the cursor below it. Rows after the cursor's are not part of the line.
+    last = max(screen.cursor.y, y0)
+    if screen.cursor.x == 0 and last > y0:
+        last -= 1  # Enter's CR LF: the line ended on the row before
+    parts = [lines[y0][x0:]] + [lines[y] for y in range(y0 + 1, last + 1)]
+    return "".join(parts).rstrip()
