@@ -25,7 +25,7 @@ WarningCallback = Callable[[str, str], None]
 ECHO_KEEP = 4096  # bytes of prompt+echo kept to disambiguate a stale history entry
 # What a shell's hooks report they cannot do (H ``limit=``, C ``hook=lost``), in words.
 _LIMITS = {
-    "readonly_prompt_command": "PROMPT_COMMAND is read-only: commands have no exit code and end at the next command",
+    "readonly_prompt_command": "PROMPT_COMMAND is read-only: exit codes come from the prompt string; no pipestatus, no cwd after a command",
     "readonly_ps0": "PS0 is read-only: commands are not reported when they start",
     "hook_lost": "PROMPT_COMMAND was unset or replaced: commands have no exit code from here on",
 }

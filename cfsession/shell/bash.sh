@@ -178,7 +178,7 @@ __cfs_c() {
   fi
   # A prompt hook that is gone (PROMPT_COMMAND unset or replaced by an array) cannot
   # be put back from this subshell: tell the recorder, which says so.
-  if [[ "${PROMPT_COMMAND[*]-}" != *"$__cfs_head"* ]]; then extra+="hook=lost;"; fi
+  if [[ -z $__cfs_ps1_end && "${PROMPT_COMMAND[*]-}" != *"$__cfs_head"* ]]; then extra+="hook=lost;"; fi
   __cfs_esc "$text"
   builtin printf '\e]%s;%s;%s;C;cmd=%s;%ssrc=%s;cmdno=%s;pid=%s\a' \
     "$__cfs_osc" "$__cfs_nonce" $((__cfs_base + 4 + idx)) "$__cfs_r" "$extra" "$src" "$cn" "$$"
@@ -188,6 +188,7 @@ __cfs_head='__cfs_st=$? __cfs_ps=("${PIPESTATUS[@]}"); __cfs_pc'
 __cfs_tailc='__cfs_st=$? __cfs_ps=("${PIPESTATUS[@]}"); __cfs_tail'
 __cfs_ps0='$(__cfs_c >/dev/tty 2>/dev/null)'
 __cfs_ps1='\[${__cfs_b-}\]'
+__cfs_ps1_end=
 __cfs_sig=$'\2'  # never equal to a joined PROMPT_COMMAND: the first call builds it
 __cfs_user=()
 __cfs_arr=0
@@ -209,7 +210,14 @@ __cfs_tail() {
     for e in "${PROMPT_COMMAND[@]:1}"; do [[ $e != "$__cfs_tailc" ]] && now+=("$e"); done
     if [[ "${now[*]}" == "${__cfs_user[*]}" ]]; then PROMPT_COMMAND=("${PROMPT_COMMAND[0]}"); fi
   fi
+  # bash-preexec sets its "next command is the user's" flag last in PROMPT_COMMAND, and
+  # our element, run after it, used the flag up: the prompt at which it installed
+  # itself, before we moved our element in front of its. Set the flag again.
+  local relay=
+  if [[ $__cfs_sig != *"$__cfs_tailc"$'\x1f'__bp_interactive_mode ]] &&
+    declare -F __bp_interactive_mode >/dev/null; then relay=1; fi
   __cfs_keep
+  if [[ -n $relay ]]; then __bp_interactive_mode; fi
   return 0
 }
 
@@ -217,7 +225,14 @@ __cfs_tail() {
 __cfs_keep() {
   local IFS=$'\x1f'
   if [[ ${PS0-} != *"$__cfs_ps0"* && ${PS0@a} != *r* ]]; then PS0=${PS0-}$__cfs_ps0; fi
-  if [[ ${PS1-} != *"$__cfs_ps1" && ${PS1@a} != *r* ]] && shopt -q promptvars; then
+  if [[ -n $__cfs_ps1_end ]]; then
+    # Read-only PROMPT_COMMAND: the end marker first in PS1, B last.
+    if [[ ${PS1-} != "$__cfs_ps1"*"$__cfs_ps1_end" && ${PS1@a} != *r* ]] && shopt -q promptvars; then
+      local p=${PS1-}
+      p=${p//"$__cfs_ps1"/}
+      PS1=$__cfs_ps1${p//"$__cfs_ps1_end"/}$__cfs_ps1_end
+    fi
+  elif [[ ${PS1-} != *"$__cfs_ps1" && ${PS1@a} != *r* ]] && shopt -q promptvars; then
     local p=${PS1-}
     PS1=${p//"$__cfs_ps1"/}$__cfs_ps1
   fi
@@ -268,12 +283,14 @@ __cfs_init() {
   { local -; set +xeu; } 2>/dev/null
   local lim=
   if [[ ${PROMPT_COMMAND@a} == *r* ]]; then
-    # An audit set-up made PROMPT_COMMAND read-only: no hook can run at the prompt.
-    # Commands still start (PS0); ends and exit codes are lost — say so.
+    # An audit set-up made PROMPT_COMMAND read-only: no hook can run at the prompt. The
+    # prompt string can still carry the end of a command and its status ($? is the
+    # command's while PS1 is expanded), but not PIPESTATUS or the cwd: say so.
     lim=";limit=readonly_prompt_command"
-  else
-    __cfs_keep
+    __cfs_ps1='\[\e]'$__cfs_osc';${__cfs_nonce-};$((__cfs_base+=100000));D;st=$?;pid=$$\a\]'
+    __cfs_ps1_end='\[\e]'$__cfs_osc';${__cfs_nonce-};$((__cfs_base+3));B;pid=$$\a\]'
   fi
+  __cfs_keep
   if [[ ${PS0@a} == *r* ]]; then lim+=";limit=readonly_ps0"; fi
   __cfs_esc "$BASH_VERSION"
   __cfs_emit 1 H shell=bash "ver=$__cfs_r" "pid=$$" "proto=1$lim"
