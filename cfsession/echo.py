@@ -23,7 +23,7 @@ def typed_line(prompt: bytes, echo: bytes, cols: int) -> str | None:
     if len(echo) > ECHO_CAP or cols < 2:
         return None
     try:
-        import pyte  # type: ignore[import-untyped]
+        import pyte
     except ImportError:
         return None
     text_p = prompt.decode("utf-8", "replace")
