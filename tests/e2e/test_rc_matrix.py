@@ -210,6 +210,17 @@ def test_bash_stdout_through_tee(user_home: Path, cf_home: Path) -> None:
     assert got(cf_home)[:3] == [("echo hi", 0), ("false", 1), ("sh -c 'exit 3'", 3)]
 
 
+def test_bash_status_pipestatus_and_last_arg_kept(user_home: Path, cf_home: Path) -> None:
+    # What plain bash shows for these (checked through the same PTY, without cfsession).
+    rec = bash_session(user_home, cf_home, "set -u\n")
+    rec.run("false | true | (exit 3)")
+    out1 = rec.run('echo "[${PIPESTATUS[*]} $?]"')
+    rec.run("echo a b")
+    out2 = rec.run('echo "[$_]"')
+    rec.finish()
+    assert "[1 0 3 3]" in out1 and "[b]" in out2
+
+
 def test_bash_long_lines(user_home: Path, cf_home: Path) -> None:
     bash = require_shell("bash")
     sf.write_rc("bash", user_home)
@@ -287,6 +298,18 @@ def test_zsh_user_options(user_home: Path, cf_home: Path, opts: str) -> None:
     cmds = sf.commands(cf_home)
     assert cmds[0]["pipestatus"] == [1, 0, 1] and cmds[0]["exit_code"] == 1
     assert (cmds[1]["command"], cmds[1]["output"], cmds[1]["exit_code"]) == ("echo a b", "a b\n", 0)
+
+
+def test_zsh_status_pipestatus_and_last_arg_kept(user_home: Path, cf_home: Path) -> None:
+    zsh = require_shell("zsh")
+    sf.write_rc("zsh", user_home)
+    sh = sf.start("zsh", zsh, user_home, cf_home)
+    sh.run("false | true | (exit 3)")
+    out1 = sh.run('echo "[$pipestatus $?]"')
+    sh.run("echo a b")
+    out2 = sh.run('echo "[$_]"')
+    sh.finish()
+    assert "[1 0 3 3]" in out1 and "[b]" in out2
 
 
 def test_zsh_err_exit(user_home: Path, cf_home: Path) -> None:
