@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cfsession.segmenter import Mark
@@ -36,7 +36,7 @@ class Command:
     """One command while it runs (a plain class: no `dataclasses` import before the prompt)."""
 
     __slots__ = ("seq", "text", "source", "cwd", "t_start", "spool", "cmdno", "anomalies",
-                 "alt_screen", "exit_code", "pipestatus", "t_end", "full_length")
+                 "alt_screen", "exit_code", "pipestatus", "t_end", "full_length", "echo")
 
     def __init__(self, *, seq: int, text: str | None, source: str, cwd: str | None,
                  t_start: float, spool: OutputSpool, cmdno: str | None = None) -> None:
@@ -45,10 +45,35 @@ class Command:
         self.anomalies: list[str] = []
         self.alt_screen = False
         self.full_length: int | None = None  # characters typed, when the text was cut
+        # bash's fork-free start marker has no text: it comes with the end (D). Until then
+        # the prompt and the echoed line, to decide a stale entry or to fall back on.
+        self.echo: tuple[bytes | None, bytes] | None = None
         # filled when the command ends
         self.exit_code: int | None = None
         self.pipestatus: list[int] | None = None
         self.t_end: float | None = None
+
+
+def _from_echo(echo: tuple[bytes | None, bytes] | None, cols: int) -> tuple[str | None, str]:
+    """The line as echoed, for a command whose end (and text) never came: `exec`, a shell
+    killed with its command. A line typed with a leading space stays hidden."""
+    if echo is None or echo[0] is None:
+        return None, "hidden"
+    from cfsession.echo import typed_line
+
+    line = typed_line(echo[0], echo[1], cols)
+    if not line or line[:1].isspace():
+        return None, "hidden"
+    return line, "echo"
+
+
+def _echo_label(echo: tuple[bytes | None, bytes]) -> str:
+    """The .cast marker of a command whose text comes later: its last echoed line, plain
+    (cheap: no emulator on every command); a line typed with a leading space is not shown."""
+    shown = render_plain(echo[1][-1024:].decode("utf-8", "replace")).strip("\r\n").rsplit("\n", 1)[-1]
+    if not shown.strip() or shown[:1].isspace() or echo[0] is None:
+        return "$ (command)"
+    return "$ " + shown.rstrip()
 
 
 def status_kind(code: int | None) -> str:
@@ -113,6 +138,8 @@ class Session:
         self.paused_at: float | None = None  # capture stopped (pause key / cfsession pause)
         self._skipped = 0
         self._said: set[str] = set()
+        self._held: list[tuple[Command, str | None]] = []  # ended, text still to come
+        self._shell: str | None = None
 
     # -- helpers -------------------------------------------------------------------------
     def ts(self, t: float) -> str:
@@ -182,6 +209,17 @@ class Session:
             self._settle(t)
             self._new_prompt(t)
         elif ev == "B":
+            cmd = self.current
+            if self._shell == "bash" and cmd is not None and cmd.echo is not None:
+                # A prompt without our end marker first: PROMPT_COMMAND lost our hook (unset,
+                # replaced by an array). The command ended; its text is what was echoed.
+                cmd.text, cmd.source = _from_echo(cmd.echo, self.cols)
+                cmd.echo = None
+                cmd.anomalies.append("prompt_hook_lost")
+                self._partial(t, _LIMITS["hook_lost"])
+                self._close(t, None, None)
+                self._flush_held()
+                self._settle(t)
             prompt = self._between.recent(ECHO_KEEP)
             self._new_prompt(t)
             self._prompt_shown = prompt
@@ -208,6 +246,7 @@ class Session:
         if not self.active and self.on_hello is not None:
             self.on_hello()
         self.active = True
+        self._shell = m.fields.get("shell", self._shell)
         self.unsegmented_reason = None
         if self.current is not None and self.current.source == "unsegmented":
             self.current = None  # start-up output before the hook reported in
@@ -257,6 +296,9 @@ class Session:
             self._settle(t)
         src = f.get("src", "history")
         text: str | None = f.get("cmd")
+        if src == "ps0":
+            self._start_pending(t, f.get("cmdno"))
+            return
         if src == "stale":
             text, src = self._resolve_stale(text)
         elif src == "hidden":
@@ -282,22 +324,52 @@ class Session:
                 self.current.anomalies.append("prompt_hook_lost")
                 self._partial(t, _LIMITS["hook_lost"])
 
-    def _resolve_stale(self, stale: str | None) -> tuple[str | None, str]:
+    # -- bash without a fork per command: the text arrives with the end -----------------------
+    def _start_pending(self, t: float, cmdno: str | None) -> None:
+        echo = (self._prompt_shown, self._between.recent(64 * 1024))
+        self._start_command(t, None, "history", cmdno, label=_echo_label(echo))
+        assert self.current is not None
+        self.current.echo = echo
+
+    def _fill(self, cmd: Command, f: Mapping[str, str], key: str) -> None:
+        """Give a pending command its text from D's ``cmd<key>``/``src<key>`` fields."""
+        echo, cmd.echo = cmd.echo, None
+        src = f.get("src" + key)
+        text = f.get("cmd" + key)
+        if src is None:  # nothing said about it: the line as it was echoed
+            text, src = _from_echo(echo, self.cols)
+        elif src == "stale":
+            text, src = self._resolve_stale(text, echo)
+        elif src == "hidden":
+            text = None
+        cmd.text, cmd.source = text, src
+        if f.get("trunc" + key) == "1" and text is not None:
+            cmd.anomalies.append("command_truncated")
+            length = f.get("len" + key, "")
+            cmd.full_length = int(length) if length.isdigit() else None
+
+    def _flush_held(self) -> None:
+        while self._held and self._held[0][0].echo is None:
+            self._emit_command(*self._held.pop(0))
+
+    def _resolve_stale(self, stale: str | None, echo: tuple[bytes | None, bytes] | None = None) -> tuple[str | None, str]:
         """bash: ``history 1`` did not advance — a duplicate (ignoredups) or a hidden line.
 
         The shell cannot tell us which, but the line it just echoed can: a duplicate ends
         with exactly the previous entry's text. Anything else stays hidden (privacy first).
         """
-        if stale and "\n" not in stale and self._prompt_shown is not None:
+        if echo is None:
+            echo = (self._prompt_shown, self._between.recent(64 * 1024))
+        if stale and "\n" not in stale and echo[0] is not None:
             # The shell marked where its prompt ended: the line as the user saw it (readline
             # redraws included) must be exactly the history entry.
             from cfsession.echo import typed_line
 
-            typed = typed_line(self._prompt_shown, self._between.recent(64 * 1024), self.cols)
+            typed = typed_line(echo[0], echo[1], self.cols)
             if typed is not None:
                 return (stale, "history") if typed == stale.rstrip() else (None, "hidden")
         if stale and "\n" not in stale:
-            shown = render_plain(self._between.recent(ECHO_KEEP).decode("utf-8", "replace")).rstrip("\n")
+            shown = render_plain(echo[1][-ECHO_KEEP:].decode("utf-8", "replace")).rstrip("\n")
             last = shown.rsplit("\n", 1)[-1].rstrip()
             text = stale.rstrip()
             # A line hidden by ignorespace was typed with a leading space: after a prompt
@@ -306,7 +378,8 @@ class Session:
                 return stale, "history"
         return None, "hidden"
 
-    def _start_command(self, t: float, text: str | None, source: str, cmdno: str | None) -> None:
+    def _start_command(self, t: float, text: str | None, source: str, cmdno: str | None,
+                       label: str | None = None) -> None:
         cmd = Command(
             seq=0,  # numbered when written: empty cmd.exe cycles are dropped
             text=text,
@@ -319,13 +392,21 @@ class Session:
         self.current = cmd
         self._between = OutputSpool(ECHO_KEEP)
         if self.cast is not None and source != "boundary":
-            label = "$ " + text if text is not None else "$ (hidden command)"
+            if label is None:
+                label = "$ " + text if text is not None else "$ (hidden command)"
             if self.redact is not None:
                 label = self.redact(label)[0]
             self.cast.marker(label, t)
 
     def _end(self, m: Mark, t: float) -> None:
         st = m.fields.get("st")
+        if self._held or (self.current is not None and self.current.echo is not None):
+            for cmd, _cwd in self._held:
+                if cmd.echo is not None:
+                    self._fill(cmd, m.fields, "." + (cmd.cmdno or ""))
+            if self.current is not None and self.current.echo is not None:
+                self._fill(self.current, m.fields, "")
+            self._flush_held()
         if self.current is None:
             return  # bare D: nothing ran (empty line, Ctrl-C at the prompt) — or a stale D
         code = int(st) if st is not None and st.lstrip("-").isdigit() else None
@@ -353,6 +434,14 @@ class Session:
             self._write_command(cmd, self.cwd)
 
     def _write_command(self, cmd: Command, cwd_end: str | None) -> None:
+        if cmd.echo is not None or self._held:
+            # Its text comes with a later end marker (a pasted block): keep the order.
+            self._held.append((cmd, cwd_end))
+            self._flush_held()
+            return
+        self._emit_command(cmd, cwd_end)
+
+    def _emit_command(self, cmd: Command, cwd_end: str | None) -> None:
         assert cmd.t_end is not None
         output = cmd.spool.text()
         if cmd.source == "boundary" and not output.strip():
@@ -436,6 +525,11 @@ class Session:
     def finish(self, t: float, exit_code: int | None, reason: str) -> None:
         """Close what is open and write ``session_end``."""
         self.resume(t)
+        # Commands whose end marker (and text) never came: the line as it was echoed.
+        for pending in [c for c, _cwd in self._held] + ([self.current] if self.current else []):
+            if pending.echo is not None:
+                pending.text, pending.source = _from_echo(pending.echo, self.cols)
+                pending.echo = None
         cmd = self.current
         if cmd is not None:
             first = (cmd.text or "").strip().split(None, 1)
@@ -457,6 +551,7 @@ class Session:
                 cmd.anomalies.append("missing_end")
             self._close(t, code, None)
         self._settle(t)
+        self._flush_held()
         digest: tuple[str | None, int | None] = (None, None)
         if self.cast is not None:
             self.cast.close()

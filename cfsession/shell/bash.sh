@@ -5,9 +5,14 @@ if [[ -n "${__cfs_nonce-}" ]]; then return 0 2>/dev/null; fi
 __cfs_nonce='@NONCE@'
 __cfs_osc='@OSC@'
 __cfs_dir='@DIR@'
-__cfs_base=0
+__cfs_s=1  # the last marker's seq (H is 1)
+__cfs_hs=()
+__cfs_z=()
+__cfs_h=
+__cfs_x=
+__cfs_ts=
+__cfs_nofork=1
 __cfs_hk=
-__cfs_b=
 __cfs_st=0
 __cfs_ps=(0)
 __cfs_cn='\#'
@@ -100,10 +105,13 @@ __cfs_emit() {
 __cfs_pc() {
   { local -; local o=$-; set +xeu; } 2>/dev/null
   __cfs_hk=1
-  local cn=${__cfs_cn@P} d IFS=' '
-  local seq=$((__cfs_base += 100000))
+  local cn=${__cfs_cn@P} d IFS=' ' t=
   if [[ -n $__cfs_last_cn && $cn != "$__cfs_last_cn" ]]; then
     d="cmdno=$cn;st=$__cfs_st;ps=${__cfs_ps[*]}"
+    if ((__cfs_nofork)); then
+      __cfs_texts "$((cn - __cfs_last_cn))"
+      d+=$__cfs_r
+    fi
   else
     d="cmdno=$cn"
   fi
@@ -111,10 +119,10 @@ __cfs_pc() {
   __cfs_hist=$HISTCMD
   __cfs_esc "$PWD"
   local o=$'\e]'"$__cfs_osc;$__cfs_nonce;" m
+  local seq=$((__cfs_s += 3))
   builtin printf -v m '%s%s;D;%s\a%s%s;P;cwd=%s\a%s%s;A\a' \
-    "$o" "$seq" "$d" "$o" $((seq + 1)) "$__cfs_r" "$o" $((seq + 2))
+    "$o" $((seq - 2)) "$d" "$o" $((seq - 1)) "$__cfs_r" "$o" "$seq"
   __cfs_out "$m"
-  __cfs_b=$'\e]'"$__cfs_osc;$__cfs_nonce;$((seq + 3));B;pid=$$"$'\a'
   if ((!__cfs_arr)); then
     # bash < 5.1: one PROMPT_COMMAND string, no last element to keep things in place,
     # and the user's commands after ours see our status: hand theirs on (not under
@@ -125,50 +133,105 @@ __cfs_pc() {
   return 0
 }
 
-# PS0 runs this in a command substitution (a subshell) once per command line read.
-__cfs_c() {
-  { local -; set +xeu; } 2>/dev/null
-  local cn=${__cfs_cn@P} h num text src=history extra=
-  local idx=$((cn - ${__cfs_last_cn:-0}))
-  # Through a file in our private dir rather than $(...): one fork per command (PS0's
-  # own subshell on bash < 5.3) is the floor; a second one would double the cost.
-  # `1<>` rewrites the file in place and a NUL ends the text: a truncating `>` costs
-  # ~130 us on a disk-backed /tmp (ext4 frees and reallocates the block), this ~12 us.
-  if [[ ${HISTTIMEFORMAT@a} == *r* && -n $HISTTIMEFORMAT ]]; then
-    # A read-only HISTTIMEFORMAT (audit set-ups) cannot be emptied for `history`: cut
-    # the time stamp it adds, formatted as `history` formats it (this second or the last).
-    { builtin history 1; builtin printf '\0'; } 1<>"$__cfs_dir/h" 2>/dev/null
-    IFS= read -r -d '' h <"$__cfs_dir/h"
-    h=${h#"${h%%[![:space:]]*}"}
-    num=${h%%[!0-9]*}
-    text=${h#"$num"}
-    text=${text#??}
+# The history text of one entry from `history` output in $1 ("  num  text"), with a
+# read-only HISTTIMEFORMAT's time stamp cut; in __cfs_r.
+__cfs_entry() {
+  local h=$1 num
+  h=${h#"${h%%[![:space:]]*}"}
+  num=${h%%[!0-9]*}
+  h=${h#"$num"}
+  h=${h#??}
+  if [[ -n $__cfs_ts ]]; then
     local ts
-    builtin printf -v ts "%($HISTTIMEFORMAT)T" -1
-    if [[ $text != "$ts"* ]]; then builtin printf -v ts "%($HISTTIMEFORMAT)T" $((${EPOCHSECONDS:-0} - 1)); fi
-    text=${text#"$ts"}
+    builtin printf -v ts "%($__cfs_ts)T" -1
+    if [[ $h != "$ts"* ]]; then builtin printf -v ts "%($__cfs_ts)T" $((${EPOCHSECONDS:-0} - 1)); fi
+    h=${h#"$ts"}
+  fi
+  __cfs_r=$h
+}
+
+# `history $1` into __cfs_h, through a file in our private dir: $(...) would fork.
+# `1<>` rewrites the file in place and a NUL ends the text: a truncating `>` costs
+# ~130 us on a disk-backed /tmp (ext4 frees and reallocates the block), this ~12 us.
+__cfs_history() {
+  __cfs_ts=
+  if [[ ${HISTTIMEFORMAT@a} == *r* && -n $HISTTIMEFORMAT ]]; then __cfs_ts=$HISTTIMEFORMAT; fi
+  if [[ -n $__cfs_ts ]]; then
+    { builtin history "$1"; builtin printf '\0'; } 2>/dev/null 1<>"$__cfs_dir/h"
   else
-    { HISTTIMEFORMAT= builtin history 1; builtin printf '\0'; } 1<>"$__cfs_dir/h" 2>/dev/null
-    IFS= read -r -d '' h <"$__cfs_dir/h"
-    h=${h#"${h%%[![:space:]]*}"}
-    num=${h%%[!0-9]*}
-    text=${h#"$num"}
-    text=${text#??}
+    { HISTTIMEFORMAT= builtin history "$1"; builtin printf '\0'; } 2>/dev/null 1<>"$__cfs_dir/h"
   fi
-  text=${text%$'\n'}
-  if [[ -z $num || $num -lt ${__cfs_hist:-0} || ! -o history ]]; then
-    # The line was not added to history: a duplicate (ignoredups), a recalled line
-    # under erasedups, or a hidden line (ignorespace, HISTIGNORE, set +o history). The
-    # recorder decides from the echoed line.
-    src=stale
+  IFS= read -r -d '' __cfs_h 2>/dev/null <"$__cfs_dir/h"
+  __cfs_h=${__cfs_h%$'\n'}
+}
+
+# The text of the $1 commands run since the last prompt, as D fields (in __cfs_r): `cmd`
+# and `src` for the last, `cmd.N`/`src.N` (N = its command number) for earlier ones (a
+# pasted block). No fork: PS0 noted $HISTCMD for every command (__cfs_hs), so a command
+# whose line went into history is told from one that did not (ignorespace, ignoredups,
+# erasedups, set +o history) — that one gets `src=stale` (the last line in history) and
+# the recorder decides from the echoed line.
+__cfs_texts() {
+  local n=$1 k c prev=$__cfs_hist added=0 out= text src
+  local -a add=()
+  for ((k = n - 1; k >= 0; k--)); do
+    c=$((__cfs_last_cn + n - k))
+    if ((${__cfs_hs[c]:-0} > prev)); then add+=(1); ((added++)); prev=${__cfs_hs[c]}; else add+=(0); fi
+  done
+  __cfs_hs=()
+  local -a texts=()
+  if ((added == 1 || (added == 0 && n > 0))); then
+    __cfs_history 1
+    __cfs_entry "$__cfs_h"
+    texts=("$__cfs_r")
+  elif ((added > 1)); then
+    # Entries are told apart by their numbers, which follow each other.
+    __cfs_history "$added"
+    local line l num want= cur= have=
+    while IFS= read -r line; do
+      l=${line#"${line%%[! ]*}"}
+      num=${l%%[!0-9]*}
+      if [[ -n $num && ( -z $want || $num == "$want" ) && ${l:${#num}:2} == @(  |\* ) ]]; then
+        [[ -n $have ]] && texts+=("$cur")
+        __cfs_entry "$line"
+        cur=$__cfs_r have=1 want=$((num + 1))
+      else
+        cur+=$'\n'$line
+      fi
+    done <<<"$__cfs_h"
+    [[ -n $have ]] && texts+=("$cur")
+    if ((${#texts[@]} != added)); then texts=() added=0; fi
   fi
-  # Up to 128 KiB of UTF-8 (docs/SHELL_MATRIX.md); longer lines are cut by
-  # whole characters and say so (trunc, len). Short text skips the byte count (its
-  # `LC_ALL=C` makes bash reload the locale: ~20 us).
+  local i=0 last=$((n - 1)) key
+  for ((k = 0; k < n; k++)); do
+    c=$((__cfs_last_cn + k + 1))
+    if ((k == last)); then key=; else key=.$c; fi
+    if ((add[k])) && ((i < ${#texts[@]})); then
+      text=${texts[i]} src=history
+      ((i++))
+    elif ((k == last)) && ((${#texts[@]} > 0)); then
+      text=${texts[${#texts[@]} - 1]} src=stale
+    else
+      out+=";src$key=hidden"
+      continue
+    fi
+    __cfs_cut "$text"
+    out+=";cmd$key=$__cfs_r;${__cfs_x//=/$key=}src$key=$src"
+  done
+  __cfs_r=$out
+}
+
+# $1 cut to the command text limit, escaped, in __cfs_r; `trunc=1;len=N;` in __cfs_x
+# when it was cut. Up to 128 KiB of UTF-8 (docs/SHELL_MATRIX.md); longer lines are cut
+# by whole characters. Short text skips the byte count (its `LC_ALL=C` makes bash
+# reload the locale: ~20 us).
+__cfs_cut() {
+  local text=$1
+  __cfs_x=
   __cfs_n=0
   if ((${#text} > 32768)); then __cfs_blen "$text"; fi
   if ((__cfs_n > 131072)); then
-    extra="trunc=1;len=${#text};"
+    __cfs_x="trunc=1;len=${#text};"
     local n=${#text}
     while ((__cfs_n > 131072)); do
       n=$((n * 131072 / __cfs_n - 16))
@@ -176,18 +239,35 @@ __cfs_c() {
     done
     text=${text:0:n}
   fi
-  # A prompt hook that is gone (PROMPT_COMMAND unset or replaced by an array) cannot
-  # be put back from this subshell: tell the recorder, which says so.
-  if [[ -z $__cfs_ps1_end && "${PROMPT_COMMAND[*]-}" != *"$__cfs_head"* ]]; then extra+="hook=lost;"; fi
   __cfs_esc "$text"
+}
+
+# With a read-only PROMPT_COMMAND no hook runs at the prompt: PS0 runs this in a
+# command substitution (a subshell, one fork per command) and the text goes in C.
+__cfs_c() {
+  { local -; set +xeu; } 2>/dev/null
+  local cn=${__cfs_cn@P} num src=history
+  __cfs_history 1
+  __cfs_entry "$__cfs_h"
+  local h=${__cfs_h#"${__cfs_h%%[![:space:]]*}"}
+  num=${h%%[!0-9]*}
+  if [[ -z $num || $num -lt ${__cfs_hist:-0} || ! -o history ]]; then src=stale; fi
+  __cfs_cut "$__cfs_r"
   builtin printf '\e]%s;%s;%s;C;cmd=%s;%ssrc=%s;cmdno=%s;pid=%s\a' \
-    "$__cfs_osc" "$__cfs_nonce" $((__cfs_base + 4 + idx)) "$__cfs_r" "$extra" "$src" "$cn" "$$"
+    "$__cfs_osc" "$__cfs_nonce" $((__cfs_s + cn)) "$__cfs_r" "$__cfs_x" "$src" "$cn" "$$"
 }
 
 __cfs_head='__cfs_st=$? __cfs_ps=("${PIPESTATUS[@]}"); __cfs_pc'
 __cfs_tailc='__cfs_st=$? __cfs_ps=("${PIPESTATUS[@]}"); __cfs_tail'
-__cfs_ps0='$(__cfs_c >/dev/tty 2>/dev/null)'
-__cfs_ps1='\[${__cfs_b-}\]'
+# PS0, expanded in the shell itself once per command line read (bash >= 4.4): the start
+# marker from prompt escapes and parameter/arithmetic expansion only — no command
+# substitution, so no fork. It numbers the marker from a counter every marker shares
+# and notes $HISTCMD for the command (__cfs_texts reads it at the next prompt).
+# ${__cfs_cm:+...}: a child shell that inherits an exported PS0/PS1 prints nothing.
+__cfs_cm=$'\e]'"$__cfs_osc;$__cfs_nonce;"
+__cfs_ps0='${__cfs_cm:+$__cfs_cm$((__cfs_s+=1))${__cfs_z[__cfs_hs[\#]=HISTCMD]-};C;src=ps0;cmdno=\#;pid=$$\a}'
+# The end of PS1: the prompt-end marker B (where the typed line starts).
+__cfs_ps1='\[${__cfs_cm:+$__cfs_cm$((__cfs_s+=1));B;pid=$$\a}\]'
 __cfs_ps1_end=
 __cfs_sig=$'\2'  # never equal to a joined PROMPT_COMMAND: the first call builds it
 __cfs_user=()
@@ -287,8 +367,12 @@ __cfs_init() {
     # prompt string can still carry the end of a command and its status ($? is the
     # command's while PS1 is expanded), but not PIPESTATUS or the cwd: say so.
     lim=";limit=readonly_prompt_command"
-    __cfs_ps1='\[\e]'$__cfs_osc';${__cfs_nonce-};$((__cfs_base+=100000));D;st=$?;pid=$$\a\]'
-    __cfs_ps1_end='\[\e]'$__cfs_osc';${__cfs_nonce-};$((__cfs_base+3));B;pid=$$\a\]'
+    __cfs_nofork=0
+    __cfs_ps0='$(__cfs_c >/dev/tty 2>/dev/null)'
+    # Every C the PS0 subshell sends is numbered __cfs_s + its command number: the next
+    # D must come after all of them.
+    __cfs_ps1_end=$__cfs_ps1
+    __cfs_ps1='\[${__cfs_cm:+$__cfs_cm$((__cfs_s+=100000+\#));D;st=$?;pid=$$\a}\]'
   fi
   __cfs_keep
   if [[ ${PS0@a} == *r* ]]; then lim+=";limit=readonly_ps0"; fi
