@@ -243,10 +243,11 @@ __cfs_cut() {
 }
 
 # With a read-only PROMPT_COMMAND no hook runs at the prompt: PS0 runs this in a
-# command substitution (a subshell, one fork per command) and the text goes in C.
+# command substitution (a subshell, one fork per command) and the text goes in C. $1 is
+# the command number (PS0's \#).
 __cfs_c() {
   { local -; set +xeu; } 2>/dev/null
-  local cn=${__cfs_cn@P} num src=history
+  local cn=${1:-0} num src=history
   __cfs_history 1
   __cfs_entry "$__cfs_h"
   local h=${__cfs_h#"${__cfs_h%%[![:space:]]*}"}
@@ -254,7 +255,7 @@ __cfs_c() {
   if [[ -z $num || $num -lt ${__cfs_hist:-0} || ! -o history ]]; then src=stale; fi
   __cfs_cut "$__cfs_r"
   builtin printf '\e]%s;%s;%s;C;cmd=%s;%ssrc=%s;cmdno=%s;pid=%s\a' \
-    "$__cfs_osc" "$__cfs_nonce" $((__cfs_s + cn)) "$__cfs_r" "$__cfs_x" "$src" "$cn" "$$"
+    "$__cfs_osc" "$__cfs_nonce" $((__cfs_s + 1 + cn)) "$__cfs_r" "$__cfs_x" "$src" "$cn" "$$"
 }
 
 __cfs_head='__cfs_st=$? __cfs_ps=("${PIPESTATUS[@]}"); __cfs_pc'
@@ -368,7 +369,7 @@ __cfs_init() {
     # command's while PS1 is expanded), but not PIPESTATUS or the cwd: say so.
     lim=";limit=readonly_prompt_command"
     __cfs_nofork=0
-    __cfs_ps0='$(__cfs_c >/dev/tty 2>/dev/null)'
+    __cfs_ps0='$(__cfs_c \# >/dev/tty 2>/dev/null)'
     # Every C the PS0 subshell sends is numbered __cfs_s + its command number: the next
     # D must come after all of them.
     __cfs_ps1_end=$__cfs_ps1
