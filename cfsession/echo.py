@@ -8,11 +8,14 @@ is not the typed text: readline redraws a recalled line with backspaces, ``ESC[P
 Rendering both regions with a terminal emulator (pyte) and reading the screen from where
 the prompt left the cursor gives the line as it stood when Enter was pressed.
 
-The recorder uses this only to decide between "the same line as the history entry" and
-"something else" (kept hidden); it never turns an echo into recorded command text.
+The recorder uses this to decide between "the same line as the history entry" and
+"something else" (kept hidden), and, for a bash command whose end marker never came
+(``exec``, a shell killed with its command), as the command's text.
 """
 
 from __future__ import annotations
+
+from cfsession.text import render_plain
 
 ECHO_CAP = 64 * 1024  # bytes of echo rendered at most (a longer line is not compared)
 
@@ -43,3 +46,26 @@ def typed_line(prompt: bytes, echo: bytes, cols: int) -> str | None:
         last -= 1  # Enter's CR LF: the line ended on the row before
     parts = [lines[y0][x0:]] + [lines[y] for y in range(y0 + 1, last + 1)]
     return "".join(parts).rstrip()
+
+
+Echo = tuple["bytes | None", bytes]  # (the prompt up to its end marker, what followed it)
+
+
+def from_echo(echo: Echo | None, cols: int) -> tuple[str | None, str]:
+    """(text, source) of a command whose end marker (and text) never came: the line as
+    echoed. A line typed with a leading space stays hidden, as does anything unclear."""
+    if echo is None or echo[0] is None:
+        return None, "hidden"
+    line = typed_line(echo[0], echo[1], cols)
+    if not line or line[:1].isspace():
+        return None, "hidden"
+    return line, "echo"
+
+
+def echo_label(echo: Echo) -> str:
+    """The .cast marker of a command whose text comes later: its last echoed line, plain
+    (cheap: no emulator on every command); a line typed with a leading space is not shown."""
+    shown = render_plain(echo[1][-1024:].decode("utf-8", "replace")).strip("\r\n").rsplit("\n", 1)[-1]
+    if not shown.strip() or shown[:1].isspace() or echo[0] is None:
+        return "$ (command)"
+    return "$ " + shown.rstrip()

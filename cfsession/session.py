@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from cfsession.echo import echo_label, from_echo
 from cfsession.segmenter import Mark
 from cfsession.sinks import Record, Sink
 from cfsession.sinks.cast import CastWriter
@@ -52,28 +53,6 @@ class Command:
         self.exit_code: int | None = None
         self.pipestatus: list[int] | None = None
         self.t_end: float | None = None
-
-
-def _from_echo(echo: tuple[bytes | None, bytes] | None, cols: int) -> tuple[str | None, str]:
-    """The line as echoed, for a command whose end (and text) never came: `exec`, a shell
-    killed with its command. A line typed with a leading space stays hidden."""
-    if echo is None or echo[0] is None:
-        return None, "hidden"
-    from cfsession.echo import typed_line
-
-    line = typed_line(echo[0], echo[1], cols)
-    if not line or line[:1].isspace():
-        return None, "hidden"
-    return line, "echo"
-
-
-def _echo_label(echo: tuple[bytes | None, bytes]) -> str:
-    """The .cast marker of a command whose text comes later: its last echoed line, plain
-    (cheap: no emulator on every command); a line typed with a leading space is not shown."""
-    shown = render_plain(echo[1][-1024:].decode("utf-8", "replace")).strip("\r\n").rsplit("\n", 1)[-1]
-    if not shown.strip() or shown[:1].isspace() or echo[0] is None:
-        return "$ (command)"
-    return "$ " + shown.rstrip()
 
 
 def status_kind(code: int | None) -> str:
@@ -213,7 +192,7 @@ class Session:
             if self._shell == "bash" and cmd is not None and cmd.echo is not None:
                 # A prompt without our end marker first: PROMPT_COMMAND lost our hook (unset,
                 # replaced by an array). The command ended; its text is what was echoed.
-                cmd.text, cmd.source = _from_echo(cmd.echo, self.cols)
+                cmd.text, cmd.source = from_echo(cmd.echo, self.cols)
                 cmd.echo = None
                 cmd.anomalies.append("prompt_hook_lost")
                 self._partial(t, _LIMITS["hook_lost"])
@@ -327,7 +306,7 @@ class Session:
     # -- bash without a fork per command: the text arrives with the end -----------------------
     def _start_pending(self, t: float, cmdno: str | None) -> None:
         echo = (self._prompt_shown, self._between.recent(64 * 1024))
-        self._start_command(t, None, "history", cmdno, label=_echo_label(echo))
+        self._start_command(t, None, "history", cmdno, label=echo_label(echo))
         assert self.current is not None
         self.current.echo = echo
 
@@ -337,7 +316,7 @@ class Session:
         src = f.get("src" + key)
         text = f.get("cmd" + key)
         if src is None:  # nothing said about it: the line as it was echoed
-            text, src = _from_echo(echo, self.cols)
+            text, src = from_echo(echo, self.cols)
         elif src == "stale":
             text, src = self._resolve_stale(text, echo)
         elif src == "hidden":
@@ -528,7 +507,7 @@ class Session:
         # Commands whose end marker (and text) never came: the line as it was echoed.
         for pending in [c for c, _cwd in self._held] + ([self.current] if self.current else []):
             if pending.echo is not None:
-                pending.text, pending.source = _from_echo(pending.echo, self.cols)
+                pending.text, pending.source = from_echo(pending.echo, self.cols)
                 pending.echo = None
         cmd = self.current
         if cmd is not None:
