@@ -85,7 +85,7 @@ __cfs_blen() {
 # nonce — in the log, and the pipe would deliver them late (SHELL_INTEGRATION.md §2.4).
 __cfs_out() {
   if [[ -t 1 ]]; then
-    builtin printf '%s' "$1" 2>/dev/null
+    builtin printf '%s' "$1"
   else
     builtin printf '%s' "$1" 2>/dev/null >/dev/tty
   fi
@@ -103,7 +103,9 @@ __cfs_emit() {
 # of the recorder). The PROMPT_COMMAND element that calls this first saves $? and
 # PIPESTATUS in globals (any command before that would clobber them).
 __cfs_pc() {
-  { local -; local o=$-; set +xeu; } 2>/dev/null
+  local - o=$-
+  # Only when needed: a redirection costs bash an open and four dups per call.
+  if [[ $o == *[xeu]* ]]; then { set +xeu; } 2>/dev/null; fi
   __cfs_hk=1
   local cn=${__cfs_cn@P} d IFS=' ' t=
   if [[ -n $__cfs_last_cn && $cn != "$__cfs_last_cn" ]]; then
@@ -157,11 +159,11 @@ __cfs_history() {
   __cfs_ts=
   if [[ ${HISTTIMEFORMAT@a} == *r* && -n $HISTTIMEFORMAT ]]; then __cfs_ts=$HISTTIMEFORMAT; fi
   if [[ -n $__cfs_ts ]]; then
-    { builtin history "$1"; builtin printf '\0'; } 2>/dev/null 1<>"$__cfs_dir/h"
+    { builtin history "$1"; builtin printf '\0'; } 1<>"$__cfs_dir/h"
   else
-    { HISTTIMEFORMAT= builtin history "$1"; builtin printf '\0'; } 2>/dev/null 1<>"$__cfs_dir/h"
+    { HISTTIMEFORMAT= builtin history "$1"; builtin printf '\0'; } 1<>"$__cfs_dir/h"
   fi
-  IFS= read -r -d '' __cfs_h 2>/dev/null <"$__cfs_dir/h"
+  IFS= read -r -d '' __cfs_h <"$__cfs_dir/h"
   __cfs_h=${__cfs_h%$'\n'}
 }
 
@@ -173,6 +175,30 @@ __cfs_history() {
 # the recorder decides from the echoed line.
 __cfs_texts() {
   local n=$1 k c prev=$__cfs_hist added=0 out= text src
+  if ((n == 1)); then
+    # One command since the last prompt (nearly always): no loops, no helper calls
+    # where they can be skipped — each bash function call costs ~10 us.
+    c=$((__cfs_last_cn + 1))
+    src=stale
+    if ((${__cfs_hs[c]:-0} > prev)); then src=history; fi
+    __cfs_hs=()
+    __cfs_history 1
+    if [[ -n $__cfs_ts ]]; then
+      __cfs_entry "$__cfs_h"
+      text=$__cfs_r
+    else
+      text=${__cfs_h#"${__cfs_h%%[! ]*}"}
+      k=${text%%[!0-9]*}
+      text=${text:${#k}+2}
+    fi
+    if ((${#text} > 32768)) || [[ $text == *[\\\;[:cntrl:]]* ]]; then
+      __cfs_cut "$text"
+      __cfs_r=";cmd=$__cfs_r;$__cfs_x""src=$src"
+    else
+      __cfs_r=";cmd=$text;src=$src"
+    fi
+    return 0
+  fi
   local -a add=()
   for ((k = n - 1; k >= 0; k--)); do
     c=$((__cfs_last_cn + n - k))
@@ -280,7 +306,8 @@ if ((BASH_VERSINFO[0] > 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] >= 1)));
 # `PROMPT_COMMAND=...`, a framework installing itself) replaces element 0, our hook:
 # report this prompt from here if it did not run, and put the hook back.
 __cfs_tail() {
-  { local -; set +xeu; } 2>/dev/null
+  local -
+  if [[ $- == *[xeu]* ]]; then { set +xeu; } 2>/dev/null; fi
   if [[ -z $__cfs_hk ]]; then __cfs_pc; fi
   __cfs_hk=
   if [[ ${PROMPT_COMMAND[0]-} != "$__cfs_head" && ${PROMPT_COMMAND@a} == *a* ]]; then
