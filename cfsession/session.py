@@ -12,7 +12,8 @@ import shlex
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from cfsession.echo import echo_label, from_echo
+from cfsession.echo import echo_label, from_echo, typed_line
+from cfsession.echo_hold import EchoHold, scrub
 from cfsession.segmenter import Mark
 from cfsession.sinks import Record, Sink
 from cfsession.sinks.cast import CastWriter
@@ -23,6 +24,7 @@ from cfsession.text import render_plain
 Redact = Callable[[str], "tuple[str, int]"]
 WarningCallback = Callable[[str, str], None]
 
+TITLE_WINDOW = 8192  # bytes after a typed secret's command starts that may hold a title
 ECHO_KEEP = 4096  # bytes of prompt+echo kept to disambiguate a stale history entry
 # What a shell's hooks report they cannot do (H ``limit=``, C ``hook=lost``), in words.
 _LIMITS = {
@@ -119,6 +121,14 @@ class Session:
         self._said: set[str] = set()
         self._held: list[tuple[Command, str | None]] = []  # ended, text still to come
         self._shell: str | None = None
+        # Fields added to every command record (the recording API's ``actor``).
+        self.command_fields: dict[str, object] = {}
+        # The .cast output of a prompt and its typing, held until the command line is
+        # known (echo_hold.py: a secret typed with edits is redrawn redacted).
+        self._hold = EchoHold()
+        self._typed: list[str] = []  # secrets the last prompt region held (echo_hold.scrub)
+        self._typed_left = 0  # bytes of the command's output still scrubbed of them
+        self.echo_redraws = 0
 
     # -- helpers -------------------------------------------------------------------------
     def ts(self, t: float) -> str:
@@ -142,7 +152,16 @@ class Session:
         if self.paused_at is not None:
             return  # passed through to the terminal, recorded nowhere
         if self.cast is not None:
-            self.cast.output(data, t)
+            if not self._hold.active:
+                if self._typed:  # a window title with the command line comes first
+                    self._typed_left -= len(data)
+                    self.cast.output(scrub(data, self._typed) if b"\x1b" in data else data, t)
+                    if self._typed_left <= 0:
+                        self._typed = []
+                else:
+                    self.cast.output(data, t)
+            elif not self._hold.add(data, t):
+                self._release_echo(None)  # a prompt left open under output: stop holding
         cmd = self.current
         if cmd is not None:
             cmd.spool.add(data)
@@ -170,6 +189,10 @@ class Session:
                 return
             m = joined
         ev = m.event
+        if self._hold.active and ev not in ("C", "B"):
+            # The line was abandoned (Ctrl-C, empty, …). B (bash: the prompt's end, where
+            # the typing starts) is inside the region, not its end.
+            self._release_echo(None)
         if ev == "H":
             self._hello(m, t)
         elif ev == "C":
@@ -187,6 +210,9 @@ class Session:
         elif ev == "A":
             self._settle(t)
             self._new_prompt(t)
+            self._typed = []
+            if self.cast is not None and self.redact is not None and not self.boundaries_only:
+                self._hold.start()
         elif ev == "B":
             cmd = self.current
             if self._shell == "bash" and cmd is not None and cmd.echo is not None:
@@ -209,6 +235,13 @@ class Session:
                 st = m.fields.get("st")
                 self._close(t, int(st) if st and st.lstrip("-").isdigit() else None, None)
             self._settle(t)
+
+    def _release_echo(self, text: str | None) -> None:
+        if self._hold.active and self.cast is not None:
+            found = self._hold.release(self.cast, text, self.redact)
+            if found:
+                self.echo_redraws += 1
+                self._typed, self._typed_left = found, TITLE_WINDOW
 
     def _new_prompt(self, t: float) -> None:
         self._between = OutputSpool(self.output_cap)
@@ -282,6 +315,11 @@ class Session:
             text, src = self._resolve_stale(text)
         elif src == "hidden":
             text = None
+        if f.get("late") == "1" and self._hold.active and self.cast is not None:
+            # Reported at the next prompt: the region holds the command's output too,
+            # which must not be redrawn as a prompt line; the stream redactor has it.
+            self._hold.release(self.cast, None, None)
+        self._release_echo(text if text is not None else f.get("cmd"))
         if f.get("late") == "1":
             # Reported at the next prompt (pwsh without PSReadLine): the command began at
             # the previous prompt and its output is what came since.
@@ -306,7 +344,15 @@ class Session:
     # -- bash without a fork per command: the text arrives with the end -----------------------
     def _start_pending(self, t: float, cmdno: str | None) -> None:
         echo = (self._prompt_shown, self._between.recent(64 * 1024))
-        self._start_command(t, None, "history", cmdno, label=echo_label(echo))
+        if self.redact is None:
+            label = echo_label(echo)  # cheap: the last echoed row, plain
+        else:
+            # Redaction needs the whole line (a wrapped secret split over rows would not be
+            # recognised): render it, find its secrets in the held echo, redact the label.
+            line = typed_line(echo[0], echo[1], self.cols) if echo[0] is not None else None
+            self._release_echo(line)
+            label = "$ " + line if line and not line[:1].isspace() else "$ (command)"
+        self._start_command(t, None, "history", cmdno, label=label)
         assert self.current is not None
         self.current.echo = echo
 
@@ -342,8 +388,6 @@ class Session:
         if stale and "\n" not in stale and echo[0] is not None:
             # The shell marked where its prompt ended: the line as the user saw it (readline
             # redraws included) must be exactly the history entry.
-            from cfsession.echo import typed_line
-
             typed = typed_line(echo[0], echo[1], self.cols)
             if typed is not None:
                 return (stale, "history") if typed == stale.rstrip() else (None, "hidden")
@@ -469,6 +513,8 @@ class Session:
         }
         if cmd.full_length is not None:
             rec["command_length"] = cmd.full_length
+        if self.command_fields:
+            rec.update(self.command_fields)
         self.emit(rec)
 
     # -- pause / resume -------------------------------------------------------------------------
@@ -476,6 +522,7 @@ class Session:
         """Stop capturing (output still reaches the terminal); a ``gap`` event says so."""
         if self.paused_at is not None:
             return
+        self._release_echo(None)
         if self.cast is not None:
             self.cast.marker("[cfsession: recording paused]", t)
         self.event("gap", t, state="paused")
@@ -496,13 +543,16 @@ class Session:
 
     def resize(self, cols: int, rows: int, t: float) -> None:
         self.cols = cols
-        if self.cast is not None:
+        if self._hold.active:
+            self._hold.add_resize(cols, rows, t)  # in order with the held output
+        elif self.cast is not None:
             self.cast.resize(cols, rows, t)
         self.event("resize", t, cols=cols, rows=rows)
 
     # -- end of session -------------------------------------------------------------------------
     def finish(self, t: float, exit_code: int | None, reason: str) -> None:
         """Close what is open and write ``session_end``."""
+        self._release_echo(None)
         self.resume(t)
         # Commands whose end marker (and text) never came: the line as it was echoed.
         for pending in [c for c, _cwd in self._held] + ([self.current] if self.current else []):

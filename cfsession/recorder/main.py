@@ -263,11 +263,11 @@ def main(argv: list[str]) -> int:
 
 def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one place on purpose
     from cfsession import shell as shell_mod
+    from cfsession.actor import detect as detect_actor
     from cfsession.recorder import bookkeeper
     from cfsession.recorder import pty as platform_io
-    from cfsession.recorder.loop import Loop
     from cfsession.segmenter import Segmenter
-    from cfsession.session import Session, argv_text
+    from cfsession.session import Session
     from cfsession.sinks.cast import CastWriter
     from cfsession.sinks.jsonl import JsonlSink, utc_ts
 
@@ -378,6 +378,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
             "etw": getattr(etw, "status", "unavailable: emitter not installed"),
             "integration": integration,
             "command_argv": argv_record,
+            "actor": detect_actor(env=env, interactive=term.is_tty),
         }
     )
 
@@ -414,7 +415,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
 
     session.on_hello = _forget_secrets
     if opts.command:
-        session.open_pseudo(0.0, argv_text(argv_record or opts.command), "argv")
+        session.open_pseudo(0.0, platform_io.command_line(argv_record or opts.command), "argv")
     # cmd.exe's PROMPT markers cannot count: they all carry seq 0.
     segmenter = Segmenter(nonce, unsequenced=(kind == "cmd")) if launch.integrated else None
     if not launch.integrated and not opts.command:
@@ -425,7 +426,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
     remote = bookkeeper.start(session, sinks, [pty.fileno()], warn, term.is_tty) if use_child else None
     summary: dict[str, Any] | None = None
     try:
-        loop = Loop(
+        loop = platform_io.loop_class()(
             pty,
             remote or session,  # type: ignore[arg-type]
             segmenter,
@@ -468,6 +469,8 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
         else:
             saved = summary["saved"]
             where = f"{summary['path']} (final hash {summary['last_hash'][:16]})" if saved else "(not saved)"
+            if saved and summary.get("lost_records"):
+                where += f"; {summary['lost_records']} earlier records were lost with a deleted file"
             sys.stderr.write(
                 f"cfsession: session {session_id}: {summary['command_count']} commands, "
                 f"{summary['failed_count']} failed — {where}\n"

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from cfsession.recorder.loop import Loop
 
 
 class Pty(Protocol):
@@ -98,6 +101,31 @@ def open_terminal(platform: str | None = None) -> Terminal:
     return PosixTerminal(0, 1)
 
 
+def loop_class(platform: str | None = None) -> type[Loop]:
+    """The pump: ``select`` on POSIX; on Windows, where ``select`` takes only sockets, a
+    reader thread per source feeding one queue (:mod:`cfsession.recorder.loop_threads`)."""
+    if (platform or sys.platform) == "win32":
+        from cfsession.recorder.loop_threads import ThreadedLoop
+
+        return ThreadedLoop
+    from cfsession.recorder.loop import Loop
+
+    return Loop
+
+
+def command_line(argv: list[str], platform: str | None = None) -> str:
+    """``argv`` as one line, quoted the way this platform's shells read it back: POSIX
+    shell quoting, or on Windows the rules CreateProcess programs parse
+    (``cmd /c "echo hi & exit 3"``, not ``cmd /c 'echo hi & exit 3'``)."""
+    if (platform or sys.platform) == "win32":
+        import subprocess
+
+        return subprocess.list2cmdline(argv)
+    import shlex
+
+    return shlex.join(argv)
+
+
 def default_shell(env: Mapping[str, str], platform: str | None = None) -> str | None:
     """Windows: pwsh, powershell, %COMSPEC%. POSIX: None (the caller uses $SHELL, bash, sh)."""
     if (platform or sys.platform) == "win32":
@@ -140,3 +168,41 @@ def record_filter(platform: str | None = None) -> Callable[[bytes], bytes] | Non
 
         return StartupFilter().feed
     return None
+
+
+# -- one command, not a shell (the recording API) ---------------------------------------------
+def command_argv(cmd: str, env: Mapping[str, str], platform: str | None = None) -> list[str]:
+    """``cmd`` run by the platform's command interpreter: ``/bin/sh -c`` or ``cmd.exe /c``."""
+    if (platform or sys.platform) == "win32":
+        return [env.get("COMSPEC") or "cmd.exe", "/d", "/s", "/c", cmd]
+    return ["/bin/sh", "-c", cmd]
+
+
+def new_group_kwargs(platform: str | None = None) -> dict[str, object]:
+    """``subprocess.Popen`` arguments that put the child in a group of its own."""
+    if (platform or sys.platform) == "win32":
+        import subprocess
+
+        return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)}
+    return {"start_new_session": True}
+
+
+def kill_group(pid: int, fallback: Callable[[], object], platform: str | None = None) -> None:
+    """Kill the process group led by ``pid`` (a PTY child leads its own session on POSIX).
+
+    Windows has no process groups to signal: ``fallback`` (the child's own kill) runs there,
+    and whenever the group is already gone.
+    """
+    if (platform or sys.platform) != "win32":
+        import os
+        import signal
+
+        try:
+            os.killpg(pid, signal.SIGKILL)
+            return
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        fallback()
+    except Exception:
+        pass
