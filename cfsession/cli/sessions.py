@@ -45,8 +45,15 @@ def register(app: typer.Typer) -> None:
         since: str = typer.Option(None, "--since", help="Only sessions started after WHEN: 2h, 3d, 1w, today, 2024-05-01."),
         failed: bool = typer.Option(False, "--failed", help="Only sessions with a failed command."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON (every session unless --limit)."),
+        remote: bool = typer.Option(False, "--remote", help="Read the fleet server (docs/FLEET.md) instead of this machine's store."),
+        host: str = typer.Option(None, "--host", help="With --remote: only this host's sessions."),
     ) -> None:
         """List recorded sessions, newest first."""
+        if remote or host:
+            from cfsession.cli import fleet
+
+            fleet.list_(limit, since, failed, host, as_json)
+            return
         got = fetch_list(limit, since, failed, as_json)
         if got is None:
             return
@@ -60,8 +67,14 @@ def register(app: typer.Typer) -> None:
         session_id: str = typer.Argument(..., metavar="ID", help="Full id, a unique prefix (4+ hex digits) or `last`."),
         output: bool = typer.Option(False, "--output", "-o", help="Also print each command's output."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON: {session, commands}."),
+        remote: bool = typer.Option(False, "--remote", help="Read the fleet server (docs/FLEET.md) instead of this machine's store."),
     ) -> None:
         """Show one session: its header and its commands."""
+        if remote:
+            from cfsession.cli import fleet
+
+            fleet.show(session_id, output, as_json)
+            return
         from cfsession import api
 
         warnings: list[Any] = []
@@ -80,8 +93,14 @@ def register(app: typer.Typer) -> None:
         command: int = typer.Option(None, "--command", "-c", min=1, help="Play only command N (its seq)."),
         no_wait: bool = typer.Option(False, "--no-wait", help="Dump the output without delays."),
         raw: bool = typer.Option(False, "--raw", help="Write the raw stream even when stdout is not a terminal."),
+        remote: bool = typer.Option(False, "--remote", help="Read the fleet server (docs/FLEET.md) instead of this machine's store."),
     ) -> None:
         """Play a session back with its timing. Keys: space pause, . step, n next command, q quit."""
+        if remote:
+            from cfsession.cli import fleet
+
+            fleet.replay(session_id, speed, idle_limit, command, no_wait, raw)
+            return
         _replay(session_id, speed, idle_limit, command, no_wait, raw)
 
     @app.command("search")
@@ -92,8 +111,17 @@ def register(app: typer.Typer) -> None:
         cwd: str = typer.Option(None, "--cwd", help="Only commands run in DIR or below."),
         limit: int = typer.Option(SEARCH_DEFAULT, "--limit", "-n", min=1, help="At most N matches."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        remote: bool = typer.Option(False, "--remote", help="Read the fleet server (docs/FLEET.md) instead of this machine's store."),
+        host: str = typer.Option(None, "--host", help="With --remote: only this host's sessions."),
+        substring: bool = typer.Option(False, "--substring", help="With --remote: match any substring, ignoring case, instead of words."),
     ) -> None:
         """Search command lines and their output across sessions, newest first."""
+        if remote or host or substring:
+            from cfsession.cli import fleet
+
+            cwd_arg = os.path.abspath(os.path.expanduser(cwd)) if cwd else None
+            fleet.search(query, session, failed, cwd_arg, limit, host, substring, as_json)
+            return
         from cfsession import api
 
         warnings: list[Any] = []
