@@ -12,6 +12,7 @@ are sent; a live session's last line waits for the next pass.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import sys
@@ -30,6 +31,10 @@ BATCH_LINES = 5000
 BATCH_BYTES = 16 << 20
 CAST_CHUNK = 1 << 20
 _GUID_IN_MESSAGE = re.compile(r"session ([0-9a-f-]{36})")
+# Test hook: "N[:FILE]" holds batch N open on the server (COPY sent, ingest not called)
+# until FILE exists (forever without FILE), so tests can kill the shipper or restart the
+# server at a known point mid-batch.
+_STALL = os.environ.get("CFSESSION_SHIP_TEST_STALL", "")
 
 
 @dataclass
@@ -66,6 +71,7 @@ class Shipper:
         self.checkpoints = Checkpoints(self.home, config.redact(url).replace(":***@", "@"))
         self.positions = self.checkpoints.load()
         self.conn: Any = None
+        self.batches = 0
 
     # -- connection ------------------------------------------------------------------------
     def _connect(self) -> Any:
@@ -172,6 +178,9 @@ class Shipper:
                 with conn.transaction(), conn.cursor() as cur:
                     with cur.copy("COPY pg_temp.cfs_stage (line, hash) FROM STDIN") as copy:
                         copy.write(b"".join(r.data for r in rows))
+                    self.batches += 1
+                    if _STALL:
+                        _stall(self.batches)
                     got = cur.execute("SELECT cfsession.ingest()").fetchone()
             except Exception as exc:
                 state = getattr(getattr(exc, "diag", None), "sqlstate", None) or ""
@@ -354,6 +363,16 @@ def _server_error(exc: BaseException) -> CfsessionError:
         return ServerError(f"the fleet schema is missing or old: {text}",
                            "run `cfsession admin migrate --url …` as an administrator")
     return ServerError(f"the server refused a batch: {text}", "see the server log")
+
+
+def _stall(batch: int) -> None:
+    number, _, release = _STALL.partition(":")
+    if not number.isdigit() or int(number) != batch:
+        return
+    sys.stderr.write(f"cfsession: test hook: holding batch {batch}\n")
+    sys.stderr.flush()
+    while not (release and os.path.exists(release)):
+        time.sleep(0.02)
 
 
 def _sleep(seconds: float, stop: Callable[[], bool]) -> None:
