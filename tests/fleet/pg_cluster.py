@@ -88,7 +88,8 @@ def _make_certs(d: Path) -> None:
              "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "server.crt", cwd=d)
 
 
-def create() -> Cluster:
+def create(durable: bool = False) -> Cluster:
+    """A running cluster with a ``cfsession`` database; ``durable``: keep fsync (benchmarks)."""
     root = Path(tempfile.mkdtemp(prefix="cfsession-pg-"))
     os.chmod(root, 0o755)
     port = _free_port()
@@ -113,9 +114,10 @@ def create() -> Cluster:
         f.write(
             f"port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{sock}'\n"
             f"ssl = on\nssl_cert_file = '{certs / 'server.crt'}'\nssl_key_file = '{certs / 'server.key'}'\n"
-            "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
             "shared_buffers = 128MB\nmax_connections = 40\n"
         )
+        if not durable:  # a test cluster's data is thrown away: skip the disk flushes
+            f.write("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
     cluster.start()
     subprocess.run(
         [str(BIN.parent / "bin" / "createdb") if (BIN / "createdb").exists() else "createdb",
