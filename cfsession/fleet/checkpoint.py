@@ -35,7 +35,7 @@ class Checkpoints:
         os.close(fd)
         os.chmod(path, FILE_MODE)
         self.server = server
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute(

@@ -16,6 +16,7 @@ import os
 import random
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,6 +73,9 @@ class Shipper:
         self.positions = self.checkpoints.load()
         self.conn: Any = None
         self.batches = 0
+        # Read position per session, ahead of the checkpoints while a batch is in flight.
+        self._cursor: dict[str, tuple[int, int]] = {}
+        self._lock = threading.Lock()  # checkpoint writes from the read-ahead thread
 
     # -- connection ------------------------------------------------------------------------
     def _connect(self) -> Any:
@@ -79,6 +83,9 @@ class Shipper:
             conn = config.connect(self.url)
             try:
                 with conn.transaction():
+                    # Room for a whole batch in the staging tables (must precede their first
+                    # use in the session); the default 8 MB spills a 5,000-line batch to disk.
+                    conn.execute("SET temp_buffers = '64MB'")
                     conn.execute("SELECT cfsession.open_batch()")
             except Exception as exc:
                 conn.close()
@@ -94,9 +101,25 @@ class Shipper:
 
     # -- one pass --------------------------------------------------------------------------
     def run_once(self) -> Report:
-        """Ship everything there is now; True work done is in :attr:`report`."""
-        while self._pass():
-            pass
+        """Ship everything there is now (what was done is in :attr:`report`).
+
+        The next batch is read and encoded in a second thread while the server ingests the
+        current one: on two cores the client's JSON work and the server's run side by side.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._cursor.clear()
+        try:
+            with ThreadPoolExecutor(1, thread_name_prefix="cfsession-read") as pool:
+                ahead = pool.submit(self._collect)
+                while rows := ahead.result():
+                    ahead = pool.submit(self._collect)
+                    self._send(rows)
+        except BaseException:
+            # The pool has waited for the read-ahead by now: the next run re-reads from
+            # the checkpoints, never from a position the server did not confirm.
+            self._cursor.clear()
+            raise
         self._ship_casts()
         if self.index:
             self.index_pending()
@@ -104,6 +127,7 @@ class Shipper:
 
     def _pass(self) -> bool:
         """Send one batch; False when there was nothing left to send."""
+        self._cursor.clear()
         rows = self._collect()
         if not rows:
             return False
@@ -126,9 +150,10 @@ class Shipper:
                 st_size = path.stat().st_size
             except OSError:
                 continue
-            if st_size == pos.offset:
+            offset = self._cursor.get(sid, (pos.offset, pos.seq))[0]
+            if st_size == offset:
                 continue
-            if st_size < pos.offset:
+            if st_size < offset:
                 self._refuse(pos, f"{path.name} is shorter than the {pos.offset} bytes already shipped (truncated or replaced)")
                 continue
             self.positions.setdefault(sid, pos)
@@ -141,7 +166,7 @@ class Shipper:
 
     def _read(self, path: Path, pos: Position, budget: int) -> list[_Row]:
         out: list[_Row] = []
-        offset, seq = pos.offset, pos.seq
+        offset, seq = self._cursor.get(pos.session_id, (pos.offset, pos.seq))
         try:
             with open(path, "rb") as f:
                 f.seek(offset)
@@ -168,10 +193,12 @@ class Shipper:
         except OSError as exc:
             self._refuse(pos, f"cannot read {path.name}: {exc.strerror or exc}")
             return []
+        self._cursor[pos.session_id] = (offset, seq)
         return out
 
     def _send(self, rows: list[_Row]) -> None:
         """COPY + ingest in one transaction; a session the server refuses is set aside."""
+        rows = [r for r in rows if not r.pos.refused]  # refused while this batch was read
         while rows:
             conn = self._connect()
             try:
@@ -207,7 +234,8 @@ class Shipper:
             r.pos.offset, r.pos.seq, r.pos.hash = r.offset, r.seq, r.hash
             r.pos.complete = r.pos.complete or r.end
             touched[r.pos.session_id] = r.pos
-        self.checkpoints.save(list(touched.values()))
+        with self._lock:
+            self.checkpoints.save(list(touched.values()))
         self.report.sent += len(rows)
         self.report.lines += stored
         self.report.sessions.update(touched)
@@ -215,10 +243,11 @@ class Shipper:
             self.on_progress(self.report)
 
     def _refuse(self, pos: Position, reason: str) -> None:
-        pos.refused = reason
-        self.positions[pos.session_id] = pos
-        self.checkpoints.save([pos])
-        self.report.refused[pos.session_id] = reason
+        with self._lock:
+            pos.refused = reason
+            self.positions[pos.session_id] = pos
+            self.checkpoints.save([pos])
+            self.report.refused[pos.session_id] = reason
         sys.stderr.write(f"cfsession: session {pos.session_id} not shipped: {reason}\n")
 
     def _drop(self) -> None:
