@@ -119,7 +119,9 @@ def is_connection_lost(exc: BaseException) -> bool:
 
     if isinstance(exc, CfsessionError):
         return "cannot connect" in exc.message
+    state = getattr(getattr(exc, "diag", None), "sqlstate", None)
+    if state and state.startswith(("40", "55P03", "23505")):
+        return True  # deadlock, serialisation, lock timeout, two shippers creating one session
     if isinstance(exc, psycopg.OperationalError):
-        state = getattr(getattr(exc, "diag", None), "sqlstate", None)
         return state is None or state.startswith(("08", "57P"))
     return isinstance(exc, psycopg.InterfaceError)

@@ -222,6 +222,16 @@ class Shipper:
                     if len(kept) < len(rows):
                         rows = kept
                         continue
+                if state.startswith("22"):
+                    # Data the server cannot take (a value of the wrong type, text that is
+                    # not UTF-8): find the session by sending each alone, refuse only it.
+                    sessions = {r.pos.session_id: r.pos for r in rows}
+                    if len(sessions) == 1:
+                        self._refuse(rows[0].pos, "the server refused it: " + _first_line(exc))
+                        return
+                    for sid in sessions:
+                        self._send([r for r in rows if r.pos.session_id == sid])
+                    return
                 if config.is_connection_lost(exc):
                     self._drop()
                 raise _server_error(exc) from None
@@ -282,6 +292,10 @@ class Shipper:
                             held = conn.execute("SELECT cfsession.ingest_cast(%s, %s, %s)",
                                                 (pos.session_id, pos.cast_offset, chunk)).fetchone()
                     except Exception as exc:
+                        state = getattr(getattr(exc, "diag", None), "sqlstate", None) or ""
+                        if state.startswith("CF"):
+                            self._refuse(pos, "the server refused its cast: " + _first_line(exc))
+                            break
                         if config.is_connection_lost(exc):
                             self._drop()
                         raise _server_error(exc) from None
@@ -382,7 +396,9 @@ def _server_error(exc: BaseException) -> CfsessionError:
     state = getattr(getattr(exc, "diag", None), "sqlstate", None) or ""
     text = _first_line(exc)
     if config.is_connection_lost(exc):
-        err = ServerError(f"lost the connection to the server ({text})", "it will be retried")
+        what = ("lost the connection to the server" if not state or state.startswith(("08", "57P"))
+                else "the server could not take the batch just now")
+        err = ServerError(f"{what} ({text})", "it will be retried")
         err.retryable = True
         return err
     if state == "42501":

@@ -214,3 +214,13 @@ def test_a_host_ships_only_under_its_own_login(pg: Any, cf_home: Path, tmp_path:
     p = _cfs(other, "ship", "--once", "--url", pg.url(SHIPPER_B))
     assert p.returncode == 1
     assert f"host {host} ships as login {SHIPPER}, not as {SHIPPER_B}" in p.stderr
+
+
+def test_a_line_the_server_cannot_store_refuses_only_its_session(pg: Any, cf_home: Path) -> None:
+    good = make_session(cf_home, [Cmd("echo fine", "fine")], host=(host := _host()))
+    bad = make_session(cf_home, [Cmd("echo odd", "odd", extra={"exit_code": "not a number"})], host=host)
+    p = _cfs(cf_home, "ship", "--once", "--url", pg.url(SHIPPER))
+    assert p.returncode == 1
+    assert f"session {bad} not shipped: the server refused it: invalid input syntax for type integer" in p.stderr
+    assert good not in p.stderr
+    assert _counts(pg, [good]) == (1, 1, 3) and _counts(pg, [bad])[0] == 0
