@@ -70,20 +70,11 @@ def generate(home: Path, commands: int, per_session: int = 1000, seed: int = 7) 
         n = min(per_session, commands - done)
         sid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         t = t0 + done * 3.0
-        prev = GENESIS
-        lines = []
-
-        def add(rec: dict[str, Any]) -> None:
-            nonlocal prev
-            rec["session_id"], rec["seq"] = sid, len(lines) + 1
-            seal(rec, prev)
-            prev = rec["hash"]
-            lines.append(dumps(rec))
-
-        add({"event_type": "session_start", "ts": _ts(t), "schema_version": 1, "name": "bench",
-             "session_type": "interactive", "parent_session_id": None, "correlation_id": sid,
-             "started_at": _ts(t), "host": "bench-host", "user": "bench", "pid": 1, "shell": "/bin/bash",
-             "shell_kind": "bash", "cwd": "/home/bench", "cols": 120, "rows": 40})
+        recs: list[dict[str, Any]] = [{
+            "event_type": "session_start", "ts": _ts(t), "schema_version": 1, "name": "bench",
+            "session_type": "interactive", "parent_session_id": None, "correlation_id": sid,
+            "started_at": _ts(t), "host": "bench-host", "user": "bench", "pid": 1, "shell": "/bin/bash",
+            "shell_kind": "bash", "cwd": "/home/bench", "cols": 120, "rows": 40}]
         for i in range(1, n + 1):
             w = rng.choice(vocab)
             words = rng.choices(vocab, k=80)  # ~540 B of output
@@ -92,18 +83,25 @@ def generate(home: Path, commands: int, per_session: int = 1000, seed: int = 7) 
             if rng.random() < 10 / max(commands, 1):
                 words[0] = RARE
             t += 3.0
-            rec = {"event_type": "terminal_capture", "ts": _ts(t + 1), "correlation_id": sid,
-                   "command_seq": i, "command": rng.choice(PROGRAMS).format(w=w),
-                   "command_source": "history", "cwd": "/home/bench", "cwd_end": "/home/bench",
-                   "exit_code": 0 if rng.random() > 0.1 else 1, "status_kind": "exited",
-                   "pipestatus": None, "started_at": _ts(t), "ended_at": _ts(t + 1),
-                   "duration_ms": 1000.0, "output": " ".join(words) + "\n", "output_length": 560,
-                   "output_truncated": False, "alt_screen": False, "cast_start": 1.0, "cast_end": 2.0,
-                   "redactions": 0, "anomalies": []}
-            add(rec)
-            out.append(rec)
-        add({"event_type": "session_end", "ts": _ts(t + 2), "ended_at": _ts(t + 2), "duration_ms": 1.0,
-             "command_count": n, "failed_count": 0, "exit_code": 0, "reason": "exit"})
+            recs.append({
+                "event_type": "terminal_capture", "ts": _ts(t + 1), "correlation_id": sid,
+                "command_seq": i, "command": rng.choice(PROGRAMS).format(w=w),
+                "command_source": "history", "cwd": "/home/bench", "cwd_end": "/home/bench",
+                "exit_code": 0 if rng.random() > 0.1 else 1, "status_kind": "exited",
+                "pipestatus": None, "started_at": _ts(t), "ended_at": _ts(t + 1),
+                "duration_ms": 1000.0, "output": " ".join(words) + "\n", "output_length": 560,
+                "output_truncated": False, "alt_screen": False, "cast_start": 1.0, "cast_end": 2.0,
+                "redactions": 0, "anomalies": []})
+        recs.append({"event_type": "session_end", "ts": _ts(t + 2), "ended_at": _ts(t + 2),
+                     "duration_ms": 1.0, "command_count": n, "failed_count": 0, "exit_code": 0,
+                     "reason": "exit"})
+        prev = GENESIS
+        lines = []
+        for seq, rec in enumerate(recs, start=1):
+            rec["session_id"], rec["seq"] = sid, seq
+            prev = seal(rec, prev)["hash"]
+            lines.append(dumps(rec))
+        out.extend(recs[1:-1])
         (sdir / f"{sid}.jsonl").write_bytes(b"\n".join(lines) + b"\n")
         done += n
     return out

@@ -7,10 +7,7 @@ that registering them costs the other commands nothing at start-up.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import typer
@@ -41,6 +38,8 @@ def register(app: typer.Typer) -> None:
         _need_psycopg()
         if once and follow:
             _common.fail("give --once or --follow, not both", "see `cfsession ship --help`", code=2)
+        import time
+
         from cfsession.fleet import config, shipper
 
         target = config.ship_url(url)
@@ -147,6 +146,9 @@ def replay(session_id: str, speed: float, idle_limit: float | None, command: int
            no_wait: bool, raw: bool) -> None:
     """Fetch the session and its cast into a private temporary store and play it from there."""
     _need_psycopg()
+    import shutil
+    import tempfile
+
     from cfsession.cli import sessions
     from cfsession.fleet import api
 
