@@ -39,7 +39,6 @@ __all__ = [
 ]
 
 Segments = list[tuple[str, bool]]
-_FTS_DOC = "to_tsvector('simple'::regconfig, coalesce(c.command, '') || ' ' || coalesce(c.output, ''))"
 
 
 def connect(url: str | None = None) -> Any:
@@ -249,7 +248,7 @@ def search_segments(query: str, *, session: str | None = None, failed: bool = Fa
     if substring:
         match = "(c.command ILIKE %(pat)s OR c.output ILIKE %(pat)s)"
     else:
-        match = f"{_FTS_DOC} @@ websearch_to_tsquery('simple', %(q)s)"
+        match = "cfsession.search_doc(c.command, c.output) @@ cfsession.search_words(%(q)s)"
     # One branch per side of the deferred index: indexed rows through the GIN indexes,
     # pending rows (not yet indexed) read directly.
     filters = (" AND (%(sid)s::uuid IS NULL OR c.session_guid = %(sid)s)"
@@ -266,7 +265,7 @@ def search_segments(query: str, *, session: str | None = None, failed: bool = Fa
         " SELECT c.session_guid::text, c.command_seq, c.command, c.exit_code, c.started_at, "
         + ("c.output" if substring else
            "ts_headline('simple', coalesce(c.command, '') || ' ' || coalesce(c.output, ''),"
-           " websearch_to_tsquery('simple', %(q)s), 'StartSel=\x02, StopSel=\x03, MaxWords=24,"
+           " cfsession.search_words(%(q)s), 'StartSel=\x02, StopSel=\x03, MaxWords=24,"
            " MinWords=8, MaxFragments=1, FragmentDelimiter=\" … \"')")
         + " FROM (SELECT * FROM hits ORDER BY started_at DESC LIMIT %(limit)s) k"
         " JOIN cfsession.commands c ON c.session_guid = k.session_guid AND c.seq = k.seq"

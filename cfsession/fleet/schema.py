@@ -38,6 +38,21 @@ def current_version(conn: Any) -> int:
 
 def migrate(conn: Any) -> tuple[int, int, list[str]]:
     """Bring the schema up to date; (version before, version after, files applied)."""
+    import psycopg
+
+    from cfsession.errors import CfsessionError
+
+    try:
+        return _migrate(conn)
+    except psycopg.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CfsessionError(
+            f"cannot migrate the fleet schema: {first}",
+            "run it as the database's owner with CREATEROLE (docs/FLEET.md, Running a server)",
+        ) from None
+
+
+def _migrate(conn: Any) -> tuple[int, int, list[str]]:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
         _roles(conn)
@@ -70,6 +85,9 @@ def _roles(conn: Any) -> None:
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
         if not exists:
             conn.execute(f"CREATE ROLE {role} NOLOGIN")
-    conn.execute("GRANT cfsession_reader TO cfsession_auditor")
+    member = "SELECT pg_has_role(%s, %s, 'MEMBER')"
+    if not conn.execute(member, ("cfsession_auditor", "cfsession_reader")).fetchone()[0]:
+        conn.execute("GRANT cfsession_reader TO cfsession_auditor")
     # The migrating login must be able to SET ROLE cfsession_owner (a superuser can anyway).
-    conn.execute("GRANT cfsession_owner TO CURRENT_USER")
+    if not conn.execute("SELECT pg_has_role(current_user, 'cfsession_owner', 'MEMBER')").fetchone()[0]:
+        conn.execute("GRANT cfsession_owner TO CURRENT_USER")

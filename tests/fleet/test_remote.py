@@ -58,6 +58,10 @@ def test_full_text_search_finds_the_right_commands(pg: Any, shipped: dict[str, A
     assert [h.seq for h in hits] == [5, 2]  # newest first
     hits = api.search("permission -granted", host=f"web-{shipped['tag']}", url=pg.url(AUDITOR))
     assert [h.seq for h in hits] == [2]
+    # words inside paths and punctuation: "/missing'", "ENOENT:", "deploy-prod"
+    for word, seq in (("missing", 3), ("enoent", 3), ("deploy-prod", 4), ("app.conf", 2)):
+        hits = api.search(word, host=f"web-{shipped['tag']}", url=pg.url(AUDITOR))
+        assert [h.seq for h in hits] == [seq], word
 
 
 def test_substring_search_finds_text_inside_words(pg: Any, shipped: dict[str, Any]) -> None:

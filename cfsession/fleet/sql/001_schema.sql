@@ -78,9 +78,25 @@ CREATE TABLE cfsession.commands (
 ) PARTITION BY RANGE (started_at);
 CREATE INDEX commands_started ON cfsession.commands (started_at DESC);
 CREATE INDEX commands_pending ON cfsession.commands (started_at) WHERE NOT indexed;
-CREATE INDEX commands_fts ON cfsession.commands USING gin (
-    to_tsvector('simple'::regconfig, coalesce(command, '') || ' ' || coalesce(output, ''))
-) WHERE indexed;
+-- The words of a command and its output. Punctuation becomes a space first, so that
+-- `nope` finds "ls /nope" and `ENOENT` finds "ENOENT:" (PostgreSQL's parser would keep
+-- "/nope" as one file-name token); search_words() does the same to a query.
+CREATE FUNCTION cfsession.search_doc(command text, output text) RETURNS tsvector
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog AS $fn$
+    SELECT to_tsvector('simple'::regconfig, translate(
+        coalesce(command, '') || ' ' || coalesce(output, ''),
+        '/\.:,;=()[]{}<>''`|@#$%^&*+?!~_',
+        '                               '))
+$fn$;
+CREATE FUNCTION cfsession.search_words(query text) RETURNS tsquery
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog AS $fn$
+    -- web search syntax survives: "phrases", or, a leading - (not); a - inside a word splits it
+    SELECT websearch_to_tsquery('simple'::regconfig, regexp_replace(
+        translate(query, '/\.:,;=()[]{}<>''`|@#$%^&*+?!~_', '                               '),
+        '([[:alnum:]])-+', '\1 ', 'g'))
+$fn$;
+CREATE INDEX commands_fts ON cfsession.commands USING gin (cfsession.search_doc(command, output))
+    WHERE indexed;
 CREATE INDEX commands_trgm_command ON cfsession.commands USING gin (command gin_trgm_ops) WHERE indexed;
 CREATE INDEX commands_trgm_output ON cfsession.commands USING gin (output gin_trgm_ops) WHERE indexed;
 
@@ -375,5 +391,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA cfsession FROM PUBLIC;
 GRANT USAGE ON SCHEMA cfsession TO cfsession_shipper, cfsession_reader;
 GRANT EXECUTE ON FUNCTION cfsession.open_batch(), cfsession.ingest(), cfsession.ingest_cast(uuid, bigint, bytea),
     cfsession.index_pending(integer) TO cfsession_shipper;
+GRANT EXECUTE ON FUNCTION cfsession.search_doc(text, text), cfsession.search_words(text)
+    TO cfsession_reader;
 GRANT SELECT ON cfsession.hosts, cfsession.sessions, cfsession.commands, cfsession.events,
     cfsession.cast_chunks, cfsession.auditor_scope TO cfsession_reader;
