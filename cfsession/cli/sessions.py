@@ -33,7 +33,7 @@ from cfsession.cli._render import (
     warn,
 )
 
-FORMATS = ("asciicast", "asciicast-v3", "text", "markdown", "jsonl")  # = export.FORMATS, kept light
+FORMATS = ("asciicast", "asciicast-v3", "text", "markdown", "jsonl", "html")  # = export.FORMATS, kept light
 
 
 def register(app: typer.Typer) -> None:
@@ -67,6 +67,7 @@ def register(app: typer.Typer) -> None:
         session_id: str = typer.Argument(..., metavar="ID", help="Full id, a unique prefix (4+ hex digits) or `last`."),
         output: bool = typer.Option(False, "--output", "-o", help="Also print each command's output."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON: {session, commands}."),
+        web: bool = typer.Option(False, "--web", help="Open the session's page in the browser (= `open`)."),
         remote: bool = typer.Option(False, "--remote", help="Read the fleet server (docs/FLEET.md) instead of this machine's store."),
     ) -> None:
         """Show one session: its header and its commands."""
@@ -77,6 +78,11 @@ def register(app: typer.Typer) -> None:
             return
         from cfsession import api
 
+        if web:
+            from cfsession.cli.web import open_page
+
+            open_page(session_id)
+            return
         warnings: list[Any] = []
         detail = api.get_session(session_id, warnings=warnings)
         warn(warnings)
@@ -140,7 +146,7 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option(..., "--format", "-f", metavar="FORMAT", help=f"One of: {', '.join(FORMATS)}."),
         out: str = typer.Option(None, "--output", "-o", metavar="FILE", help="Write to FILE instead of stdout."),
     ) -> None:
-        """Convert a session: asciicast (v2, plays in asciinema), asciicast-v3, text, markdown, jsonl."""
+        """Convert a session: asciicast (v2, plays in asciinema), asciicast-v3, text, markdown, jsonl, html (one page: player and command list)."""
         if fmt not in FORMATS:
             _common.fail(f"unknown format {fmt!r}", f"use one of: {', '.join(FORMATS)}", code=2)
         _export(session_id, fmt, Path(out) if out else None)
@@ -220,16 +226,16 @@ def _export(session_id: str, fmt: str, out: Path | None) -> None:
     cast_file = paths.sessions_dir() / (loaded.path.stem + ".cast")
     chunks = export.export(loaded, fmt, cast_file, warnings)
     if out is not None:
-        data = b"".join(chunks)
-        warn(warnings)
         from cfsession.paths import open_private
 
         try:
             fd = open_private(out, "wb")
         except OSError as exc:
             _common.fail(f"cannot write {out}: {exc.strerror or exc}", "choose another -o path")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        with os.fdopen(fd, "wb") as f:  # streamed: an export of a 1 GiB cast is never held
+            for chunk in chunks:
+                f.write(chunk)
+        warn(warnings)
         return
     stream = sys.stdout.buffer
     escape = fmt in ("asciicast", "asciicast-v3", "jsonl") and stream.isatty()
