@@ -242,16 +242,16 @@ WITH v AS (SELECT array_agg(w) AS words FROM (
     SELECT substr(md5(i::text), 1, 3 + i % 7) AS w FROM generate_series(1, 5000) i) x)
 INSERT INTO cfsession.commands (session_guid, seq, host_id, command_seq, started_at, ended_at,
     duration_ms, exit_code, status_kind, cwd, command, output, line, hash, indexed)
-SELECT s.session_guid, g % 1000 + 2, s.host_id, g % 1000 + 1,
+SELECT s.session_guid, (g % 1000 + 2)::int, s.host_id, (g % 1000 + 1)::int,
        now() - interval '80 days' + g * interval '3 seconds',
        now() - interval '80 days' + g * interval '3 seconds' + interval '1 second',
        1000, CASE WHEN g % 10 = 0 THEN 1 ELSE 0 END, 'exited', '/home/bench',
        (ARRAY['git status ', 'make test ', 'grep -rn ', 'pytest -k ', 'cat '])[g % 5 + 1]
-           || v.words[(g * 7919) % 5000 + 1],
+           || v.words[((g * 7919) % 5000 + 1)::int],
        CASE WHEN g % 50 = 0 THEN 'warning ' WHEN g % 100000 = 7 THEN 'xylophonequartz ' ELSE '' END
-           || array_to_string(v.words[(g * 31) % 4900 + 1:(g * 31) % 4900 + 80], ' '),
+           || array_to_string(v.words[((g * 31) % 4900 + 1)::int:((g * 31) % 4900 + 80)::int], ' '),
        '{}', '', true
-FROM generate_series(0, %(n)s - 1) g
+FROM generate_series(0::bigint, %(n)s - 1) g
 JOIN cfsession.sessions s ON s.pid = g / 1000, v
 """
 
