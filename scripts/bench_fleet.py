@@ -185,7 +185,7 @@ def ingest(admin_url: str, commands: int, rounds: int = 3) -> dict[str, Any]:
         records = generate(work / "home", commands)
         gen_s = time.perf_counter() - t
         rows = work / "rows.copy"
-        copy_rates, ship_rates, ratios = [], [], []
+        copy_rates, ship_rates, ratios, two_rates = [], [], [], []
         for _ in range(rounds):
             copy_url = _db(admin_url, "cfbench_copy")
             _copy_file(records, rows, _prepare_copy_target(copy_url, records))
@@ -197,6 +197,12 @@ def ingest(admin_url: str, commands: int, rounds: int = 3) -> dict[str, Any]:
                                   home=work / "home", index=False)
             ship_s = time.perf_counter() - t
             assert report.lines == commands + 2 * len({r["session_id"] for r in records}), report
+            two_url = _db(admin_url, "cfbench_two")
+            (work / "home" / "ship.sqlite").unlink(missing_ok=True)
+            t = time.perf_counter()
+            shipper.ship(two_url.replace("://postgres@", "://bench_shipper@"), home=work / "home",
+                         index=False, streams=2)
+            two_rates.append(commands / (time.perf_counter() - t))
             copy_rates.append(commands / copy_s)
             ship_rates.append(commands / ship_s)
             ratios.append(copy_s / ship_s)
@@ -226,6 +232,8 @@ def ingest(admin_url: str, commands: int, rounds: int = 3) -> dict[str, Any]:
             "psql_copy_per_s": [round(r) for r in copy_rates],
             "ship_per_s": [round(r) for r in ship_rates],
             "ship_vs_copy_median": round(med(ratios), 3),
+            "ship_2_streams_per_s": [round(r) for r in two_rates],
+            "ship_2_streams_vs_copy_median": round(med(two_rates) / med(copy_rates), 3),
             "ship_cli_per_s (interpreter start-up included)": round(commands / cli_s),
             "index_pending_per_s": round(commands / index_s),
             "psql_copy_inline_indexing_per_s": round(commands / inline_s),

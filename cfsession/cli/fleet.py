@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
         once: bool = typer.Option(False, "--once", help="Ship what there is now and exit (the default)."),
         follow: bool = typer.Option(False, "--follow", "-f", help="Keep shipping as sessions grow; reconnect with back-off."),
         batch: int = typer.Option(5000, "--batch", min=1, help="Lines per COPY batch."),
+        streams: int = typer.Option(1, "--streams", min=1, max=32, help="With --once: ship over N connections at once (sessions split between them)."),
         no_index: bool = typer.Option(False, "--no-index", help="Leave the deferred text indexing to `cfsession admin index`."),
         retry_for: float = typer.Option(120.0, "--retry-for", min=0.0, help="With --once: keep retrying an unreachable server for S seconds."),
     ) -> None:
@@ -56,7 +57,7 @@ def register(app: typer.Typer) -> None:
                     s.close()
             else:
                 report = shipper.ship(target, batch=batch, index=not no_index,
-                                      retry_for=retry_for, on_progress=update)
+                                      retry_for=retry_for, on_progress=update, streams=streams)
         finally:
             finish()
         took = time.monotonic() - t0

@@ -62,12 +62,14 @@ class Shipper:
     """Ships one store to one server; ``run_once`` and ``follow`` resume from checkpoints."""
 
     def __init__(self, url: str, *, home: Path | None = None, batch: int = BATCH_LINES,
-                 index: bool = True, on_progress: Callable[[Report], None] | None = None) -> None:
+                 index: bool = True, on_progress: Callable[[Report], None] | None = None,
+                 part: tuple[int, int] = (0, 1)) -> None:
         self.url = url
         self.home = home or paths.home()
         self.batch = max(1, batch)
         self.index = index
         self.on_progress = on_progress
+        self.part = part  # (k, n): ship only the sessions whose id hashes to k of n streams
         self.report = Report()
         self.checkpoints = Checkpoints(self.home, config.redact(url).replace(":***@", "@"))
         self.positions = self.checkpoints.load()
@@ -136,7 +138,9 @@ class Shipper:
 
     def _files(self) -> list[Path]:
         sdir = paths.sessions_dir(self.home)
-        return sorted(sdir.glob("*.jsonl")) if sdir.is_dir() else []
+        files = sorted(sdir.glob("*.jsonl")) if sdir.is_dir() else []
+        k, n = self.part
+        return files if n == 1 else [f for f in files if int(f.stem[:8], 16) % n == k]
 
     def _collect(self) -> list[_Row]:
         rows: list[_Row] = []
@@ -356,9 +360,38 @@ class Shipper:
 
 
 def ship(url: str, *, home: Path | None = None, batch: int = BATCH_LINES, index: bool = True,
-         retry_for: float = 120.0, on_progress: Callable[[Report], None] | None = None) -> Report:
-    """``ship --once``: everything there is now; connection failures retried for ``retry_for`` s."""
-    shipper = Shipper(url, home=home, batch=batch, index=index, on_progress=on_progress)
+         retry_for: float = 120.0, on_progress: Callable[[Report], None] | None = None,
+         streams: int = 1) -> Report:
+    """``ship --once``: everything there is now; connection failures retried for ``retry_for`` s.
+
+    ``streams`` > 1 ships disjoint sets of sessions over that many connections at once
+    (the order within a session is kept: a session always goes through one stream).
+    """
+    if streams <= 1:
+        return _ship_part(url, home, batch, index, retry_for, on_progress, (0, 1))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(streams, thread_name_prefix="cfsession-ship") as pool:
+        futures = [pool.submit(_ship_part, url, home, batch, False, retry_for, None, (k, streams))
+                   for k in range(streams)]
+        reports = [f.result() for f in futures]
+    total = Report()
+    for r in reports:
+        total.lines += r.lines
+        total.sent += r.sent
+        total.cast_bytes += r.cast_bytes
+        total.sessions |= r.sessions
+        total.refused.update(r.refused)
+    if index:
+        total.indexed = _ship_part(url, home, batch, True, retry_for, None, (0, 1)).indexed
+    if on_progress:
+        on_progress(total)
+    return total
+
+
+def _ship_part(url: str, home: Path | None, batch: int, index: bool, retry_for: float,
+               on_progress: Callable[[Report], None] | None, part: tuple[int, int]) -> Report:
+    shipper = Shipper(url, home=home, batch=batch, index=index, on_progress=on_progress, part=part)
     try:
         done = False
         deadline = time.monotonic() + retry_for

@@ -95,15 +95,15 @@ def test_ship_10000_sigkill_mid_batch_then_restart_is_exactly_once(pg: Any, cf_h
 
 
 def test_crash_after_commit_before_checkpoint_resends_nothing_twice(pg: Any, cf_home: Path) -> None:
-    ids = _store(cf_home, _host(), sessions=2, commands=300)
-    _cfs(cf_home, "ship", "--once", "--url", pg.url(SHIPPER), check=True)
+    ids = _store(cf_home, _host(), sessions=4, commands=150)
+    _cfs(cf_home, "ship", "--once", "--streams", "3", "--url", pg.url(SHIPPER), check=True)
     before = _counts(pg, ids)
     (cf_home / "ship.sqlite").unlink()  # as if every checkpoint write had been lost
     for suffix in ("-wal", "-shm"):
         (cf_home / f"ship.sqlite{suffix}").unlink(missing_ok=True)
-    p = _cfs(cf_home, "ship", "--once", "--url", pg.url(SHIPPER), check=True)
-    assert "shipped 0 new lines (604 sent)" in p.stderr
-    assert _counts(pg, ids) == before == (600, 600, 604)
+    p = _cfs(cf_home, "ship", "--once", "--streams", "2", "--url", pg.url(SHIPPER), check=True)
+    assert "shipped 0 new lines (608 sent)" in p.stderr
+    assert _counts(pg, ids) == before == (600, 600, 608)
 
 
 def test_server_restart_mid_ship_loses_nothing(pg: Any, cf_home: Path, tmp_path: Path) -> None:
