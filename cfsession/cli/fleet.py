@@ -104,13 +104,14 @@ def register(app: typer.Typer) -> None:
 
 
 # -- the --remote forms -------------------------------------------------------------------
-def list_(limit: int | None, since: str | None, failed: bool, host: str | None, as_json: bool) -> None:
+def list_(limit: int | None, since: str | None, failed: bool, host: str | None, as_json: bool,
+          actor: str | None = None) -> None:
     _need_psycopg()
     from cfsession.cli._render import LIST_DEFAULT, emit_json, render_list
     from cfsession.fleet import api
 
     n = limit if limit is not None else (0 if as_json else LIST_DEFAULT)
-    sessions = api.list_sessions(limit=n or None, since=since, failed=failed, host=host)
+    sessions = api.list_sessions(limit=n or None, since=since, failed=failed, host=host, actor=actor)
     if as_json:
         emit_json([s.to_dict() for s in sessions])
         return
@@ -130,13 +131,13 @@ def show(session_id: str, output: bool, as_json: bool) -> None:
 
 
 def search(query: str, session: str | None, failed: bool, cwd: str | None, limit: int,
-           host: str | None, substring: bool, as_json: bool) -> None:
+           host: str | None, substring: bool, as_json: bool, actor: str | None = None) -> None:
     _need_psycopg()
     from cfsession.cli._render import emit_json, render_search
     from cfsession.fleet import api
 
     hits = api.search_segments(query, session=session, failed=failed, cwd=cwd, limit=limit,
-                               host=host, substring=substring)
+                               host=host, actor=actor, substring=substring)
     if as_json:
         emit_json([h.to_dict() for h, _ in hits])
         return

@@ -76,9 +76,10 @@ def _since(since: str | datetime | None) -> datetime | None:
 _LIST_SQL = """
 SELECT s.session_guid::text, s.name, s.started_at, s.ended_at, s.duration_ms, s.command_count,
        s.failed_count, s.shell, h.name, s.user_name, s.cwd, s.parent_session_id,
-       s.correlation_id, s.session_type, s.exit_code, s.complete
+       s.correlation_id, s.session_type, s.exit_code, s.complete, s.actor
 FROM cfsession.sessions s JOIN cfsession.hosts h ON h.host_id = s.host_id
 WHERE (%(host)s::text IS NULL OR h.name = %(host)s)
+  AND (%(actor)s::text IS NULL OR s.actor = %(actor)s OR (%(actor)s = 'agent' AND s.actor LIKE 'agent:%%'))
   AND (%(since)s::timestamptz IS NULL OR s.started_at >= %(since)s)
   AND (NOT %(failed)s OR s.failed_count > 0)
 ORDER BY s.started_at DESC NULLS LAST, s.session_guid
@@ -87,15 +88,18 @@ LIMIT %(limit)s
 
 
 def list_sessions(*, limit: int | None = None, since: str | datetime | None = None,
-                  failed: bool = False, host: str | None = None, url: str | None = None,
-                  conn: Any = None) -> list[SessionInfo]:
-    """Sessions on the server, newest first (``list --remote --json``)."""
-    params = {"host": host, "since": _since(since), "failed": failed, "limit": limit}
+                  failed: bool = False, host: str | None = None, actor: str | None = None,
+                  url: str | None = None, conn: Any = None) -> list[SessionInfo]:
+    """Sessions on the server, newest first (``list --remote --json``).
+
+    ``actor``: ``human``, ``agent:claude-code``, or ``agent`` for every ``agent:*``.
+    """
+    params = {"host": host, "since": _since(since), "failed": failed, "limit": limit, "actor": actor}
     with _conn(url, conn) as c:
         rows = c.execute(_LIST_SQL, params).fetchall()
     return [
         SessionInfo(r[0], r[1], _ts(r[2]), _ts(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], r[10],
-                    r[11], r[12], r[13], r[14], "complete" if r[15] else "incomplete")
+                    r[11], r[12], r[13], r[14], "complete" if r[15] else "incomplete", r[16])
         for r in rows
     ]
 
@@ -224,8 +228,8 @@ def _like(text: str) -> str:
 
 
 def search(query: str, *, session: str | None = None, failed: bool = False, cwd: str | None = None,
-           limit: int = 20, host: str | None = None, substring: bool = False,
-           url: str | None = None, conn: Any = None) -> list[SearchHit]:
+           limit: int = 20, host: str | None = None, actor: str | None = None,
+           substring: bool = False, url: str | None = None, conn: Any = None) -> list[SearchHit]:
     """Search command lines and output on the server, newest first.
 
     Full text by default (PostgreSQL ``websearch_to_tsquery`` syntax: words, ``"a phrase"``,
@@ -233,12 +237,13 @@ def search(query: str, *, session: str | None = None, failed: bool = False, cwd:
     (trigram indexes). ``snippet`` marks matches as ``**word**``.
     """
     return [h for h, _ in search_segments(query, session=session, failed=failed, cwd=cwd, limit=limit,
-                                          host=host, substring=substring, url=url, conn=conn)]
+                                          host=host, actor=actor, substring=substring, url=url,
+                                          conn=conn)]
 
 
 def search_segments(query: str, *, session: str | None = None, failed: bool = False,
                     cwd: str | None = None, limit: int = 20, host: str | None = None,
-                    substring: bool = False, url: str | None = None,
+                    actor: str | None = None, substring: bool = False, url: str | None = None,
                     conn: Any = None) -> list[tuple[SearchHit, Segments]]:
     """:func:`search`, with each snippet split into plain and matching parts (for the CLI)."""
     from cfsession.text import sanitize
@@ -255,14 +260,18 @@ def search_segments(query: str, *, session: str | None = None, failed: bool = Fa
                " AND (%(host)s::text IS NULL OR c.host_id IN"
                " (SELECT h.host_id FROM cfsession.hosts h WHERE h.name = %(host)s))"
                " AND (NOT %(failed)s OR coalesce(c.exit_code, 0) <> 0)"
-               " AND (%(cwd)s::text IS NULL OR c.cwd = %(cwd)s OR c.cwd LIKE %(cwd_below)s)")
+               " AND (%(cwd)s::text IS NULL OR c.cwd = %(cwd)s OR c.cwd LIKE %(cwd_below)s)"
+               " AND (%(actor)s::text IS NULL OR c.session_guid IN (SELECT s.session_guid"
+               " FROM cfsession.sessions s WHERE s.actor = %(actor)s"
+               " OR (%(actor)s = 'agent' AND s.actor LIKE 'agent:%%')))")
     cols = "c.session_guid, c.seq, c.started_at"
     sql = (
         f"WITH hits AS ((SELECT {cols} FROM cfsession.commands c WHERE c.indexed AND {match}{filters}"
         f" ORDER BY c.started_at DESC LIMIT %(limit)s) UNION ALL"
         f" (SELECT {cols} FROM cfsession.commands c WHERE NOT c.indexed AND {match}{filters}"
         f" ORDER BY c.started_at DESC LIMIT %(limit)s))"
-        " SELECT c.session_guid::text, c.command_seq, c.command, c.exit_code, c.started_at, "
+        " SELECT c.session_guid::text, c.command_seq, c.command, c.exit_code, c.started_at,"
+        " (SELECT s.actor FROM cfsession.sessions s WHERE s.session_guid = c.session_guid), "
         + ("c.output" if substring else
            "ts_headline('simple', coalesce(c.command, '') || ' ' || coalesce(c.output, ''),"
            " cfsession.search_words(%(q)s), 'StartSel=\x02, StopSel=\x03, MaxWords=24,"
@@ -276,17 +285,18 @@ def search_segments(query: str, *, session: str | None = None, failed: bool = Fa
         rows = c.execute(sql, {
             "q": query, "pat": "%" + _like(query) + "%", "sid": sid, "host": host, "failed": failed,
             "cwd": cwd, "cwd_below": _like(cwd.rstrip("/")) + "/%" if cwd else None, "limit": limit,
+            "actor": actor,
         }).fetchall()
     out = []
     for r in rows:
-        raw = _substring_snippet(r[2], r[5], query) if substring else str(r[5] or "")
+        raw = _substring_snippet(r[2], r[6], query) if substring else str(r[6] or "")
         segments: Segments = []
         for i, part in enumerate(re.split("[\x02\x03]", raw)):
             text = " ".join(sanitize(part).split("\n")) if part else ""
             if text:
                 segments.append((text, i % 2 == 1))
         snippet = "".join(f"**{t}**" if hit else t for t, hit in segments)
-        out.append((SearchHit(str(r[0]), r[1], r[2], r[3], _ts(r[4]), snippet), segments))
+        out.append((SearchHit(str(r[0]), r[1], r[2], r[3], _ts(r[4]), snippet, r[5]), segments))
     return out
 
 

@@ -24,6 +24,7 @@ CREATE TABLE cfsession.sessions (
     parent_session_id text,
     correlation_id    text,
     pid               bigint,
+    actor             text,
     started_at        timestamptz,
     ended_at          timestamptz,
     duration_ms       double precision,
@@ -149,7 +150,7 @@ BEGIN
         command_seq integer, duration_ms double precision, exit_code integer,
         status_kind text, cwd text, command text, output text, host text, name text,
         user_name text, shell text, session_type text, parent_session_id text,
-        correlation_id text, pid bigint
+        correlation_id text, pid bigint, actor text
     ) ON COMMIT DELETE ROWS;
     PERFORM cfsession.check_stage();
     EXECUTE format('GRANT INSERT ON pg_temp.cfs_stage TO %I', session_user);
@@ -192,13 +193,13 @@ BEGIN
            encode(sha256(convert_to(s.line, 'UTF8')), 'hex') = s.hash,
            coalesce(x.started_at, x.ts), x.ts, x.ended_at, x.command_seq, x.duration_ms,
            x.exit_code, x.status_kind, x.cwd, x.command, x.output, x.host, x.name, x."user",
-           x.shell, x.session_type, x.parent_session_id, x.correlation_id, x.pid
+           x.shell, x.session_type, x.parent_session_id, x.correlation_id, x.pid, x.actor
     FROM pg_temp.cfs_stage s CROSS JOIN LATERAL json_to_record(s.line::json) AS x(
         session_id uuid, seq integer, event_type text, prev_hash text, started_at timestamptz,
         ts timestamptz, ended_at timestamptz, command_seq integer, duration_ms double precision,
         exit_code integer, status_kind text, cwd text, command text, output text, host text,
         name text, "user" text, shell text, session_type text, parent_session_id text,
-        correlation_id text, pid bigint);
+        correlation_id text, pid bigint, actor text);
 
     SELECT p.guid, p.seq INTO bad FROM pg_temp.cfs_parsed p
     WHERE p.hash_ok IS NOT TRUE OR p.guid IS NULL OR p.seq IS NULL ORDER BY p.guid, p.seq LIMIT 1;
@@ -264,9 +265,9 @@ BEGIN
     END IF;
 
     INSERT INTO cfsession.sessions (session_guid, host_id, name, user_name, shell, cwd,
-        session_type, parent_session_id, correlation_id, pid, started_at, last_hash)
+        session_type, parent_session_id, correlation_id, pid, actor, started_at, last_hash)
     SELECT p.guid, h.host_id, p.name, p.user_name, p.shell, p.cwd, p.session_type,
-           p.parent_session_id, p.correlation_id, p.pid, p.started_at, repeat('0', 64)
+           p.parent_session_id, p.correlation_id, p.pid, p.actor, p.started_at, repeat('0', 64)
     FROM pg_temp.cfs_parsed p JOIN cfsession.hosts h ON h.name = coalesce(p.host, '')
     WHERE p.seq = 1;
 
