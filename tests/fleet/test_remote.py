@@ -181,3 +181,17 @@ def test_remote_hosts_default_to_verify_full() -> None:
     assert with_tls_default("postgresql://u@localhost/cfs") == "postgresql://u@localhost/cfs"
     assert with_tls_default("postgresql://u@127.0.0.1:5432/cfs") == "postgresql://u@127.0.0.1:5432/cfs"
     assert with_tls_default("postgresql:///cfs?host=/run/postgresql") == "postgresql:///cfs?host=/run/postgresql"
+
+
+def test_actor_filters_remote_lists_and_searches(pg: Any, tmp_path: Path) -> None:
+    from cfsession.fleet import api, shipper
+
+    host = f"web-{uuid.uuid4().hex[:6]}"
+    agent = make_session(tmp_path, [Cmd("make lint", "ok")], host=host, actor="agent:claude-code")
+    human = make_session(tmp_path, [Cmd("make lint", "ok")], host=host, actor="human")
+    shipper.ship(pg.url(SHIPPER), home=tmp_path)
+    got = {s.session_id: s.actor for s in api.list_sessions(host=host, url=pg.url(AUDITOR))}
+    assert got == {agent: "agent:claude-code", human: "human"}
+    assert [s.session_id for s in api.list_sessions(host=host, actor="agent", url=pg.url(AUDITOR))] == [agent]
+    hits = api.search("lint", host=host, actor="human", url=pg.url(AUDITOR))
+    assert [(h.session_id, h.actor) for h in hits] == [(human, "human")]
