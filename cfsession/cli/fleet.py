@@ -42,9 +42,10 @@ def register(app: typer.Typer) -> None:
         import time
 
         from cfsession.fleet import config, shipper
+        from cfsession.fleet.progress import progress_printer
 
         target = config.ship_url(url)
-        update, finish = shipper.progress_printer()
+        update, finish = progress_printer()
         t0 = time.monotonic()
         try:
             if follow:

@@ -27,6 +27,9 @@ from cfsession import paths
 from cfsession.errors import CfsessionError
 from cfsession.fleet import config
 from cfsession.fleet.checkpoint import Checkpoints, Position
+from cfsession.fleet.errors import first_line as _first_line
+from cfsession.fleet.errors import retryable as _retryable
+from cfsession.fleet.errors import server_error as _server_error
 
 BATCH_LINES = 5000
 BATCH_BYTES = 16 << 20
@@ -411,38 +414,6 @@ def _ship_part(url: str, home: Path | None, batch: int, index: bool, retry_for: 
         shipper.close()
 
 
-class ServerError(CfsessionError):
-    retryable = False
-
-
-def _retryable(exc: CfsessionError) -> bool:
-    return bool(getattr(exc, "retryable", False)) or exc.message.startswith("cannot connect")
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def _server_error(exc: BaseException) -> CfsessionError:
-    if isinstance(exc, CfsessionError):
-        return exc
-    state = getattr(getattr(exc, "diag", None), "sqlstate", None) or ""
-    text = _first_line(exc)
-    if config.is_connection_lost(exc):
-        what = ("lost the connection to the server" if not state or state.startswith(("08", "57P"))
-                else "the server could not take the batch just now")
-        err = ServerError(f"{what} ({text})", "it will be retried")
-        err.retryable = True
-        return err
-    if state == "42501":
-        return ServerError(f"the server refused this login: {text}",
-                           "the login must be a member of cfsession_shipper (docs/FLEET.md)")
-    if state in ("42883", "3F000", "42P01"):
-        return ServerError(f"the fleet schema is missing or old: {text}",
-                           "run `cfsession admin migrate --url …` as an administrator")
-    return ServerError(f"the server refused a batch: {text}", "see the server log")
-
-
 def _stall(batch: int) -> None:
     number, _, release = _STALL.partition(":")
     if not number.isdigit() or int(number) != batch:
@@ -459,26 +430,4 @@ def _sleep(seconds: float, stop: Callable[[], bool]) -> None:
         time.sleep(min(left, 0.1))
 
 
-def progress_printer(stream: Any = None) -> tuple[Callable[[Report], None], Callable[[], None]]:
-    """(update, finish) drawing a rich status line when stdout is a terminal, else nothing."""
-    out = stream or sys.stdout
-    if not out.isatty():
-        return (lambda _r: None), (lambda: None)
-    from rich.console import Console
-    from rich.live import Live
-    from rich.text import Text
-
-    t0 = time.monotonic()
-    live = Live(Text(""), console=Console(file=out), refresh_per_second=4, transient=False)
-    live.start()
-
-    def update(r: Report) -> None:
-        rate = r.sent / max(time.monotonic() - t0, 1e-6)
-        live.update(Text(f"shipped {r.lines:,} lines of {len(r.sessions):,} sessions "
-                         f"({rate:,.0f} lines/s), {r.cast_bytes:,} cast bytes"
-                         + (f", {len(r.refused)} refused" if r.refused else "")))
-
-    return update, live.stop
-
-
-__all__ = ["Report", "ServerError", "Shipper", "progress_printer", "ship"]
+__all__ = ["Report", "Shipper", "ship"]
