@@ -265,9 +265,12 @@ def search_segments(query: str, *, session: str | None = None, failed: bool = Fa
                " FROM cfsession.sessions s WHERE s.actor = %(actor)s"
                " OR (%(actor)s = 'agent' AND s.actor LIKE 'agent:%%')))")
     cols = "c.session_guid, c.seq, c.started_at"
+    # "+ interval '0'": the planner must not walk the started_at index newest first and
+    # compute the tsvector of every row until enough match (minutes for a rare word over
+    # 1M rows); the GIN bitmap, then a sort of the matches, is what answers fast.
     sql = (
         f"WITH hits AS ((SELECT {cols} FROM cfsession.commands c WHERE c.indexed AND {match}{filters}"
-        f" ORDER BY c.started_at DESC LIMIT %(limit)s) UNION ALL"
+        f" ORDER BY c.started_at + interval '0' DESC LIMIT %(limit)s) UNION ALL"
         f" (SELECT {cols} FROM cfsession.commands c WHERE NOT c.indexed AND {match}{filters}"
         f" ORDER BY c.started_at DESC LIMIT %(limit)s))"
         " SELECT c.session_guid::text, c.command_seq, c.command, c.exit_code, c.started_at,"
