@@ -24,7 +24,11 @@ _C1_ESCAPES = {c: f"\\u{c:04x}" for c in range(0x80, 0xA0)}
 
 def print_json(obj: Any) -> None:
     """Machine output: one JSON document on stdout, UTF-8, no colour, nothing terminal-active."""
-    text = json.dumps(obj, ensure_ascii=False, indent=2, default=str).translate(_C1_ESCAPES)
+    from cfsession.streams import is_utf
+
+    # On a narrow code page (a Windows pipe) non-ASCII is escaped: the same document, intact.
+    ascii_only = not is_utf(sys.stdout)
+    text = json.dumps(obj, ensure_ascii=ascii_only, indent=2, default=str).translate(_C1_ESCAPES)
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
