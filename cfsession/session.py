@@ -73,7 +73,7 @@ def is_failure(code: object, kind: object = None) -> bool:
     return isinstance(code, int) and not isinstance(code, bool) and code != 0 and kind != "stopped"
 
 
-_SHELL_END = ("exit", "logout", "bye")
+_SHELL_END = ("exit", "logout")
 
 
 def ends_shell(cmd: Command) -> bool:
