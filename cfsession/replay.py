@@ -182,9 +182,9 @@ class PlainWriter:
         self.out = out
 
     def __call__(self, data: str) -> None:
-        from cfsession.text import sanitize
+        from cfsession.sanitize import sanitize_dropping
 
-        self.out.write(sanitize(data).encode("utf-8", "replace"))
+        self.out.write(sanitize_dropping(data).encode("utf-8", "replace"))
         self.out.flush()
 
     def finish(self) -> None:

@@ -312,16 +312,15 @@ class Session:
 
     def _write_command(self, cmd: Command, cwd_end: str | None) -> None:
         assert cmd.t_end is not None
-        output = cmd.spool.text()
+        # Redacted before the spool cuts it: a secret across a cut must not survive.
+        output, redactions = cmd.spool.text(self.redact)
         if cmd.source == "boundary" and not output.strip():
             return  # cmd.exe: an empty Enter, not a command
+        cmd.anomalies.extend(cmd.spool.anomalies)
         self.command_count += 1
         cmd.seq = self.command_count
         command = cmd.text
-        redactions = 0
         if self.redact is not None:
-            output, n = self.redact(output)
-            redactions += n
             if command is not None:
                 command, n = self.redact(command)
                 redactions += n

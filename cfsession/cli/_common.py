@@ -16,14 +16,12 @@ def console(stderr: bool = False) -> Any:  # rich.console.Console, imported lazi
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
-# JSON leaves C1 controls (U+0080-U+009F) raw; U+009B acts as CSI on some terminals, so
-# they are written escaped like the C0 ones. The document decodes to the same values.
-_C1_ESCAPES = {c: f"\\u{c:04x}" for c in range(0x80, 0xA0)}
-
-
 def print_json(obj: Any) -> None:
     """Machine output: one JSON document on stdout, UTF-8, no colour, nothing terminal-active."""
-    text = json.dumps(obj, ensure_ascii=False, indent=2, default=str).translate(_C1_ESCAPES)
+    from cfsession.sanitize import json_escape
+
+    # JSON leaves C1 controls and bidi characters raw; U+009B acts as CSI on some terminals.
+    text = json_escape(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
