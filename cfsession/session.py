@@ -320,10 +320,9 @@ class Session:
         self.command_count += 1
         cmd.seq = self.command_count
         command = cmd.text
-        if self.redact is not None:
-            if command is not None:
-                command, n = self.redact(command)
-                redactions += n
+        if self.redact is not None and command is not None:
+            command, n = self.redact(command)
+            redactions += n
         if cmd.exit_code not in (0, None):
             self.failed_count += 1
         digest: tuple[str | None, int | None] = (None, None)
