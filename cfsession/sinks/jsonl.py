@@ -8,11 +8,14 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cfsession.integrity import GENESIS, seal
 from cfsession.paths import open_private
 from cfsession.sinks import Record, WarningCallback
+
+if TYPE_CHECKING:
+    from cfsession.anchor import AnchorWriter
 
 
 def utc_ts(t: float | None = None) -> str:
@@ -65,8 +68,12 @@ class JsonlSink:
     crash) never sees half a line unless the disk filled mid-write.
     """
 
-    def __init__(self, path: Path, session_id: str, on_warning: WarningCallback | None = None):
+    def __init__(
+        self, path: Path, session_id: str, on_warning: WarningCallback | None = None,
+        anchor: AnchorWriter | None = None,
+    ):
         self.path = path
+        self.anchor = anchor  # told each sealed line (cfsession.anchor)
         self.session_id = session_id
         self._fd: int | None = open_private(path, "ab")
         self._seq = 0
@@ -116,6 +123,8 @@ class JsonlSink:
             return
         self._seq += 1
         self._prev = line["hash"]
+        if self.anchor is not None:
+            self.anchor.note(self._seq, self._prev)
         if not self._deleted_reported:
             try:
                 gone = os.fstat(self._fd).st_nlink == 0

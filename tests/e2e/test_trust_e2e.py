@@ -345,3 +345,17 @@ def test_secret_typed_key_by_key_stays_out_of_the_cast(bash_home: Path, cf_home:
     events = [json.loads(x) for x in path.with_suffix(".cast").read_text().splitlines()[1:]]
     replayed = "".join(e[2] for e in events if e[1] == "o")
     assert TOKEN not in replayed
+
+
+def test_the_recorder_anchors_what_it_wrote(cf_home: Path) -> None:
+    from cfsession.anchor import anchor_path, read_anchor
+
+    done = _record(cf_home, "sh", "-c", "echo hi")
+    assert done.returncode == 0, done.stderr
+    path = _only_session(cf_home)
+    lines = [json.loads(x) for x in path.read_bytes().splitlines()]
+    anchor = read_anchor(anchor_path(path.stem, cf_home))
+    assert anchor is not None and anchor.session_id == path.stem
+    assert (anchor.first_hash, anchor.seq, anchor.hash) == (lines[0]["hash"], len(lines), lines[-1]["hash"])
+    res = verify_session(path, anchor=anchor)
+    assert res.status == INTACT and res.anchored
