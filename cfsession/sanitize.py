@@ -40,13 +40,19 @@ BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069
 # Sequences ended the way a terminal ends them (one pass, C speed). String bodies exclude
 # ESC, BEL (OSC), CAN, SUB and all C1: each of those ends the string, and excluding C1
 # keeps a run of introducers from scanning the text once per introducer.
-_ENDED = re.compile(
-    "\x1b\\[[0-?]*[ -/]*[@-~]"  # CSI
+_OSC_BODY = "[^\x07\x18\x1a\x1b\x80-\x9f]*(?:\x07|\x9c|\x1b\\\\|[\x18\x1a])"
+_STR_BODY = "[^\x18\x1a\x1b\x80-\x9f]*(?:\x9c|\x1b\\\\|[\x18\x1a])"
+_ENDED = re.compile(  # ESC-led alternatives share their first character: one test per position
+    "\x1b(?:"
+    "\\[[0-?]*[ -/]*[@-~]"  # CSI
+    f"|\\]{_OSC_BODY}"  # OSC
+    f"|[PX^_]{_STR_BODY}"  # DCS, SOS, PM, APC
+    "|[ -/]+[0-~]"  # ESC with intermediates: charset designations and the like
+    "|[0-OQ-WYZ\\[\\\\`-~]"  # two-character escapes (not a string introducer)
+    ")"
     "|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
-    "|(?:\x1b\\]|\x9d)[^\x07\x18\x1a\x1b\x80-\x9f]*(?:\x07|\x9c|\x1b\\\\|[\x18\x1a])"  # OSC
-    "|(?:\x1b[PX^_]|[\x90\x98\x9e\x9f])[^\x18\x1a\x1b\x80-\x9f]*(?:\x9c|\x1b\\\\|[\x18\x1a])"
-    "|\x1b[ -/]+[0-~]"  # ESC with intermediates: charset designations and the like
-    "|\x1b[0-OQ-WYZ\\[\\\\`-~]"  # two-character escapes (not a string introducer)
+    f"|\x9d{_OSC_BODY}"
+    f"|[\x90\x98\x9e\x9f]{_STR_BODY}"
 )
 # What the first pass leaves: string introducers without a proper end, and lone ESCs.
 _OPEN = "\x1b[\\]PX^_]|[\x90\x9d\x98\x9e\x9f]"

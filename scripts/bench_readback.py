@@ -58,7 +58,7 @@ def make_recording(home: Path, size: int, commands: int) -> str:
     for n in range(1, commands + 1):
         start = t
         cast.marker(f"$ cat part{n}", t)
-        for _ in range(per_cmd // FRAME):
+        for _ in range(-(-per_cmd // FRAME)):
             t += 0.001
             cast.output(line, t)
         cast.flush(t)
