@@ -360,7 +360,7 @@ def iter_cast(path: Path, warnings: list[StoreWarning]) -> tuple[Record, Iterato
         return {}, iter(())
     if isinstance(first, dict):
         return first, items  # type: ignore[return-value]
-    return {}, _chain(first, items)  # type: ignore[arg-type]
+    return {}, _chain(first, items)
 
 
 def _chain(first: Frame, rest: Iterator[Record | Frame]) -> Iterator[Frame]:

@@ -78,10 +78,16 @@ def _line(res: VerifyResult) -> Any:
 
 def run_verify(session_id: str | None, all_: bool, as_json: bool) -> int:
     from cfsession import paths
+    from cfsession.anchor import anchor_path, orphans, read_anchor
     from cfsession.errors import UsageError
     from cfsession.text import sanitize
-    from cfsession.anchor import anchor_path, orphans, read_anchor
-    from cfsession.verify import TAMPERED, VerifyResult, recorder_alive, session_files, verify_session
+    from cfsession.verify import (
+        TAMPERED,
+        VerifyResult,
+        recorder_alive,
+        session_files,
+        verify_session,
+    )
 
     if session_id and all_:
         raise UsageError("give a session id or --all, not both", "see `cfsession verify --help`")
