@@ -9,11 +9,16 @@ the Typer app.
 
 from __future__ import annotations
 
+import os
 import sys
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if os.environ.get("CFSESSION_LOG") or (args and args[0] == "--debug"):
+        _start_logging(args)
+    if args[:2] == ["--debug", "record"]:
+        args = args[1:]  # the Typer app would otherwise take it; record runs without it
     if args and args[0] == "record":
         from cfsession.recorder.main import main as record_main
 
@@ -27,3 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     from cfsession.cli import run
 
     return run(args)
+
+
+def _start_logging(args: list[str]) -> None:
+    from cfsession import log
+
+    # While recording, the terminal belongs to the user's shell: the log goes to its file.
+    recording = "record" in args[:2]
+    log.configure(log.requested(debug=args[:1] == ["--debug"]), stderr=not recording)
+    log.debug("command", name=next((a for a in args if not a.startswith("-")), None))

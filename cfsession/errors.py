@@ -38,10 +38,6 @@ class StoreError(CfsessionError):
     """The store cannot be used (wrong owner, not writable, …)."""
 
 
-class SinkUnavailable(CfsessionError):
-    """A sink (ETW, a file) cannot be opened on this machine."""
-
-
 class SchemaError(CfsessionError):
     """A recorded file does not follow the schema this version reads."""
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cfsession import store
+from cfsession import log, store
 from cfsession.store import as_float, as_int, as_str
 
 RACY_NS = 1_000_000_000
@@ -164,6 +164,8 @@ class CatchUp:
         # Oldest first, so command rowids (the search order) follow time across sessions.
         for name, st in sorted(changed.items(), key=lambda kv: kv[1].st_mtime_ns):
             next_id = self._read_file(name, st, rows.get(name), next_id)
+        if changed or deleted:
+            log.debug("index caught up", files_read=len(changed), files_forgotten=len(deleted), full=full)
         if full:
             trusted = dir_mtime is not None and scan_start - dir_mtime > RACY_NS
             self.conn.execute(
@@ -248,6 +250,7 @@ class CatchUp:
         return next_id
 
     def _problem(self, name: str, line: int | None, message: str) -> None:
+        log.warning("index: file not indexed in full", file=name, line=line)
         self.conn.execute("INSERT INTO problems VALUES (?,?,?)", (name, line, message))
 
     def _start(self, name: str, rec: store.Record | str) -> _Acc | None:

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from cfsession import log
 from cfsession.errors import CfsessionError
 
 
@@ -50,6 +51,7 @@ def guarded(call: Callable[[], int], debug: Callable[[], bool]) -> int:
     try:
         return call()
     except CfsessionError as exc:
+        log.debug("command failed", error=type(exc).__name__, exit_code=int(exc.exit_code))
         if debug():
             raise
         return report_error(exc)
@@ -68,6 +70,7 @@ def guarded(call: Callable[[], int], debug: Callable[[], bool]) -> int:
             )
         )
     except Exception as exc:  # a bug: one line, the traceback only with --debug
+        log.warning("internal error", error=type(exc).__name__)
         if debug():
             raise
         return report_error(

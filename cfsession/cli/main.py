@@ -6,12 +6,13 @@ help, errors and every other command come here.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
 import typer
 
-from cfsession import __version__
+from cfsession import __version__, log
 from cfsession.cli import _common
 
 app = typer.Typer(
@@ -34,12 +35,14 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and log at debug level."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and log at debug level (to stderr and <store>/logs/cfsession.log; CFSESSION_LOG=debug does the same)."),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
     _state["debug"] = debug
+    if debug and not log.enabled():
+        log.configure("debug")
 
 
 def _register() -> None:
@@ -55,11 +58,12 @@ _register()
 
 def _click_module() -> Any:
     """The click that Typer uses: vendored as ``typer._click`` since 0.26, else click."""
+    # By name, not by import statement: which of the two exists depends on the Typer
+    # release, and a static import of the absent one is an error for mypy.
     try:
-        from typer import _click as click
+        return importlib.import_module("typer._click")
     except ImportError:  # pragma: no cover - older Typer
-        import click  # type: ignore[no-redef]
-    return click
+        return importlib.import_module("click")
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from cfsession import __version__, paths
+from cfsession import __version__, log, paths
 from cfsession.errors import CfsessionError
 
 INTEGRATION_TIMEOUT_S = 10.0  # rc files that load nvm/conda can take seconds
@@ -142,6 +142,7 @@ class Warner:
         if code in self.seen:
             return
         self.seen.add(code)
+        log.warning("recorder warning", code=code)  # the code only: messages may quote data
         end = "\r\n" if self.raw else "\n"
         try:
             sys.stderr.write(f"cfsession: warning: {message}{end}")
@@ -382,6 +383,9 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
         }
     )
 
+    log.info("session started", session_id=session_id, shell_kind=kind, session_type=session_type,
+             integration=integration, bookkeeping="child" if use_child else "inline",
+             etw=getattr(etw, "status", None), nested=parent is not None)
     if not opts.quiet:
         note = f" (nested in {parent})" if parent else ""
         what = "command" if opts.command else "session; exit the shell to stop"
@@ -457,6 +461,9 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
         pty.close()
         if tmpdir:
             shell_mod.remove_tmpdir(tmpdir)
+    log.info("session ended", session_id=session_id, exit_code=code, reason=reason,
+             commands=summary and summary["command_count"], failed=summary and summary["failed_count"],
+             saved=summary and summary["saved"], duration_s=round(t_end, 3))
     if not opts.quiet:
         if summary is None:
             sys.stderr.write(f"cfsession: session {session_id}: the recording did not report its end\n")

@@ -101,9 +101,5 @@ def prepare(ctx: LaunchContext) -> Launch:
     else:
         argv = [ctx.shell, "-l"] if ctx.login and kind == "sh" else [ctx.shell]
         return Launch(argv, ctx.env, integrated=False, reason=f"no integration for {kind} shells")
-    try:
-        return mod.prepare(ctx)
-    except (ImportError, AttributeError):
-        return Launch(
-            [ctx.shell], ctx.env, integrated=False, reason=f"{kind} integration not available"
-        )
+    # An adapter's own error is a bug to see, not "integration not available".
+    return mod.prepare(ctx)

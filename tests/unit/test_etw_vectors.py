@@ -1,7 +1,8 @@
 """The pure encoder and the decoder against Microsoft's reference vectors, byte for byte.
 
-The vectors live outside the repository, in ``shared/etw-vectors/`` beside it (CI clones
-the repository next to ``shared/``); ``CFSESSION_SHARED`` overrides where that is.
+The vectors are the project's own test data (``tests/data/etw-vectors/``), a copy of
+``shared/etw-vectors/``; when that folder is beside the repository (or named by
+``CFSESSION_SHARED``) a test checks that the copy is still identical to it.
 """
 
 from __future__ import annotations
@@ -20,18 +21,32 @@ from cfsession import etw
 from cfsession.etw import _tracelogging as tl
 from cfsession.etw import decode
 
+DATA = Path(__file__).resolve().parents[1] / "data" / "etw-vectors"
+
 
 def vectors_dir() -> Path:
+    if not (DATA / "vectors.json").is_file():
+        pytest.fail(f"ETW vectors missing from the repository: {DATA / 'vectors.json'}",
+                    pytrace=False)
+    return DATA
+
+
+def shared_vectors_dir() -> Path | None:
+    """``shared/etw-vectors`` beside the repository, where the copy came from, if present."""
     env = os.environ.get("CFSESSION_SHARED")
-    base = Path(env) if env else Path(__file__).resolve().parents[2] / ".." / "shared"
-    path = (base / "etw-vectors").resolve()
-    if not (path / "vectors.json").is_file():
-        pytest.fail(
-            f"ETW vectors not found at {path / 'vectors.json'}: put shared/ beside the repository "
-            "or set CFSESSION_SHARED to the shared/ directory",
-            pytrace=False,
-        )
-    return path
+    base = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared"
+    path = base / "etw-vectors"
+    return path if (path / "vectors.json").is_file() else None
+
+
+@pytest.mark.parametrize("name", ["vectors.json", "FORMAT.md"])
+def test_copy_matches_shared_vectors(name: str) -> None:
+    shared = shared_vectors_dir()
+    if shared is None:
+        pytest.skip("no shared/etw-vectors beside the repository to compare the copy with")
+    assert (DATA / name).read_bytes() == (shared / name).read_bytes(), (
+        f"tests/data/etw-vectors/{name} differs from {shared / name}: copy it again"
+    )
 
 
 @lru_cache(maxsize=1)
