@@ -23,7 +23,7 @@ from typing import Any
 from cfsession import store
 from cfsession.store import Frame, LoadedSession, StoreWarning, as_float, as_int, as_str
 
-FORMATS = ("asciicast", "asciicast-v3", "text", "markdown", "jsonl")
+FORMATS = ("asciicast", "asciicast-v3", "text", "markdown", "jsonl", "html")
 STREAMED = ("asciicast", "asciicast-v3", "text", "markdown", "jsonl")  # work on a light load
 _CODES = {"o", "i", "m", "r"}
 
@@ -275,6 +275,10 @@ def export(loaded: LoadedSession, fmt: str, cast_file: Path,
         chunks = text_transcript(loaded)
     elif fmt == "markdown":
         chunks = markdown_transcript(loaded)
+    elif fmt == "html":
+        from cfsession import export_html  # the page: player, cast and timeline (issue 17)
+
+        chunks = export_html.page(loaded, cast_file, warnings)
     else:
         raise ValueError(f"unknown format {fmt!r}")
     for chunk in chunks:

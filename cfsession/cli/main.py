@@ -47,9 +47,9 @@ def _main(
 
 def _register() -> None:
     # One module per command group (STYLE.md §1); each exposes register(app).
-    from cfsession.cli import etw, record, sessions, setup, trust
+    from cfsession.cli import etw, record, sessions, setup, trust, web
 
-    for mod in (record, sessions, trust, etw, setup):
+    for mod in (record, sessions, web, trust, etw, setup):
         mod.register(app)
 
 

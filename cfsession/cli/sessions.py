@@ -34,7 +34,7 @@ from cfsession.cli._render import (
     warn,
 )
 
-FORMATS = ("asciicast", "asciicast-v3", "text", "markdown", "jsonl")  # = export.FORMATS, kept light
+FORMATS = ("asciicast", "asciicast-v3", "text", "markdown", "jsonl", "html")  # = export.FORMATS, kept light
 
 
 def register(app: typer.Typer) -> None:
@@ -61,10 +61,16 @@ def register(app: typer.Typer) -> None:
         session_id: str = typer.Argument(..., metavar="ID", help="Full id, a unique prefix (4+ hex digits) or `last`."),
         output: bool = typer.Option(False, "--output", "-o", help="Also print each command's output."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON: {session, commands}."),
+        web: bool = typer.Option(False, "--web", help="Open the session's page in the browser (= `open`)."),
     ) -> None:
         """Show one session: its header and its commands."""
         from cfsession import api
 
+        if web:
+            from cfsession.cli.web import open_page
+
+            open_page(session_id)
+            return
         warnings: list[Any] = []
         detail = api.get_session(session_id, warnings=warnings)
         warn(warnings)
@@ -113,7 +119,7 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option(..., "--format", "-f", metavar="FORMAT", help=f"One of: {', '.join(FORMATS)}."),
         out: str = typer.Option(None, "--output", "-o", metavar="FILE", help="Write to FILE instead of stdout."),
     ) -> None:
-        """Convert a session: asciicast (v2, plays in asciinema), asciicast-v3, text, markdown, jsonl."""
+        """Convert a session: asciicast (v2, plays in asciinema), asciicast-v3, text, markdown, jsonl, html (one page: player and command list)."""
         if fmt not in FORMATS:
             _common.fail(f"unknown format {fmt!r}", f"use one of: {', '.join(FORMATS)}", code=2)
         _export(session_id, fmt, Path(out) if out else None)
