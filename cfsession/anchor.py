@@ -8,18 +8,27 @@ the chain's first line and the ``seq`` and ``hash`` of the last line it sealed.
 ``verify`` holds the session file against it (docs/TRUST.md says what that catches and
 what only an anchor off this machine can).
 
-The anchor is replaced whole (written aside, then renamed), so a reader sees the old or
-the new one, never half. Failing to write it never stops a recording.
+The anchor is one fixed-size record rewritten in place with a single write at offset 0
+(renaming a new file over it costs a journal flush on ext4, ~1.5 ms a line); it carries
+a checksum, so a reader that meets a half-written one reads again. Failing to write it
+never stops a recording.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 SUFFIX = ".anchor"
+SIZE = 320  # bytes: the record, padded with spaces, so each write covers the last one
+
+
+def _check(body: dict[str, object]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def anchors_dir(root: Path | None = None) -> Path:
@@ -48,44 +57,70 @@ class AnchorWriter:
         self.path = path
         self.session_id = session_id
         self._first: str | None = None
+        self._fd: int | None = None
         self.failed = False
 
     def note(self, seq: int, line_hash: str) -> None:
         if seq == 1:  # a chain starts (again, if the store was deleted and made anew)
             self._first = line_hash
+            self.close()  # (re)open by name: the old file may have been deleted with the store
         if self._first is None or self.failed:
             return
-        body = json.dumps({"session_id": self.session_id, "first_hash": self._first,
-                           "seq": seq, "hash": line_hash}, separators=(",", ":"))
+        body: dict[str, object] = {"session_id": self.session_id, "first_hash": self._first,
+                                   "seq": seq, "hash": line_hash}
+        body["check"] = _check(body)
+        data = json.dumps(body, separators=(",", ":")).encode().ljust(SIZE)
         try:
-            self._replace(body.encode())
-        except OSError:
+            if self._fd is None:
+                self._fd = self._open()
+            if hasattr(os, "pwrite"):
+                os.pwrite(self._fd, data, 0)
+            else:  # Windows
+                os.lseek(self._fd, 0, os.SEEK_SET)
+                os.write(self._fd, data)
+        except Exception:  # the anchor is a help, never a reason to stop recording
+            self.failed = True
+            self.close()
+
+    def _open(self) -> int:
+        from cfsession.paths import ensure_dir
+
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+        try:
+            fd = os.open(self.path, flags, 0o600)
+        except FileNotFoundError:
+            ensure_dir(self.path.parent)  # the first anchor, or the store was deleted
+            fd = os.open(self.path, flags, 0o600)
+        os.ftruncate(fd, 0)  # a new chain: nothing of an older record may remain
+        return fd
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
             try:
-                from cfsession.paths import ensure_dir
+                os.close(fd)
+            except OSError:
+                pass
 
-                ensure_dir(self.path.parent)  # first anchor, or the store was deleted
-                self._replace(body.encode())
-            except Exception:  # the anchor is a help, never a reason to stop recording
-                self.failed = True
 
-    def _replace(self, data: bytes) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+def read_anchor(path: Path, tries: int = 5) -> Anchor | None:
+    """The anchor at ``path``, or None when there is none or it is not one. A record
+    caught half-written (its checksum fails) is read again a few times."""
+    for attempt in range(tries):
         try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
-
-
-def read_anchor(path: Path) -> Anchor | None:
-    """The anchor at ``path``, or None when there is none or it is not one."""
-    try:
-        raw = json.loads(path.read_bytes()[:4096])
-        anchor = Anchor(str(raw["session_id"]), str(raw["first_hash"]), int(raw["seq"]), str(raw["hash"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return anchor if anchor.seq >= 1 else None
+            raw = json.loads(path.read_bytes()[:4096])
+            check = raw.pop("check")
+            anchor = Anchor(str(raw["session_id"]), str(raw["first_hash"]), int(raw["seq"]),
+                            str(raw["hash"]))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            check, anchor = None, None
+        if anchor is not None and check == _check(raw):
+            return anchor if anchor.seq >= 1 else None
+        if attempt + 1 < tries:
+            time.sleep(0.01)  # being rewritten right now (a live session): a moment later
+    return None
 
 
 def orphans(sessions_dir: Path, root: Path | None = None) -> list[Anchor]:

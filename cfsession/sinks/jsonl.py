@@ -149,6 +149,8 @@ class JsonlSink:
         self.close(sync=False)
 
     def close(self, sync: bool = True) -> None:
+        if self.anchor is not None:
+            self.anchor.close()
         if self._fd is None:
             return
         fd, self._fd = self._fd, None

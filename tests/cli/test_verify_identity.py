@@ -113,3 +113,21 @@ def test_the_anchor_follows_the_chain_and_is_private(cf_home: Path, capsys: pyte
     assert stat.S_IMODE(p.stat().st_mode) == 0o600 and stat.S_IMODE(p.parent.stat().st_mode) == 0o700
     code, doc = _verify(capsys, sid)
     assert code == 0 and doc["sessions"][0]["anchored"] and doc["sessions"][0]["status"] == "intact"
+
+
+def test_a_damaged_anchor_is_no_anchor_and_a_new_chain_makes_a_new_one(tmp_path: Path) -> None:
+    from cfsession.anchor import AnchorWriter
+
+    path = tmp_path / "anchors" / "s.anchor"
+    w = AnchorWriter(path, "s")
+    w.note(1, "a" * 64)
+    w.note(2, "b" * 64)
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b'"seq":2', b'"seq":9'))  # a torn or edited record
+    assert read_anchor(path, tries=2) is None
+    shutil.rmtree(tmp_path / "anchors")  # the store deleted while recording
+    w.note(1, "c" * 64)  # the sink starts a new chain in a new file
+    w.note(2, "d" * 64)
+    w.close()
+    a = read_anchor(path)
+    assert a is not None and (a.first_hash, a.seq, a.hash) == ("c" * 64, 2, "d" * 64)
