@@ -313,7 +313,8 @@ class Session:
     def _write_command(self, cmd: Command, cwd_end: str | None) -> None:
         assert cmd.t_end is not None
         # Redacted before the spool cuts it: a secret across a cut must not survive.
-        output, redactions = cmd.spool.text(self.redact)
+        output = cmd.spool.text(self.redact)
+        redactions = cmd.spool.redactions
         if cmd.source == "boundary" and not output.strip():
             return  # cmd.exe: an empty Enter, not a command
         cmd.anomalies.extend(cmd.spool.anomalies)

@@ -36,6 +36,7 @@ class OutputSpool:
         self.edge = min(edge, self.half)
         self.keep = self.half + self.edge  # bytes kept per part
         self.anomalies: set[str] = set()  # what rendering noticed (unterminated strings)
+        self.redactions = 0  # secrets replaced by the last text(redact)
         self.head = bytearray()
         self.tail: deque[bytes] = deque()
         self.tail_len = 0
@@ -96,8 +97,14 @@ class OutputSpool:
     def _render(self, data: bytes) -> str:
         return render_plain(data.decode("utf-8", "replace"), self.anomalies)
 
-    def text(self, redact: Redact | None = None) -> tuple[str, int]:
-        """The plain output, redacted by ``redact`` before any cut; and the redaction count."""
+    def text(self, redact: Redact | None = None) -> str:
+        """The plain output, redacted by ``redact`` *before* any cut (the count goes to
+        :attr:`redactions`). Redacting what this returns instead would miss a secret that
+        straddles a cut: pass the redactor."""
+        text, self.redactions = self._text(redact)
+        return text
+
+    def _text(self, redact: Redact | None) -> tuple[str, int]:
         tail_bytes = b"".join(self.tail)
         if not self.truncated:
             return _redacted(self._render(bytes(self.head) + tail_bytes), redact)

@@ -172,7 +172,7 @@ def test_output_spool_keeps_head_and_tail() -> None:
     for i in range(1000):
         sp.add(b"line %04d\n" % i)
     assert sp.total == 10_000 and sp.truncated
-    text, _ = sp.text()
+    text = sp.text()
     assert text.startswith("line 0000\n") and text.endswith("line 0999\n")
     assert "bytes of output omitted" in text
     assert len(sp.head) + sp.tail_len <= 2 * (sp.half + sp.edge) + 10
