@@ -184,3 +184,19 @@ def test_plain_text_equals_what_a_terminal_shows(lines: list[str], eol: str) -> 
     while got and not got[-1]:
         got.pop()
     assert got == shown
+
+
+_HOSTILE = st.text(alphabet=st.one_of(
+    st.sampled_from(list("\x1b\x9b\x9d\x90\x98\x9e\x9f\x9c\x07\x18\x1a\x00\r\n\t\x7f[]P\\^_;0123 m") + list(S.BIDI)),
+    st.characters(),
+), max_size=200)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_HOSTILE)
+def test_nothing_active_or_reordering_survives_sanitize(text: str) -> None:
+    for out in (S.sanitize(text), S.visible(text), S.sanitize_dropping(text)):
+        bad = [c for c in out if (ord(c) < 0x20 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0 or c in S.BIDI]
+        assert not bad, (text, out)
+    assert json.loads(S.json_escape(json.dumps(text, ensure_ascii=False))) == text
+    assert not any(c in S.json_escape(json.dumps(text, ensure_ascii=False)) for c in S.BIDI + "\x9b\x9d")
