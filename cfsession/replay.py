@@ -197,13 +197,15 @@ class PlainWriter:
     """Writes sanitised text (stdout is not a terminal and no raw stream was asked for)."""
 
     def __init__(self, out: BinaryIO) -> None:
+        from cfsession.sanitize import StreamSanitizer
+
         self.out = out
+        self._clean = StreamSanitizer()  # a sequence split between frames goes whole
 
     def __call__(self, data: str) -> None:
-        from cfsession.sanitize import sanitize_dropping
-
-        self.out.write(sanitize_dropping(data).encode("utf-8", "replace"))
+        self.out.write(self._clean.feed(data).encode("utf-8", "replace"))
         self.out.flush()
 
     def finish(self) -> None:
+        self.out.write(self._clean.flush().encode("utf-8", "replace"))
         self.out.flush()

@@ -121,6 +121,40 @@ def sanitize_dropping(text: str) -> str:
     return _SHOWN.sub(_escape, text)
 
 
+_LAST_START = re.compile("[\x1b\x90\x9b\x9d\x98\x9e\x9f][^\x1b\x90\x9b\x9d\x98\x9e\x9f]*\\Z")
+
+
+_CSI = re.compile("\x1b\\[[0-?]*[ -/]*[@-~]")
+
+
+def _unfinished(tail: str) -> bool:
+    """``tail`` (from a sequence's first character to the end) may go on in the next piece."""
+    if _ENDED.match(tail) is None:
+        return True
+    return tail.startswith("\x1b[") and _CSI.match(tail) is None  # "ESC [" alone is no CSI yet
+
+
+class StreamSanitizer:
+    """:func:`sanitize_dropping` over a stream cut anywhere (replay's frames): a sequence
+    begun at the end of one piece and ended in the next is held back until it is whole
+    (at most :data:`STRING_MAX` characters), so it is removed whole, not shown in part."""
+
+    def __init__(self) -> None:
+        self._carry = ""
+
+    def feed(self, text: str) -> str:
+        text = self._carry + text
+        self._carry = ""
+        m = _LAST_START.search(text)
+        if m is not None and len(text) - m.start() < STRING_MAX and _unfinished(m.group()):
+            text, self._carry = text[: m.start()], text[m.start() :]
+        return sanitize_dropping(text)
+
+    def flush(self) -> str:
+        text, self._carry = self._carry, ""
+        return sanitize_dropping(text)
+
+
 def _json_escape(m: re.Match[str]) -> str:
     return f"\\u{ord(m.group()):04x}"
 

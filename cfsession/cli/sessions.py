@@ -188,8 +188,7 @@ def _replay(session_id: str, speed: float, idle_limit: float | None, command: in
         with keys_cm as keys:
             replay.play(steps, writer, keys, wait=not no_wait)
     finally:
-        if to_tty or raw:
-            writer.finish()
+        writer.finish()  # the terminal put back in order; or what a plain stream held back
 
 
 def _write_file(out: Path, chunks: Iterator[bytes]) -> None:

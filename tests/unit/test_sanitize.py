@@ -200,3 +200,16 @@ def test_nothing_active_or_reordering_survives_sanitize(text: str) -> None:
         assert not bad, (text, out)
     assert json.loads(S.json_escape(json.dumps(text, ensure_ascii=False))) == text
     assert not any(c in S.json_escape(json.dumps(text, ensure_ascii=False)) for c in S.BIDI + "\x9b\x9d")
+
+
+@given(st.lists(st.integers(min_value=0, max_value=60), max_size=6))
+def test_a_sequence_split_between_replay_frames_is_removed_whole(cuts: list[int]) -> None:
+    stream = "A\x9d0;secret title\x1b\\AFTER-ST\r\nx\x1b[1;31mred\x1b[0m y\x1bP1$r\x1b\\z\n"
+    pieces, last = [], 0
+    for c in sorted(set(cuts)):
+        pieces.append(stream[last:c])
+        last = c
+    pieces.append(stream[last:])
+    s = S.StreamSanitizer()
+    out = "".join(s.feed(p) for p in pieces) + s.flush()
+    assert out == S.sanitize_dropping(stream) == "AAFTER-ST\nxred yz\n"
