@@ -15,6 +15,8 @@ unique prefix of 4+ hex digits, or ``"last"``::
     api.get_session_history(correlation_id)  # [HistoryEntry(timestamp, event_type,
                                              #   correlation_id, session_id, data)]
     api.stats(since="1w")                    # Stats                       = stats --json
+    with api.record("build", actor="agent:ci") as rec:   # record what a program runs
+        rec.run("make test", timeout=600)    # CommandRecord (cfsession.api_record)
 
 ``search`` takes FTS5 syntax (``"exact phrase"``, ``a OR b``, ``pre*``) and falls back
 to the plain words when the query is not valid FTS5; ``snippet`` marks matches as
@@ -45,12 +47,13 @@ from cfsession.index import Index
 from cfsession.store import StoreWarning
 
 if TYPE_CHECKING:
+    from cfsession.api_record import RecordingSession, record
     from cfsession.stats import Stats
 
 __all__ = [
     "CommandInfo", "HistoryEntry", "SearchHit", "SessionDetail", "SessionInfo", "Stats",
     "StoreWarning", "get_session", "get_session_history", "iter_commands", "list_sessions",
-    "parse_when", "reindex", "resolve_session_id", "search", "stats",
+    "parse_when", "record", "RecordingSession", "reindex", "resolve_session_id", "search", "stats",
 ]
 
 Warnings = list[StoreWarning]
@@ -63,6 +66,11 @@ def __getattr__(name: str) -> Any:
         from cfsession.stats import Stats
 
         return Stats
+    if name in ("record", "RecordingSession"):
+        # The recording API pulls in the recorder and sinks: only when asked for.
+        from cfsession import api_record
+
+        return getattr(api_record, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -129,12 +137,12 @@ def resolve_session_id(query: str, *, home: Path | None = None, index: Index | N
 # what keeps listing 10,000 sessions well under DESIGN.md §7's 150 ms.
 _LIST_COLUMNS = ("session_id", "name", "started_at", "ended_at", "duration_ms", "command_count",
                  "failed_count", "shell", "host", "user", "cwd", "parent_session_id",
-                 "correlation_id", "session_type", "exit_code", "complete", "pid")
+                 "correlation_id", "session_type", "exit_code", "complete", "pid", "actor")
 
 
 def _session_info(r: tuple[Any, ...]) -> SessionInfo:
     return SessionInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
-                       r[12], r[13], r[14], store.status(bool(r[15]), r[16], r[8], r[2]))
+                       r[12], r[13], r[14], store.status(bool(r[15]), r[16], r[8], r[2]), r[17])
 
 
 # -- listing ----------------------------------------------------------------------------
@@ -143,12 +151,19 @@ def list_sessions(
     limit: int | None = None,
     since: str | datetime | None = None,
     failed: bool = False,
+    actor: str | None = None,
+    cwd: str | None = None,
     home: Path | None = None,
     warnings: Warnings | None = None,
 ) -> list[SessionInfo]:
-    """Sessions, newest first. ``since``: a time or ``2h``/``3d``/``1w``/``today``/ISO date."""
+    """Sessions, newest first. ``since``: a time or ``2h``/``3d``/``1w``/``today``/ISO date.
+
+    ``actor``: ``human``, ``agent:claude-code``, or a kind (``agent`` = every ``agent:*``).
+    ``cwd``: sessions started in that directory or below.
+    """
     with open_index(home, warnings) as ix:
-        rows = ix.sessions(limit=limit, since=_since(since), failed=failed, columns=_LIST_COLUMNS)
+        rows = ix.sessions(limit=limit, since=_since(since), failed=failed, columns=_LIST_COLUMNS,
+                           actor=actor, cwd=cwd)
         return [_session_info(r) for r in rows]
 
 
@@ -220,6 +235,7 @@ def iter_commands(
     until: str | datetime | None = None,
     limit: int | None = None,
     with_output: bool = True,
+    actor: str | None = None,
     home: Path | None = None,
     warnings: Warnings | None = None,
 ) -> Iterator[CommandInfo]:
@@ -227,12 +243,13 @@ def iter_commands(
     with open_index(home, warnings) as ix:
         sid = resolve_session_id(session_id, index=ix) if session_id else None
         for r in ix.commands(session_id=sid, failed=failed, cwd=cwd, since=_since(since),
-                             until=_since(until), limit=limit, with_output=with_output):
+                             until=_since(until), limit=limit, with_output=with_output,
+                             actor=actor):
             yield CommandInfo(
                 session_id=r["session_id"], seq=r["seq"], command=r["command"],
                 exit_code=r["exit_code"], status_kind=r["status_kind"], cwd=r["cwd"],
                 started_at=r["started_at"], ended_at=r["ended_at"], duration_ms=r["duration_ms"],
-                output=r["output"],
+                output=r["output"], actor=r["actor"],
             )
 
 
@@ -243,12 +260,14 @@ def search(
     failed: bool = False,
     cwd: str | None = None,
     limit: int = 20,
+    actor: str | None = None,
     home: Path | None = None,
     warnings: Warnings | None = None,
 ) -> list[SearchHit]:
     """Full-text search (FTS5 syntax) over command lines and output, newest first."""
     return [hit for hit, _ in search_segments(query, session=session, failed=failed, cwd=cwd,
-                                              limit=limit, home=home, warnings=warnings)]
+                                              limit=limit, actor=actor, home=home,
+                                              warnings=warnings)]
 
 
 Segments = list[tuple[str, bool]]  # (text, is a match)
@@ -257,6 +276,7 @@ Segments = list[tuple[str, bool]]  # (text, is a match)
 def search_segments(
     query: str, *, session: str | None = None, failed: bool = False, cwd: str | None = None,
     limit: int = 20, home: Path | None = None, warnings: Warnings | None = None,
+    actor: str | None = None,
 ) -> list[tuple[SearchHit, Segments]]:
     """:func:`search`, plus each snippet split into plain and matching parts (for the CLI)."""
     from cfsession.text import sanitize
@@ -266,11 +286,12 @@ def search_segments(
     with open_index(home, warnings) as ix:
         sid = resolve_session_id(session, index=ix) if session else None
         try:
-            rows = ix.search(query, session_id=sid, failed=failed, cwd=cwd, limit=limit)
+            rows = ix.search(query, session_id=sid, failed=failed, cwd=cwd, limit=limit, actor=actor)
         except sqlite3.OperationalError:
             # Not valid FTS5 syntax (``foo-bar``, ``ENOENT:``): search the words as typed.
             try:
-                rows = ix.search(_quote_words(query), session_id=sid, failed=failed, cwd=cwd, limit=limit)
+                rows = ix.search(_quote_words(query), session_id=sid, failed=failed, cwd=cwd,
+                                 limit=limit, actor=actor)
             except sqlite3.OperationalError as exc:
                 raise UsageError(f"cannot search for {query!r}: {exc}",
                                  'quote the words, e.g. cfsession search \'"exit status"\'') from exc
@@ -283,7 +304,8 @@ def search_segments(
                 segments.append((text, i % 2 == 1))
         snippet = "".join(f"**{t}**" if hit else t for t, hit in segments)
         hit = SearchHit(session_id=r["session_id"], seq=r["seq"], command=r["command"],
-                        exit_code=r["exit_code"], started_at=r["started_at"], snippet=snippet)
+                        exit_code=r["exit_code"], started_at=r["started_at"], snippet=snippet,
+                        actor=r["actor"])
         out.append((hit, segments))
     return out
 
@@ -335,13 +357,13 @@ def get_session_history(
     return entries
 
 
-def stats(*, since: str | datetime | None = None, top: int = 10, home: Path | None = None,
-          warnings: Warnings | None = None) -> Stats:
+def stats(*, since: str | datetime | None = None, top: int = 10, actor: str | None = None,
+          home: Path | None = None, warnings: Warnings | None = None) -> Stats:
     """Totals, slowest and most-used commands, failure rate per program, activity per day."""
     from cfsession.stats import compute
 
     with open_index(home, warnings) as ix:
-        return compute(ix, _since(since), top=top)
+        return compute(ix, _since(since), top=top, actor=actor)
 
 
 def reindex(*, home: Path | None = None) -> int:

@@ -66,6 +66,7 @@ class SessionInfo:
     session_type: str | None
     exit_code: int | None
     status: str  # complete / incomplete (recorder died) / recording (recorder still runs)
+    actor: str | None = None  # human, agent:<name>, … (None: recorded before actors)
 
     def to_dict(self) -> dict[str, Any]:
         return _flat(self)
@@ -96,6 +97,7 @@ class CommandInfo:
     ended_at: str | None
     duration_ms: float | None
     output: str | None
+    actor: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _flat(self)
@@ -111,6 +113,7 @@ class SearchHit:
     exit_code: int | None
     started_at: str | None
     snippet: str
+    actor: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _flat(self)

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from cfsession import store
+from cfsession.actor import sql_filter
 from cfsession.index_catchup import RACY_NS, SUFFIX, CatchUp
 from cfsession.paths import FILE_MODE, ensure_dir, index_path, sessions_dir
 from cfsession.store import StoreWarning
 
 __all__ = ["INDEX_VERSION", "RACY_NS", "SUFFIX", "Index"]
 
-INDEX_VERSION = 2  # bump on any schema change: older indexes are rebuilt
+INDEX_VERSION = 3  # bump on any schema change: older indexes are rebuilt
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER);
@@ -40,18 +41,19 @@ CREATE TABLE sessions(
   command_count INTEGER NOT NULL DEFAULT 0, failed_count INTEGER NOT NULL DEFAULT 0,
   shell TEXT, shell_kind TEXT, host TEXT, user TEXT, pid INTEGER, cwd TEXT,
   parent_session_id TEXT, correlation_id TEXT, integration TEXT, exit_code INTEGER,
-  reason TEXT, complete INTEGER NOT NULL DEFAULT 0);
+  reason TEXT, complete INTEGER NOT NULL DEFAULT 0, actor TEXT);
 CREATE INDEX sessions_start ON sessions(start_epoch);
 CREATE INDEX sessions_corr ON sessions(correlation_id);
 CREATE TABLE commands(
   id INTEGER PRIMARY KEY, session_id TEXT NOT NULL, seq INTEGER, line INTEGER,
   command TEXT, program TEXT, exit_code INTEGER, failed INTEGER NOT NULL, status_kind TEXT,
   cwd TEXT, started_at TEXT, start_epoch REAL, ended_at TEXT, duration_ms REAL,
-  cast_start REAL, cast_end REAL);
+  cast_start REAL, cast_end REAL, actor TEXT);
 CREATE INDEX commands_session ON commands(session_id, seq);
 CREATE INDEX commands_start ON commands(start_epoch);
 CREATE INDEX commands_duration ON commands(duration_ms);
 CREATE INDEX commands_program ON commands(program, failed);
+CREATE INDEX commands_actor ON commands(actor);
 CREATE VIRTUAL TABLE commands_fts USING fts5(command, output, tokenize = 'unicode61 remove_diacritics 2');
 """
 _TABLES = ("meta", "files", "problems", "sessions", "commands", "commands_fts")
@@ -169,7 +171,8 @@ class Index(CatchUp):
 
     def sessions(self, *, limit: int | None = None, since: float | None = None,
                  failed: bool = False, correlation_id: str | None = None,
-                 columns: tuple[str, ...] | None = None) -> list[Any]:
+                 columns: tuple[str, ...] | None = None, actor: str | None = None,
+                 cwd: str | None = None) -> list[Any]:
         """Rows newest first: ``sqlite3.Row``, or plain tuples of ``columns`` (faster for 10k)."""
         where: list[str] = ["1"]
         params: list[Any] = []
@@ -181,6 +184,14 @@ class Index(CatchUp):
         if correlation_id is not None:
             where.append("(correlation_id = ? OR session_id = ?)")
             params += [correlation_id, correlation_id]
+        if actor is not None:
+            clause, args = sql_filter("actor", actor)
+            where.append(clause)
+            params += args
+        if cwd is not None:
+            base = cwd.rstrip("/") or "/"
+            where.append("(cwd = ? OR cwd LIKE ? ESCAPE '\\')")
+            params += [base, _like_prefix(base.rstrip("/") + "/")]
         cols = ", ".join(columns) if columns else "*"
         sql = f"SELECT {cols} FROM sessions WHERE {' AND '.join(where)} ORDER BY start_epoch DESC, session_id"
         if limit:
@@ -217,7 +228,7 @@ class Index(CatchUp):
         return row[0] if row else None
 
     def search(self, query: str, *, session_id: str | None = None, failed: bool = False,
-               cwd: str | None = None, limit: int = 20) -> list[sqlite3.Row]:
+               cwd: str | None = None, limit: int = 20, actor: str | None = None) -> list[sqlite3.Row]:
         """FTS5 matches, newest first (rowid order, so the LIMIT stops the scan early)."""
         where: list[str] = ["commands_fts MATCH ?"]
         params: list[Any] = [query]
@@ -235,8 +246,12 @@ class Index(CatchUp):
             where.append("(c.cwd = ? OR c.cwd LIKE ? ESCAPE '\\')")
             base = cwd.rstrip("/") or "/"
             params += [base, _like_prefix(base.rstrip("/") + "/")]
+        if actor is not None:
+            clause, args = sql_filter("c.actor", actor)
+            where.append(clause)
+            params += args
         sql = (
-            "SELECT c.session_id, c.seq, c.command, c.exit_code, c.started_at,"
+            "SELECT c.session_id, c.seq, c.command, c.exit_code, c.started_at, c.actor,"
             " snippet(commands_fts, -1, char(2), char(3), '…', 16) AS snippet"
             " FROM commands_fts JOIN commands c ON c.id = commands_fts.rowid"
             f" WHERE {' AND '.join(where)} ORDER BY commands_fts.rowid DESC LIMIT ?"
@@ -246,9 +261,14 @@ class Index(CatchUp):
 
     def commands(self, *, session_id: str | None = None, failed: bool = False,
                  cwd: str | None = None, since: float | None = None, until: float | None = None,
-                 limit: int | None = None, with_output: bool = False) -> Iterator[sqlite3.Row]:
+                 limit: int | None = None, with_output: bool = False,
+                 actor: str | None = None) -> Iterator[sqlite3.Row]:
         where: list[str] = ["1"]
         params: list[Any] = []
+        if actor is not None:
+            clause, args = sql_filter("c.actor", actor)
+            where.append(clause)
+            params += args
         if session_id is not None:
             where.append("c.session_id = ?")
             params.append(session_id)

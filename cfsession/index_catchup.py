@@ -54,6 +54,7 @@ class _Acc:
     last_ts: str | None = None
     end: dict[str, Any] | None = None
     integration: str | None = None
+    actor: str | None = None  # the session's; a command's own ``actor`` field wins
 
 
 class CatchUp:
@@ -200,7 +201,7 @@ class CatchUp:
         assert row is not None
         path = self.sdir / name
         reader = store.LineReader(path, row.offset)
-        acc = _Acc(row.session_id) if row.session_id else None
+        acc = _Acc(row.session_id, actor=self._actor_of(row.session_id)) if row.session_id else None
         cmds: list[tuple[Any, ...]] = []
         fts: list[tuple[Any, ...]] = []
         failed = False
@@ -237,7 +238,7 @@ class CatchUp:
             if row.lines == 0 and not reader.tail and not failed:
                 self._problem(name, None, "empty file, ignored")
         if cmds:
-            self.conn.executemany(f"INSERT INTO commands VALUES ({','.join('?' * 16)})", cmds)
+            self.conn.executemany(f"INSERT INTO commands VALUES ({','.join('?' * 17)})", cmds)
             self.conn.executemany("INSERT INTO commands_fts(rowid, command, output) VALUES (?,?,?)", fts)
         if acc is not None:
             self._finish(acc)
@@ -268,14 +269,19 @@ class CatchUp:
         self.conn.execute(
             "INSERT INTO sessions (session_id, file, name, session_type, started_at, start_epoch,"
             " last_ts, shell, shell_kind, host, user, pid, cwd, parent_session_id, correlation_id,"
-            " integration) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " integration, actor) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (sid, name, as_str(rec.get("name")), as_str(rec.get("session_type")), started,
              store.epoch(started), as_str(rec.get("ts")), as_str(rec.get("shell")),
              as_str(rec.get("shell_kind")), as_str(rec.get("host")), as_str(rec.get("user")),
              as_int(rec.get("pid")), as_str(rec.get("cwd")), as_str(rec.get("parent_session_id")),
-             as_str(rec.get("correlation_id")) or sid, as_str(rec.get("integration"))),
+             as_str(rec.get("correlation_id")) or sid, as_str(rec.get("integration")),
+             as_str(rec.get("actor"))),
         )
-        return _Acc(sid, last_ts=as_str(rec.get("ts")))
+        return _Acc(sid, last_ts=as_str(rec.get("ts")), actor=as_str(rec.get("actor")))
+
+    def _actor_of(self, session_id: str) -> str | None:
+        row = self.conn.execute("SELECT actor FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
+        return None if row is None else as_str(row[0])
 
     def _event(self, acc: _Acc, rec: store.Record, line: int, next_id: int,
                cmds: list[tuple[Any, ...]], fts: list[tuple[Any, ...]]) -> int:
@@ -293,7 +299,7 @@ class CatchUp:
                          exit_code, int(failed), as_str(rec.get("status_kind")), as_str(rec.get("cwd")),
                          started, store.epoch(started), as_str(rec.get("ended_at")),
                          as_float(rec.get("duration_ms")), as_float(rec.get("cast_start")),
-                         as_float(rec.get("cast_end"))))
+                         as_float(rec.get("cast_end")), as_str(rec.get("actor")) or acc.actor))
             fts.append((next_id, command or "", as_str(rec.get("output")) or ""))
             return next_id + 1
         if kind == "session_end":

@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
+from cfsession.echo_hold import EchoHold, scrub
 from cfsession.segmenter import Mark
 from cfsession.sinks import Record, Sink
 from cfsession.sinks.cast import CastWriter
@@ -22,6 +23,7 @@ from cfsession.text import render_plain
 Redact = Callable[[str], "tuple[str, int]"]
 WarningCallback = Callable[[str, str], None]
 
+TITLE_WINDOW = 8192  # bytes after a typed secret's command starts that may hold a title
 ECHO_KEEP = 4096  # bytes of prompt+echo kept to disambiguate a stale history entry
 _ALT_ON = (b"\x1b[?1049h", b"\x1b[?1047h", b"\x1b[?47h")
 
@@ -103,6 +105,14 @@ class Session:
         self.on_hello: Callable[[], object] | None = None
         self.paused_at: float | None = None  # capture stopped (pause key / cfsession pause)
         self._skipped = 0
+        # Fields added to every command record (the recording API's ``actor``).
+        self.command_fields: dict[str, object] = {}
+        # The .cast output of a prompt and its typing, held until the command line is
+        # known (echo_hold.py: a secret typed with edits is redrawn redacted).
+        self._hold = EchoHold()
+        self._typed: list[str] = []  # secrets the last prompt region held (echo_hold.scrub)
+        self._typed_left = 0  # bytes of the command's output still scrubbed of them
+        self.echo_redraws = 0
 
     # -- helpers -------------------------------------------------------------------------
     def ts(self, t: float) -> str:
@@ -126,7 +136,16 @@ class Session:
         if self.paused_at is not None:
             return  # passed through to the terminal, recorded nowhere
         if self.cast is not None:
-            self.cast.output(data, t)
+            if not self._hold.active:
+                if self._typed:  # a window title with the command line comes first
+                    self._typed_left -= len(data)
+                    self.cast.output(scrub(data, self._typed) if b"\x1b" in data else data, t)
+                    if self._typed_left <= 0:
+                        self._typed = []
+                else:
+                    self.cast.output(data, t)
+            elif not self._hold.add(data, t):
+                self._release_echo(None)  # a prompt left open under output: stop holding
         cmd = self.current
         if cmd is not None:
             cmd.spool.add(data)
@@ -154,6 +173,8 @@ class Session:
                 return
             m = joined
         ev = m.event
+        if self._hold.active and ev != "C":
+            self._release_echo(None)  # the line was abandoned (Ctrl-C, empty, …)
         if ev == "H":
             self._hello(m, t)
         elif ev == "C":
@@ -171,6 +192,9 @@ class Session:
         elif ev == "A":
             self._settle(t)
             self._new_prompt(t)
+            self._typed = []
+            if self.cast is not None and self.redact is not None and not self.boundaries_only:
+                self._hold.start()
         elif ev == "B":
             self._new_prompt(t)
             if self.boundaries_only and self.current is None:
@@ -180,6 +204,13 @@ class Session:
                 st = m.fields.get("st")
                 self._close(t, int(st) if st and st.lstrip("-").isdigit() else None, None)
             self._settle(t)
+
+    def _release_echo(self, text: str | None) -> None:
+        if self._hold.active and self.cast is not None:
+            found = self._hold.release(self.cast, text, self.redact)
+            if found:
+                self.echo_redraws += 1
+                self._typed, self._typed_left = found, TITLE_WINDOW
 
     def _new_prompt(self, t: float) -> None:
         self._between = OutputSpool(self.output_cap)
@@ -236,6 +267,11 @@ class Session:
             text, src = self._resolve_stale(text)
         elif src == "hidden":
             text = None
+        if f.get("late") == "1" and self._hold.active and self.cast is not None:
+            # Reported at the next prompt: the region holds the command's output too,
+            # which must not be redrawn as a prompt line; the stream redactor has it.
+            self._hold.release(self.cast, None, None)
+        self._release_echo(text if text is not None else f.get("cmd"))
         if f.get("late") == "1":
             # Reported at the next prompt (pwsh without PSReadLine): the command began at
             # the previous prompt and its output is what came since.
@@ -356,6 +392,8 @@ class Session:
             "cast_sha256": digest[0],
             "cast_bytes": digest[1],
         }
+        if self.command_fields:
+            rec.update(self.command_fields)
         self.emit(rec)
 
     # -- pause / resume -------------------------------------------------------------------------
@@ -363,6 +401,7 @@ class Session:
         """Stop capturing (output still reaches the terminal); a ``gap`` event says so."""
         if self.paused_at is not None:
             return
+        self._release_echo(None)
         if self.cast is not None:
             self.cast.marker("[cfsession: recording paused]", t)
         self.event("gap", t, state="paused")
@@ -382,13 +421,16 @@ class Session:
         (self.resume if self.paused_at is not None else self.pause)(t)
 
     def resize(self, cols: int, rows: int, t: float) -> None:
-        if self.cast is not None:
+        if self._hold.active:
+            self._hold.add_resize(cols, rows, t)  # in order with the held output
+        elif self.cast is not None:
             self.cast.resize(cols, rows, t)
         self.event("resize", t, cols=cols, rows=rows)
 
     # -- end of session -------------------------------------------------------------------------
     def finish(self, t: float, exit_code: int | None, reason: str) -> None:
         """Close what is open and write ``session_end``."""
+        self._release_echo(None)
         self.resume(t)
         cmd = self.current
         if cmd is not None:

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from cfsession.actor import sql_filter
 from cfsession.index import Index
 
 
@@ -61,8 +62,21 @@ class Stats:
 DAYS = 14
 
 
-def _aggregates(index: Index, since: float | None, top: int) -> dict[str, Any]:
-    cond, p = ("start_epoch >= ?", (since,)) if since is not None else ("1", ())
+def _aggregates(index: Index, since: float | None, top: int,
+                actor: str | None = None) -> dict[str, Any]:
+    conds: list[str] = ["1"]
+    args: list[Any] = []
+    # The actor filter alone, for the activity chart's own window.
+    who, who_p = "", tuple[str, ...]()
+    if since is not None:
+        conds.append("start_epoch >= ?")
+        args.append(since)
+    if actor is not None:
+        clause, more = sql_filter("actor", actor)
+        conds.append(clause)
+        args += more
+        who, who_p = " AND " + clause, tuple(more)
+    cond, p = " AND ".join(conds), tuple(args)
     q = index.query
     # Per-day activity only for the last DAYS days that have commands: an index range,
     # not a date() over a million rows.
@@ -71,7 +85,7 @@ def _aggregates(index: Index, since: float | None, top: int) -> dict[str, Any]:
     totals = (
         q("SELECT count(*) AS n, coalesce(sum(failed), 0) AS failed FROM commands"
           f" WHERE {cond}", p).fetchone()
-        if since is not None  # all time: the per-session counts already sum it up
+        if since is not None or actor is not None  # all time: the per-session counts sum it up
         else q("SELECT coalesce(sum(command_count), 0) AS n, coalesce(sum(failed_count), 0)"
                " AS failed FROM sessions").fetchone()
     )
@@ -86,14 +100,15 @@ def _aggregates(index: Index, since: float | None, top: int) -> dict[str, Any]:
         "programs": q("SELECT program, count(*) AS n, sum(failed) AS failed FROM commands"
                       f" WHERE {cond} AND program IS NOT NULL GROUP BY program", p).fetchall(),
         "days": q("SELECT date(start_epoch, 'unixepoch', 'localtime') AS day, count(*) AS n,"
-                  " sum(failed) AS failed FROM commands WHERE start_epoch >= ?"
-                  f" GROUP BY day ORDER BY day DESC LIMIT {DAYS}", (day_from,)).fetchall(),
+                  f" sum(failed) AS failed FROM commands WHERE start_epoch >= ?{who}"
+                  f" GROUP BY day ORDER BY day DESC LIMIT {DAYS}", (day_from, *who_p)).fetchall(),
     }
 
 
-def compute(index: Index, since: float | None = None, top: int = 10) -> Stats:
-    """Stats of the commands (and sessions) started at or after ``since``."""
-    raw = _aggregates(index, since, top)
+def compute(index: Index, since: float | None = None, top: int = 10,
+            actor: str | None = None) -> Stats:
+    """Stats of the commands (and sessions) started at or after ``since`` (by ``actor``)."""
+    raw = _aggregates(index, since, top, actor)
     n, failed = int(raw["totals"]["n"]), int(raw["totals"]["failed"])
     sessions, ms = int(raw["sessions"]["n"]), float(raw["sessions"]["ms"])
     programs = [

@@ -16,8 +16,9 @@ Workloads: ``bulk`` (``cat`` of a 100 MiB text file, ``yes | head -c 10M``; reco
 stdin is an idle outer PTY, stdout /dev/null; CPU and peak RSS from ``wait4``), ``cmds``
 (1,000 ``echo i`` typed into an interactive bash, then zsh and fish; ms per command),
 ``startup`` (launch to first prompt), ``rss`` (one cfsession run over >= 1 GiB of output: peak RSS stays flat),
-``export`` (peak RSS of export in every streamed format and of replay, 1 GiB .cast: scripts/bench_readback.py),
-``etw`` and ``store`` (``scripts/bench_etw.py`` / ``scripts/bench_store.py`` when present).
+``etw`` and ``store`` (``scripts/bench_etw.py`` / ``scripts/bench_store.py`` when present),
+``storm`` (``scripts/bench_storm.py``: a flood of secret shapes under ~50 resizes a second),
+``export`` (peak RSS of export in every streamed format and of replay, 1 GiB .cast: scripts/bench_readback.py).
 The interactive bash of every variant reads the same hermetic ``HOME/.bashrc`` (it sets
 ``PS1``); cfsession injects its hooks but keeps that prompt.
 
@@ -727,11 +728,13 @@ def pick(d: dict[str, Any], *must: str, avoid: tuple[str, ...] = ()) -> float | 
 def run_helpers(
     ctx: dict[str, Any], a: argparse.Namespace, res: dict[str, Any], which: str
 ) -> None:
-    name, call = (
-        ("bench_etw", lambda m: m.run(a.etw_n))
-        if which == "etw"
-        else ("bench_store", lambda m: m.run(a.sessions, a.commands))
-    )
+    calls: dict[str, tuple[str, Any]] = {
+        "etw": ("bench_etw", lambda m: m.run(a.etw_n)),
+        "store": ("bench_store", lambda m: m.run(a.sessions, a.commands)),
+        # a flood of secret shapes under ~50 SIGWINCH/s, both bookkeeping modes
+        "storm": ("bench_storm", lambda m: m.run(60_000 if a.quick else 300_000)),
+    }
+    name, call = calls[which]
     try:
         mod = _script_module(name)
         if mod is None:
@@ -925,7 +928,7 @@ def print_summary(rows: list[dict[str, Any]], quick: bool) -> None:
 
 
 # ------------------------------------------------------------------------------ main
-WORKLOADS = ("bulk", "cmds", "startup", "rss", "etw", "store", "export")
+WORKLOADS = ("bulk", "cmds", "startup", "rss", "etw", "store", "storm", "export")
 
 
 def parse_size(text: str) -> int:
@@ -1125,6 +1128,7 @@ def main(argv: list[str] | None = None) -> int:
             "rss": run_rss,
             "etw": lambda c, a, r: run_helpers(c, a, r, "etw"),
             "store": lambda c, a, r: run_helpers(c, a, r, "store"),
+            "storm": lambda c, a, r: run_helpers(c, a, r, "storm"),
             "export": run_readback,
         }
         for w in a.workloads:

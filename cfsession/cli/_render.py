@@ -181,7 +181,8 @@ class ListResult(NamedTuple):
     note: str | None  # "N of M sessions; --limit 0 shows all" when the list was cut
 
 
-def fetch_list(limit: int | None, since: str | None, failed: bool, as_json: bool) -> ListResult | None:
+def fetch_list(limit: int | None, since: str | None, failed: bool, as_json: bool,
+               actor: str | None = None) -> ListResult | None:
     """The ``list`` command's library call, shared by the Typer and the fast path.
 
     Prints the JSON itself (and returns None) for ``--json``; otherwise the sessions for
@@ -191,7 +192,8 @@ def fetch_list(limit: int | None, since: str | None, failed: bool, as_json: bool
 
     warnings: list[Any] = []
     n = limit if limit is not None else (0 if as_json else LIST_DEFAULT)
-    sessions = api.list_sessions(limit=n or None, since=since, failed=failed, warnings=warnings)
+    sessions = api.list_sessions(limit=n or None, since=since, failed=failed, actor=actor,
+                                 warnings=warnings)
     warn(warnings)
     if as_json:
         emit_json([s.to_dict() for s in sessions])
@@ -199,7 +201,7 @@ def fetch_list(limit: int | None, since: str | None, failed: bool, as_json: bool
     note = None
     if n and len(sessions) == n:
         total = api.count_sessions()
-        if total > n and not (since or failed):
+        if total > n and not (since or failed or actor):
             note = f"{n} of {total} sessions; --limit 0 shows all"
     return ListResult(sessions, note)
 
@@ -253,6 +255,7 @@ def render_show(detail: Any, output: bool) -> None:
         ("started", f"{_when(s.get('started_at'))}  ({_dur(s.get('duration_ms'))})"),
         ("host", f"{s.get('user') or '?'}@{s.get('host') or '?'}"),
         ("shell", s.get("shell")),
+        ("actor", s.get("actor")),
         ("cwd", _home_path(s.get("cwd"))),
         ("commands", f"{s['command_count']} ({s['failed_count']} failed)"),
         ("parent", s.get("parent_session_id")),

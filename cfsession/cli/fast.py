@@ -20,10 +20,11 @@ from typing import Any
 # option -> name of the value it sets; None marks a flag (no value)
 _LIST_OPTIONS: dict[str, str | None] = {
     "--limit": "limit", "-n": "limit", "--since": "since", "--failed": None, "--json": None,
+    "--actor": "actor",
 }
 _SEARCH_OPTIONS: dict[str, str | None] = {
     "--session": "session", "--failed": None, "--cwd": "cwd", "--limit": "limit", "-n": "limit",
-    "--json": None,
+    "--json": None, "--actor": "actor",
 }
 
 
@@ -46,13 +47,14 @@ def run(args: list[str]) -> int | None:
     if args[0] == "list":
         return _common.guarded(
             lambda: _list(None if limit is None else int(limit), values.get("since"),
-                          "--failed" in flags, "--json" in flags),
+                          "--failed" in flags, "--json" in flags, values.get("actor")),
             lambda: False,
         )
     assert query is not None
     return _common.guarded(
         lambda: _search(query, values.get("session"), "--failed" in flags, values.get("cwd"),
-                        None if limit is None else int(limit), "--json" in flags),
+                        None if limit is None else int(limit), "--json" in flags,
+                        values.get("actor")),
         lambda: False,
     )
 
@@ -94,10 +96,11 @@ def _parse(argv: list[str], options: dict[str, str | None],
     return values, flags, query
 
 
-def _list(limit: int | None, since: str | None, failed: bool, as_json: bool) -> int:
+def _list(limit: int | None, since: str | None, failed: bool, as_json: bool,
+          actor: str | None = None) -> int:
     from cfsession.cli._render import NO_SESSIONS, fetch_list, list_view
 
-    got = fetch_list(limit, since, failed, as_json)
+    got = fetch_list(limit, since, failed, as_json, actor=actor)
     if got is None:
         return 0
     out = _Out()
@@ -112,7 +115,7 @@ def _list(limit: int | None, since: str | None, failed: bool, as_json: bool) -> 
 
 
 def _search(query: str, session: str | None, failed: bool, cwd: str | None,
-            limit: int | None, as_json: bool) -> int:
+            limit: int | None, as_json: bool, actor: str | None = None) -> int:
     import os
 
     from cfsession import api
@@ -121,7 +124,8 @@ def _search(query: str, session: str | None, failed: bool, cwd: str | None,
     warnings: list[Any] = []
     cwd_abs = os.path.abspath(os.path.expanduser(cwd)) if cwd else None
     hits = api.search_segments(query, session=session, failed=failed, cwd=cwd_abs,
-                               limit=SEARCH_DEFAULT if limit is None else limit, warnings=warnings)
+                               limit=SEARCH_DEFAULT if limit is None else limit, warnings=warnings,
+                               actor=actor)
     warn(warnings)
     if as_json:
         emit_json([h.to_dict() for h, _ in hits])

@@ -45,10 +45,11 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(None, "--limit", "-n", help=f"At most N sessions (table default {LIST_DEFAULT}; 0 = all)."),
         since: str = typer.Option(None, "--since", help="Only sessions started after WHEN: 2h, 3d, 1w, today, 2024-05-01."),
         failed: bool = typer.Option(False, "--failed", help="Only sessions with a failed command."),
+        actor: str = typer.Option(None, "--actor", help="Only ACTOR's: human, agent:NAME, or agent (any agent)."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON (every session unless --limit)."),
     ) -> None:
         """List recorded sessions, newest first."""
-        got = fetch_list(limit, since, failed, as_json)
+        got = fetch_list(limit, since, failed, as_json, actor=actor)
         if got is None:
             return
         con = _common.console()
@@ -98,6 +99,7 @@ def register(app: typer.Typer) -> None:
         failed: bool = typer.Option(False, "--failed", help="Only commands that failed."),
         cwd: str = typer.Option(None, "--cwd", help="Only commands run in DIR or below."),
         limit: int = typer.Option(SEARCH_DEFAULT, "--limit", "-n", min=1, help="At most N matches."),
+        actor: str = typer.Option(None, "--actor", help="Only ACTOR's: human, agent:NAME, or agent (any agent)."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Search command lines and their output across sessions, newest first."""
@@ -106,7 +108,7 @@ def register(app: typer.Typer) -> None:
         warnings: list[Any] = []
         cwd_abs = os.path.abspath(os.path.expanduser(cwd)) if cwd else None
         hits = api.search_segments(query, session=session, failed=failed, cwd=cwd_abs,
-                                   limit=limit, warnings=warnings)
+                                   limit=limit, warnings=warnings, actor=actor)
         warn(warnings)
         if as_json:
             emit_json([h.to_dict() for h, _ in hits])
@@ -127,13 +129,14 @@ def register(app: typer.Typer) -> None:
     @app.command("stats")
     def stats(
         since: str = typer.Option(None, "--since", help="Only commands after WHEN: 2h, 3d, 1w, today, 2024-05-01."),
+        actor: str = typer.Option(None, "--actor", help="Only ACTOR's: human, agent:NAME, or agent (any agent)."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Commands run, failure rates, slowest and most-used commands, time recorded."""
         from cfsession import api
 
         warnings: list[Any] = []
-        result = api.stats(since=since, warnings=warnings)
+        result = api.stats(since=since, actor=actor, warnings=warnings)
         warn(warnings)
         if as_json:
             emit_json(result.to_dict())

@@ -23,10 +23,16 @@ import os
 import select
 import signal
 import struct
+import sys
 from typing import Any
 
-_HEAD = struct.Struct("<cdI")  # kind, time, payload length
+# A frame: tag, kind, time, payload length | payload | tag. The tag is 8 random bytes
+# drawn at fork time, so no output can forge it; the trailing copy proves the payload was
+# not cut into by another write. A frame that does not check out is a framing error: the
+# child says so in the JSONL, looks for the next tag and goes on (recorder/framing.py).
+_HEAD = struct.Struct("<8scdI")
 _DATA, _CALL = b"o", b"c"
+MAX_FRAME = 64 << 20  # no frame is this large (a burst is 256 KiB): a longer one is corrupt
 PIPE_SIZE = 1 << 20  # room for 4 bursts of output before the loop waits for the child
 REPLY_TIMEOUT_S = 30.0
 BATCH_FLUSH = 64 * 1024  # a piece of output this large is sent at once
@@ -56,6 +62,7 @@ def start(session: Any, sinks: list[Any], close_fds: list[int], warn: Any, raw: 
         fcntl.fcntl(req_w, fcntl.F_SETPIPE_SZ, PIPE_SIZE)  # the default 64 KiB also works
     except (ImportError, AttributeError, OSError):  # F_SETPIPE_SZ is Linux-only
         pass
+    tag = os.urandom(8)
     try:
         pid = os.fork()
     except OSError:
@@ -73,7 +80,7 @@ def start(session: Any, sinks: list[Any], close_fds: list[int], warn: Any, raw: 
                 except OSError:
                     pass
             warn.raw = raw
-            _serve(session, sinks, req_r, rep_w)
+            _serve(session, sinks, req_r, rep_w, tag)
         except BaseException:
             code = 70
         finally:
@@ -81,10 +88,11 @@ def start(session: Any, sinks: list[Any], close_fds: list[int], warn: Any, raw: 
     os.close(req_r)
     os.close(rep_w)
     warn.session = None  # the child writes the files from now on; never both
-    return Remote(pid, req_w, rep_r, session.cast is not None, warn)
+    return Remote(pid, req_w, rep_r, session.cast is not None, warn, tag)
 
 
-def _serve(session: Any, sinks: list[Any], rfd: int, wfd: int) -> None:
+def _serve(session: Any, sinks: list[Any], rfd: int, wfd: int, tag: bytes) -> None:
+    from cfsession.recorder.framing import Lost, read_frames
     from cfsession.segmenter import Mark
 
     for name in _IGNORED:  # the parent decides when the session ends, and says so
@@ -92,40 +100,61 @@ def _serve(session: Any, sinks: list[Any], rfd: int, wfd: int) -> None:
         if sig is not None:
             signal.signal(sig, signal.SIG_IGN)
     failed = False
-    with os.fdopen(rfd, "rb", buffering=PIPE_SIZE) as f:
-        while True:
-            head = f.read(_HEAD.size)
-            if len(head) < _HEAD.size:
-                break  # the parent is gone: keep what was written
-            kind, t, n = _HEAD.unpack(head)
-            payload = f.read(n)
-            try:
-                if kind == _DATA:
-                    session.data(payload, t)
-                    continue
-                name, args = marshal.loads(payload)
-                if name == "mark":
-                    session.mark(Mark(*args[0]), args[1])
-                elif name == "finish":
-                    session.finish(*args)
-                    _close(sinks)
-                    _reply(wfd, session, sinks)
-                    return
-                elif name == "no_hello":
-                    if not session.active:
-                        session.no_hello(*args)
-                elif name == "tick":
-                    if session.cast is not None:
-                        session.cast.tick(*args)
-                else:
-                    getattr(session, name)(*args)
-            except Exception as exc:  # a bug here must not stop the recording of the rest
-                if not failed and session.on_warning is not None:
-                    failed = True
-                    session.on_warning("bookkeeping", f"internal error while recording: {type(exc).__name__}: {exc}")
+    lost_frames = lost_bytes = 0
+    t_last = 0.0
+    for frame in read_frames(rfd, tag, _HEAD, (_DATA, _CALL), MAX_FRAME):
+        if isinstance(frame, Lost):
+            # Never apply bytes that did not come in a whole frame: they would reach the
+            # .cast as screen output. Say in the JSONL what was lost, and go on.
+            lost_frames += 1
+            lost_bytes += frame.size
+            _framing_warning(session, t_last, lost_frames, lost_bytes)
+            continue
+        kind, t, payload = frame
+        try:
+            if kind == _DATA:
+                t_last = t
+                session.data(payload, t)
+                continue
+            name, args = marshal.loads(payload)
+            if name == "mark":
+                session.mark(Mark(*args[0]), args[1])
+            elif name == "finish":
+                session.finish(*args)
+                _close(sinks)
+                _reply(wfd, session, sinks)
+                return
+            elif name == "no_hello":
+                if not session.active:
+                    session.no_hello(*args)
+            elif name == "tick":
+                if session.cast is not None:
+                    session.cast.tick(*args)
+            else:
+                getattr(session, name)(*args)
+        except Exception as exc:  # a bug here must not stop the recording of the rest
+            if not failed and session.on_warning is not None:
+                failed = True
+                session.on_warning("bookkeeping", f"internal error while recording: {type(exc).__name__}: {exc}")
     if session.cast is not None:
         session.cast.close()
     _close(sinks)
+
+
+def _framing_warning(session: Any, t: float, frames: int, size: int) -> None:
+    """A ``warning`` record per framing error (the Warner would keep only the first)."""
+    msg = f"the recorder's pipe to its bookkeeper lost {size} bytes ({frames} frame(s) so far); that output is missing"
+    try:
+        session.event("warning", t, code="bookkeeping_framing", message=msg, lost_bytes=size)
+    except Exception:  # the warning path itself must never stop the recording
+        pass
+    if frames == 1:  # one line on the terminal (the record above has the detail)
+        end = "\r\n" if getattr(session.on_warning, "raw", False) else "\n"
+        try:
+            sys.stderr.write(f"cfsession: warning: {msg}{end}")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
 
 
 def _close(sinks: list[Any]) -> None:
@@ -142,6 +171,7 @@ def summary(session: Any, sinks: list[Any]) -> dict[str, Any]:
         "saved": jsonl is not None and jsonl.failed is None,
         "path": str(jsonl.path) if jsonl is not None else None,
         "last_hash": jsonl.last_hash if jsonl is not None else None,
+        "lost_records": getattr(jsonl, "lost_records", 0),
     }
 
 
@@ -156,10 +186,12 @@ def _reply(wfd: int, session: Any, sinks: list[Any]) -> None:
 class Remote:
     """The parent's side: the Session methods the loop calls, written to the child."""
 
-    def __init__(self, pid: int, wfd: int, rfd: int, has_cast: bool, warn: Any) -> None:
+    def __init__(self, pid: int, wfd: int, rfd: int, has_cast: bool, warn: Any, tag: bytes = b"\0" * 8) -> None:
         self.pid, self._wfd, self._rfd = pid, wfd, rfd
         self._warn = warn
+        self._tag = tag
         self.broken = False
+        self._writing = False  # a write is under way: nothing else may reach the pipe
         self._batch: list[bytes] = []  # data and marks of one settle of the loop, sent at once
         self.cast = self if has_cast else None  # the loop calls session.cast.tick(t)
 
@@ -167,20 +199,30 @@ class Remote:
     active = False  # the child checks: no_hello is sent and applied only if still inactive
 
     def data(self, data: bytes, t: float) -> None:
-        self._batch += (_HEAD.pack(_DATA, t, len(data)), data)
+        self._batch += (_HEAD.pack(self._tag, _DATA, t, len(data)), data, self._tag)
         if len(data) >= BATCH_FLUSH:  # volume: no point holding it back
             self.end_batch()
 
     def mark(self, m: Any, t: float) -> None:
         payload = marshal.dumps(("mark", ((m.event, m.seq, dict(m.fields)), t)))
-        self._batch += (_HEAD.pack(_CALL, 0.0, len(payload)), payload)
+        self._batch += (_HEAD.pack(self._tag, _CALL, 0.0, len(payload)), payload, self._tag)
 
     def end_batch(self) -> None:
         """One write for what the loop's bookkeeping pass handed over (one wake-up of the
-        child per pass rather than per piece)."""
-        if self._batch:
-            batch, self._batch = self._batch, []
-            self._write(batch)
+        child per pass rather than per piece).
+
+        Frames never interleave: a call made while a write is under way (only a signal
+        handler could make one, and the loop's handlers do no I/O) joins the batch that
+        this write sends next, after the frame being written is complete."""
+        if self._writing:
+            return
+        self._writing = True
+        try:
+            while self._batch and not self.broken:
+                batch, self._batch = self._batch, []
+                self._write(batch)
+        finally:
+            self._writing = False
 
     def resize(self, cols: int, rows: int, t: float) -> None:
         self._call("resize", cols, rows, t)
@@ -238,7 +280,7 @@ class Remote:
         except Exception as exc:  # a bug: lose this call, not the session
             self._warn("bookkeeping", f"internal error while recording: {type(exc).__name__}: {exc}")
             return
-        self._batch += (_HEAD.pack(_CALL, 0.0, len(payload)), payload)
+        self._batch += (_HEAD.pack(self._tag, _CALL, 0.0, len(payload)), payload, self._tag)
         self.end_batch()  # resize, pause, tick, …: now, after what came before them
 
     def _write(self, parts: list[bytes]) -> None:

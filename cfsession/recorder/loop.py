@@ -3,7 +3,10 @@
 One thread, one ``select``. Output is written to the user's terminal *before* any
 bookkeeping (latency first). Signals arrive through ``signal.set_wakeup_fd`` so a resize
 is applied at once even while ``select`` waits (PEP 475 retries a bare ``select`` after a
-handler that only sets a flag — SHELL_INTEGRATION.md §4.3). The session ends when the
+handler that only sets a flag — SHELL_INTEGRATION.md §4.3). The handler itself only queues
+the signal: a handler runs between any two bytecodes, so I/O there could cut into a write
+of the loop's own (the bookkeeping pipe's frames, the JSONL chain); the loop applies a
+resize right after ``select`` returns, between frames. The session ends when the
 shell exits (``waitpid``), not at EOF: a disowned job may hold the PTY open.
 """
 
@@ -32,6 +35,7 @@ TERM_GRACE_S = 1.0
 _HANDLED = ("SIGWINCH", "SIGCHLD", "SIGTERM", "SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 # `cfsession pause` / `cfsession resume` inside the session (POSIX).
 _SIGCHLD = getattr(signal, "SIGCHLD", None)  # None on Windows: poll the child every turn
+_SIGWINCH = getattr(signal, "SIGWINCH", None)
 _PAUSE = getattr(signal, "SIGUSR1", None)
 _RESUME = getattr(signal, "SIGUSR2", None)
 # Signals that end the recording (those this platform has).
@@ -125,8 +129,8 @@ class Loop:
         self._signals.append(signum)
         if signum == _SIGCHLD:
             self._child_changed = True
-        elif signum == getattr(signal, "SIGWINCH", -1):
-            self._resize()  # at once, in the handler (§4.3)
+        # Nothing else here: no I/O in a handler (see the module's docstring). The wakeup
+        # fd ends the loop's select, and _handle_signals applies what was queued.
 
     def _resize(self, size: tuple[int, int] | None = None) -> None:
         if self.get_size is None:
@@ -135,6 +139,7 @@ class Loop:
         if size != self._size:
             self._size = size
             self.pty.resize(*size)
+            self._settle_deferred()  # output that came before the resize is recorded first
             self.session.resize(size[0], size[1], self.now())
 
     # -- I/O --------------------------------------------------------------------------------
@@ -345,7 +350,11 @@ class Loop:
         """Act on the signals the handler queued; (reason, signal) if one ends the session."""
         ended = None
         sigs, self._signals = self._signals, []
+        if _SIGWINCH in sigs:
+            self._resize()  # one resize for a storm of them: the size now is what counts
         for s in sigs:
+            if s in (_SIGWINCH, _SIGCHLD):
+                continue
             if s in _ENDING or (s == signal.SIGINT and not self.forward_sigint):
                 ended = ("hangup" if s == getattr(signal, "SIGHUP", None) else "signal", s)
                 self._end_child()

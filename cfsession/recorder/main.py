@@ -263,6 +263,7 @@ def main(argv: list[str]) -> int:
 
 def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one place on purpose
     from cfsession import shell as shell_mod
+    from cfsession.actor import detect as detect_actor
     from cfsession.recorder import bookkeeper
     from cfsession.recorder import pty as platform_io
     from cfsession.recorder.loop import Loop
@@ -380,6 +381,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
             "etw": getattr(etw, "status", "unavailable: emitter not installed"),
             "integration": integration,
             "command_argv": argv_record,
+            "actor": detect_actor(env=env, interactive=term.is_tty),
         }
     )
 
@@ -470,6 +472,8 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
         else:
             saved = summary["saved"]
             where = f"{summary['path']} (final hash {summary['last_hash'][:16]})" if saved else "(not saved)"
+            if saved and summary.get("lost_records"):
+                where += f"; {summary['lost_records']} earlier records were lost with a deleted file"
             sys.stderr.write(
                 f"cfsession: session {session_id}: {summary['command_count']} commands, "
                 f"{summary['failed_count']} failed — {where}\n"

@@ -140,3 +140,41 @@ def record_filter(platform: str | None = None) -> Callable[[bytes], bytes] | Non
 
         return StartupFilter().feed
     return None
+
+
+# -- one command, not a shell (the recording API) ---------------------------------------------
+def command_argv(cmd: str, env: Mapping[str, str], platform: str | None = None) -> list[str]:
+    """``cmd`` run by the platform's command interpreter: ``/bin/sh -c`` or ``cmd.exe /c``."""
+    if (platform or sys.platform) == "win32":
+        return [env.get("COMSPEC") or "cmd.exe", "/d", "/s", "/c", cmd]
+    return ["/bin/sh", "-c", cmd]
+
+
+def new_group_kwargs(platform: str | None = None) -> dict[str, object]:
+    """``subprocess.Popen`` arguments that put the child in a group of its own."""
+    if (platform or sys.platform) == "win32":
+        import subprocess
+
+        return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)}
+    return {"start_new_session": True}
+
+
+def kill_group(pid: int, fallback: Callable[[], object], platform: str | None = None) -> None:
+    """Kill the process group led by ``pid`` (a PTY child leads its own session on POSIX).
+
+    Windows has no process groups to signal: ``fallback`` (the child's own kill) runs there,
+    and whenever the group is already gone.
+    """
+    if (platform or sys.platform) != "win32":
+        import os
+        import signal
+
+        try:
+            os.killpg(pid, signal.SIGKILL)
+            return
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        fallback()
+    except Exception:
+        pass

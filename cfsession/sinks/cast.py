@@ -17,7 +17,7 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Protocol
 
-from cfsession.paths import open_private
+from cfsession.paths import ensure_dir, open_private
 from cfsession.sinks import WarningCallback
 
 COALESCE_S = 0.010
@@ -84,10 +84,13 @@ class CastWriter:
         self._on_warning = on_warning
         self._redact = redact
         self.failed: str | None = None
+        self.cols, self.rows = int(cols), int(rows)  # the size now (echo redraw, a new file)
         header: dict[str, object] = {"version": 2, "width": int(cols), "height": int(rows), "timestamp": int(timestamp)}
         header["title"] = title
         header["env"] = env
-        self._buf.append((json.dumps(header, ensure_ascii=False) + "\n").encode("utf-8", "replace"))
+        self._header = header
+        self._buf.append(self._header_line())
+        self.restarts = 0  # times the file was deleted and made anew
         self.flush()
 
     # -- events ---------------------------------------------------------------------------
@@ -124,6 +127,7 @@ class CastWriter:
         self._buf.append(_event(max(t, self._pending_t), "m", label))
 
     def resize(self, cols: int, rows: int, t: float) -> None:
+        self.cols, self.rows = int(cols), int(rows)
         self._emit_pending()
         self._buf.append(_event(max(t, self._pending_t), "r", f"{cols}x{rows}"))
 
@@ -152,9 +156,13 @@ class CastWriter:
             self._buf.clear()
             self._buf_len = 0
             return
+        if self._deleted():
+            self._reopen(t if t is not None else self._pending_t)
         data = b"".join(self._buf)
         self._buf.clear()
         self._buf_len = 0
+        if self._fd is None:
+            return
         try:
             view = memoryview(data)
             while view:
@@ -169,6 +177,39 @@ class CastWriter:
             return
         self._sha.update(data)
         self._bytes += len(data)
+
+    def _header_line(self) -> bytes:
+        return (json.dumps(self._header, ensure_ascii=False) + "\n").encode("utf-8", "replace")
+
+    def _deleted(self) -> bool:
+        try:
+            return self._fd is not None and os.fstat(self._fd).st_nlink == 0
+        except OSError:
+            return False
+
+    def _reopen(self, t: float) -> None:
+        """The .cast was deleted while recording: start it anew at the same path (header,
+        then a marker saying the earlier part is lost); the digest covers the new file."""
+        self._close_fd(sync=False)
+        try:
+            for d in (self.path.parent.parent, self.path.parent):
+                if not d.is_dir():
+                    ensure_dir(d)  # 0700, and refused if someone else owns it
+            self._fd = open_private(self.path, "wb")
+        except Exception as exc:  # OSError, or CfsessionError from ensure_dir
+            errno_ = getattr(exc, "errno", None)
+            self.failed = os.strerror(errno_) if errno_ else str(exc)
+            if self._on_warning:
+                self._on_warning("store_write_failed", f"cannot write {self.path}: {self.failed}; recording stopped, your shell goes on")
+            return
+        self._sha = hashlib.sha256()
+        self._bytes = 0
+        self.restarts += 1
+        note = _event(t, "m", "[cfsession: the recording before this point was lost: its file was deleted]")
+        self._header.update(width=self.cols, height=self.rows)  # the new file starts at today's size
+        self._buf[:0] = [self._header_line(), note]
+        if self._on_warning:
+            self._on_warning("cast_deleted", f"{self.path} was deleted while recording; the rest goes to a new file of the same name")
 
     @property
     def digest(self) -> tuple[str, int]:

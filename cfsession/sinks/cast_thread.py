@@ -52,6 +52,7 @@ class ThreadedCast:
         self._thread = threading.Thread(target=self._run, name="cfsession-cast", daemon=True)
         self._thread.start()
         self._closed = False
+        self.cols = writer.cols  # kept on the caller's side: the worker may lag behind
 
     @property
     def path(self) -> Any:
@@ -83,6 +84,7 @@ class ThreadedCast:
             self._q.put(("m", label, t))
 
     def resize(self, cols: int, rows: int, t: float) -> None:
+        self.cols = cols
         if self._inline:
             self._call(self._w.resize, cols, rows, t)
         else:

@@ -66,6 +66,13 @@ class JsonlSink:
 
     Each line goes out in a single ``os.write`` on an ``O_APPEND`` fd, so a reader (or a
     crash) never sees half a line unless the disk filled mid-write.
+
+    If the file is deleted while the session runs (``rm -r`` of the store), writes to the
+    open fd would succeed and vanish at close. So before each line the sink checks the
+    file is still linked; if not, it recreates the directory and a new file at the same
+    path that starts a new chain: a copy of ``session_start``, then a ``gap`` record
+    (``state: "lost"``) saying how many records and which chain head were lost. Only what
+    was written before the deletion is lost, and the exit line names a file that exists.
     """
 
     def __init__(
@@ -80,7 +87,8 @@ class JsonlSink:
         self._prev = GENESIS
         self._on_warning = on_warning
         self.failed: str | None = None
-        self._deleted_reported = False
+        self._start: Record | None = None  # session_start, repeated at the top of a new file
+        self.lost_records = 0  # records lost with deleted files, over the session
 
     @property
     def seq(self) -> int:
@@ -94,6 +102,21 @@ class JsonlSink:
     def write(self, record: Record) -> None:
         if self._fd is None:
             return
+        if self._start is None and record.get("event_type") == "session_start":
+            self._start = dict(record)
+        lost = self._deleted() and self._reopen()
+        if self._fd is None:
+            return
+        self._append(record)
+        if lost and self._on_warning:  # after the line: the warning itself is a record
+            self._on_warning(
+                "store_deleted",
+                f"{self.path} was deleted while recording; the {lost} records before are lost, "
+                "the rest of the session goes to a new file of the same name",
+            )
+
+    def _append(self, record: Record) -> None:
+        assert self._fd is not None
         line: dict[str, Any] = {
             "event_type": record["event_type"],
             "session_id": self.session_id,
@@ -125,19 +148,44 @@ class JsonlSink:
         self._prev = line["hash"]
         if self.anchor is not None:
             self.anchor.note(self._seq, self._prev)
-        if not self._deleted_reported:
-            try:
-                gone = os.fstat(self._fd).st_nlink == 0
-            except OSError:
-                gone = False
-            if gone:  # writes to an unlinked file succeed and vanish at close: say so once
-                self._deleted_reported = True
-                if self._on_warning:
-                    self._on_warning(
-                        "store_deleted",
-                        f"{self.path} was deleted while recording; this session will not be "
-                        "kept — your shell goes on",
-                    )
+
+    def _deleted(self) -> bool:
+        """The open file has no name any more (one fstat per record: records are few)."""
+        try:
+            return self._fd is not None and os.fstat(self._fd).st_nlink == 0
+        except OSError:
+            return False
+
+    def _reopen(self) -> int:
+        """A new file in place of the deleted one; how many records were lost (0: none, or
+        it could not be made — then the sink has failed and says so)."""
+        lost, lost_hash = self._seq, self._prev
+        self._close_fd(sync=False)
+        from cfsession.paths import ensure_dir
+
+        try:
+            for d in (self.path.parent.parent, self.path.parent):
+                if not d.is_dir():
+                    ensure_dir(d)  # 0700, and refused if someone else owns it
+            self._fd = open_private(self.path, "ab")
+        except Exception as exc:  # OSError, or CfsessionError from ensure_dir
+            self._fail(exc if isinstance(exc, OSError) else OSError(str(exc)))
+            return 0
+        self._seq, self._prev = 0, GENESIS
+        self.lost_records += lost
+        if self._start is not None:
+            self._append(self._start)
+        self._append(
+            {
+                "event_type": "gap",
+                "ts": utc_ts(),
+                "state": "lost",
+                "reason": "the session's file was deleted while recording",
+                "lost_records": lost,
+                "lost_last_hash": lost_hash,
+            }
+        )
+        return lost if self._fd is not None else 0
 
     def _fail(self, exc: OSError) -> None:
         self.failed = os.strerror(exc.errno) if exc.errno else str(exc)
@@ -151,6 +199,14 @@ class JsonlSink:
     def close(self, sync: bool = True) -> None:
         if self.anchor is not None:
             self.anchor.close()
+        if self._fd is None:
+            return
+        if self._deleted() and self.failed is None:
+            # Deleted after the last line: nothing of it will be kept. Never claim a save.
+            self.failed = "deleted while recording"
+        self._close_fd(sync)
+
+    def _close_fd(self, sync: bool) -> None:
         if self._fd is None:
             return
         fd, self._fd = self._fd, None

@@ -112,6 +112,8 @@ CASES = [
     ["search", "zzzunknown"], ["search", "zzzunknown", "--json"], ["search", ""],
     ["search", "warning", "--session", "ffff"], ["search", "warning", "--session", "xy"],
     ["search", "post"], ["search", "漢字"], ["search", "[bold"],
+    ["list", "--actor", "human"], ["list", "--actor=agent", "--json"],
+    ["search", "warning", "--actor", "agent:ci"], ["search", "warning", "--actor", "human", "--json"],
 ]
 
 

@@ -106,7 +106,7 @@ def test_search_table_and_filters(sessions: dict[str, str], capsys: pytest.Captu
     assert "No matches." in out
     _, out, _ = _run(capsys, "search", "nope", "--cwd", "/home/u", "--json")
     assert [h["seq"] for h in json.loads(out)] == [2]
-    assert set(json.loads(out)[0]) == {"session_id", "seq", "command", "exit_code", "started_at", "snippet"}
+    assert set(json.loads(out)[0]) == {"session_id", "seq", "command", "exit_code", "started_at", "snippet", "actor"}
 
 
 def test_replay_no_wait_plain_raw_and_one_command(sessions: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:

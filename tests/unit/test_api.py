@@ -144,7 +144,7 @@ def test_documented_calls_exist_and_are_exported() -> None:
 
     called = set(re.findall(r"api\.(\w+)\(", api.__doc__ or ""))
     assert called == {"list_sessions", "get_session", "iter_commands", "search",
-                      "get_session_history", "stats"}
+                      "get_session_history", "stats", "record"}
     assert called <= set(api.__all__) and all(callable(getattr(api, n)) for n in called)
 
 

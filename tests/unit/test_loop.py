@@ -134,3 +134,34 @@ def test_both_terminals_offer_what_the_loop_uses() -> None:
         assert all(callable(getattr(cls, n, None)) for n in needed), cls
     assert PosixTerminal.resize_by_signal is True
     assert WinConsole.resize_by_signal is False
+
+
+def test_a_resize_signal_does_no_io_in_its_handler() -> None:
+    """A handler runs between any two bytecodes, also inside the loop's own write to the
+    bookkeeping pipe: it only queues; the loop resizes and records after select."""
+    import signal
+
+    class Recorder:
+        cast = None
+
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def resize(self, cols: int, rows: int, t: float) -> None:
+            self.calls.append(f"resize {cols}x{rows}")
+
+    class SignalTerminal(PolledTerminal):
+        resize_by_signal = True
+
+        def size(self) -> tuple[int, int]:
+            return self.now_size
+
+    pty, term, rec = SocketPty(), SignalTerminal(), Recorder()
+    term.now_size = (80, 24)  # type: ignore[attr-defined]
+    loop = Loop(pty, rec, None, term, t0=time.monotonic())  # type: ignore[arg-type]
+    term.now_size = (132, 50)  # type: ignore[attr-defined]
+    for _ in range(50):  # a storm: fifty signals before the loop gets to them
+        loop._on_signal(signal.SIGWINCH, None)
+    assert rec.calls == [] and pty.sizes == []
+    assert loop._handle_signals() is None
+    assert rec.calls == ["resize 132x50"] and pty.sizes == [(132, 50)]  # one resize: the last size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -223,3 +224,62 @@ def test_utc_ts_matches_datetime() -> None:
     rnd = random.Random(7)
     for t in [0.0, 1.5, 1616319743.4812906, 1795598449.9999996] + [rnd.uniform(0, 2e9) for _ in range(5000)]:
         assert utc_ts(t) == datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_a_deleted_session_file_is_made_anew_with_a_gap_record(tmp_path: Path) -> None:
+    from cfsession.verify import INTACT, verify_session
+
+    store = tmp_path / "store" / "sessions"
+    store.mkdir(parents=True)
+    path = store / f"{SID}.jsonl"
+    sink = JsonlSink(path, SID)
+    sink.write({"event_type": "session_start", "ts": "2026-01-01T00:00:00.000000Z"})
+    sink.write({"event_type": "terminal_capture", "command": "lost"})
+    lost_head = sink.last_hash
+    import shutil
+
+    shutil.rmtree(tmp_path / "store")
+    sink.write({"event_type": "terminal_capture", "command": "kept"})
+    sink.write({"event_type": "session_end"})
+    sink.close()
+    assert sink.failed is None and sink.lost_records == 2
+    recs = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [r["event_type"] for r in recs] == ["session_start", "gap", "terminal_capture", "session_end"]
+    assert recs[0]["ts"] == "2026-01-01T00:00:00.000000Z"  # the original start, repeated
+    assert recs[1]["lost_records"] == 2 and recs[1]["lost_last_hash"] == lost_head
+    assert recs[2]["command"] == "kept" and recs[-1]["hash"] == sink.last_hash
+    assert (tmp_path / "store").stat().st_mode & 0o777 == 0o700
+    assert verify_session(path, path.with_suffix(".cast")).status == INTACT
+
+
+def test_a_file_deleted_after_its_last_line_is_not_called_saved(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    sink = JsonlSink(path, SID)
+    sink.write({"event_type": "session_start"})
+    path.unlink()
+    sink.close()
+    assert sink.failed == "deleted while recording"
+
+
+def test_a_deleted_cast_is_made_anew_and_its_digest_covers_the_new_file(tmp_path: Path) -> None:
+    warned: list[str] = []
+    path = tmp_path / "sessions" / "c.cast"
+    path.parent.mkdir()
+    cast = CastWriter(path, cols=80, rows=24, timestamp=0, title="t", env={},
+                      on_warning=lambda code, msg: warned.append(code))
+    cast.output(b"lost\r\n", 0.1)
+    cast.flush(0.1)
+    import shutil
+
+    shutil.rmtree(path.parent)
+    cast.resize(100, 30, 0.2)
+    cast.output(b"kept\r\n", 0.3)
+    cast.flush(0.3)
+    data = path.read_bytes()
+    lines = data.decode().splitlines()
+    assert json.loads(lines[0])["width"] == 100 and json.loads(lines[0])["height"] == 30
+    assert "was lost" in lines[1] and "kept" in data.decode() and "lost\\r" not in data.decode()
+    assert cast.digest == (hashlib.sha256(data).hexdigest(), len(data))
+    assert warned == ["cast_deleted"] and cast.restarts == 1
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    cast.close()
