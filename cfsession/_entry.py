@@ -15,6 +15,10 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if not (sys.stdout.encoding == sys.stderr.encoding == "utf-8"):  # a narrow code page
+        from cfsession import streams
+
+        streams.make_safe()
     if os.environ.get("CFSESSION_LOG") or (args and args[0] == "--debug"):
         _start_logging(args)
     if args[:2] == ["--debug", "record"]:

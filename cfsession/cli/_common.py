@@ -20,9 +20,13 @@ def console(stderr: bool = False) -> Any:  # rich.console.Console, imported lazi
 def print_json(obj: Any) -> None:
     """Machine output: one JSON document on stdout, UTF-8, no colour, nothing terminal-active."""
     from cfsession.sanitize import json_escape
+    from cfsession.streams import is_utf
 
-    # JSON leaves C1 controls and bidi characters raw; U+009B acts as CSI on some terminals.
-    text = json_escape(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+    # On a narrow code page (a Windows pipe) non-ASCII is escaped: the same document, intact.
+    # Otherwise JSON leaves C1 controls and bidi characters raw, and U+009B acts as CSI on
+    # some terminals: json_escape writes them as \u escapes (the values are the same).
+    ascii_only = not is_utf(sys.stdout)
+    text = json_escape(json.dumps(obj, ensure_ascii=ascii_only, indent=2, default=str))
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
 

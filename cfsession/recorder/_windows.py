@@ -1,14 +1,15 @@
 """pywinpty adapter: the Windows side of :class:`cfsession.recorder.pty.Pty`.
 
-pywinpty's ``PtyProcess`` (SHELL_INTEGRATION.md §4.5) speaks ``str``: a thread of its own
-reads ConPTY, encodes the text as UTF-8 and sends it over a loopback TCP socket
-(``proc.fileobj``); ``proc.read()`` then decodes it again. We want bytes, so when that
-socket is there we read it directly: it is selectable with ``select.select`` on Windows
-(sockets are the only thing that is) and it already carries exactly the UTF-8 bytes the
-segmenter needs. If a pywinpty version ever lacks it, a thread of ours calls
-``proc.read()`` and feeds a ``socket.socketpair()`` instead, so ``fileno()`` is always a
-socket. Input goes the other way: bytes are decoded incrementally (a character split
-across two writes is completed, never mangled) and written as ``str``.
+With the real pywinpty, :func:`spawn` drives its low-level ``PTY`` (:class:`DirectProc`;
+see there why not ``PtyProcess``). ``PTY`` speaks ``str``: a reader thread of ours calls
+its blocking ``read``, encodes the text as UTF-8 and feeds a ``socket.socketpair()``, so
+:meth:`WinPty.read` returns exactly the bytes the segmenter needs and ``fileno()`` is a
+socket. (An object shaped like pywinpty's ``PtyProcess`` — SHELL_INTEGRATION.md §4.5 —
+is still taken: when it has its loopback socket, ``proc.fileobj``, already carrying
+UTF-8, that socket is read directly.) The record loop on Windows reads in a thread of
+its own and never ``select``s (recorder/loop_threads.py). Input goes the other way:
+bytes are decoded incrementally (a character split across two writes is completed,
+never mangled) and written as ``str``.
 
 Nothing here imports ``winpty`` at module level: the module loads on any OS and the tests
 inject a fake winpty module (``spawn(..., winpty_module=fake)``).
@@ -173,8 +174,85 @@ def spawn(
             raise CfsessionError(
                 "pywinpty is not installed", "install it: python -m pip install pywinpty"
             ) from exc
+    if hasattr(mod, "PTY"):
+        return WinPty(DirectProc(mod, list(argv), cwd=cwd, env=dict(env), rows=rows, cols=cols))
     proc = mod.PtyProcess.spawn(list(argv), cwd=cwd, env=dict(env), dimensions=(rows, cols))
     return WinPty(proc)
+
+
+class DirectProc:
+    """pywinpty's low-level ``PTY``, shaped like its ``PtyProcess`` but without that class's
+    socket thread.
+
+    ``PtyProcess``'s thread stops reading as soon as the PTY reports end of file, which can
+    be before the last screen was read: under WinPTY ``cmd /c "echo hi & exit 3"`` lost its
+    ``hi`` about one run in three. Read here until ``PTY.read`` itself raises end of file,
+    nothing is lost. :class:`WinPty` runs this ``read`` in its reader thread (no
+    ``fileobj``), so the child's output still reaches the loop as UTF-8 bytes.
+    """
+
+    def __init__(
+        self, mod: Any, argv: list[str], *, cwd: str | None, env: dict[str, str], rows: int, cols: int
+    ) -> None:
+        import os
+        import subprocess
+
+        command = shutil.which(argv[0], path=env.get("PATH") or env.get("Path")) or shutil.which(argv[0])
+        if command is None:
+            raise FileNotFoundError(f"not found: {argv[0]}")
+        self.pty = mod.PTY(cols, rows)
+        block = "\0".join(f"{k}={v}" for k, v in env.items()) + "\0"
+        kwargs: dict[str, Any] = {"cwd": cwd or os.getcwd(), "env": block}
+        if len(argv) > 1:  # PtyProcess passes the arguments the same way
+            kwargs["cmdline"] = " " + subprocess.list2cmdline(argv[1:])
+        self.pty.spawn(command, **kwargs)
+        self.pid = int(self.pty.pid)
+        self._sized = True  # pywinpty 2 takes a length; 3 does not
+
+    def read(self, size: int = READ_CHARS) -> str:
+        """Text the child wrote (blocking); EOFError once the PTY says there is no more."""
+        try:
+            if self._sized:
+                try:
+                    text = self.pty.read(size, blocking=True)
+                except TypeError:  # pywinpty 3: read(blocking) only, it picks the length
+                    self._sized = False
+                    text = self.pty.read(blocking=True)
+            else:
+                text = self.pty.read(blocking=True)
+        except Exception as exc:  # WinptyError: "Standard out reached EOF" (and pipe errors)
+            raise EOFError(str(exc)) from exc
+        if not text and self.pty.iseof():
+            raise EOFError("end of output")
+        return str(text)
+
+    def write(self, text: str) -> int:
+        if not self.pty.isalive():
+            raise EOFError("the child has exited")
+        return int(self.pty.write(text))
+
+    def setwinsize(self, rows: int, cols: int) -> None:
+        self.pty.set_size(cols, rows)
+
+    def isalive(self) -> bool:
+        return bool(self.pty.isalive())
+
+    @property
+    def exitstatus(self) -> int | None:
+        code = self.pty.get_exitstatus()
+        return None if code is None else int(code)
+
+    def terminate(self, force: bool = False) -> bool:
+        import os
+        import signal
+
+        if self.isalive():
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGTERM)  # TerminateProcess on Windows
+        return not self.isalive()
+
+    def close(self, force: bool = False) -> None:
+        self.terminate(force)
 
 
 def default_shell(env: Mapping[str, str], which: Callable[[str], str | None] | None = None) -> str:

@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from cfsession.recorder.modes import ModeTracker
 from cfsession.recorder.pty import Pty, Terminal, Wakeup, wakeup_pair
-from cfsession.recorder.terminal import ModeTracker
 from cfsession.segmenter import Mark, Segmenter
 from cfsession.session import Session
 
@@ -233,6 +233,10 @@ class Loop:
             data = self.term.read_input(READ_SIZE)
         except BlockingIOError:
             return
+        self._take_input(data)
+
+    def _take_input(self, data: bytes) -> None:
+        """Keys (or piped input) for the child; ``b""`` is the end of the input."""
         if not data:
             self._stdin_eof = True
             # Non-tty input ended: hand the child an EOF the way a terminal would (§4.4).

@@ -266,9 +266,8 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
     from cfsession.actor import detect as detect_actor
     from cfsession.recorder import bookkeeper
     from cfsession.recorder import pty as platform_io
-    from cfsession.recorder.loop import Loop
     from cfsession.segmenter import Segmenter
-    from cfsession.session import Session, argv_text
+    from cfsession.session import Session
     from cfsession.sinks.cast import CastWriter
     from cfsession.sinks.jsonl import JsonlSink, utc_ts
 
@@ -418,7 +417,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
 
     session.on_hello = _forget_secrets
     if opts.command:
-        session.open_pseudo(0.0, argv_text(argv_record or opts.command), "argv")
+        session.open_pseudo(0.0, platform_io.command_line(argv_record or opts.command), "argv")
     # cmd.exe's PROMPT markers cannot count: they all carry seq 0.
     segmenter = Segmenter(nonce, unsequenced=(kind == "cmd")) if launch.integrated else None
     if not launch.integrated and not opts.command:
@@ -429,7 +428,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
     remote = bookkeeper.start(session, sinks, [pty.fileno()], warn, term.is_tty) if use_child else None
     summary: dict[str, Any] | None = None
     try:
-        loop = Loop(
+        loop = platform_io.loop_class()(
             pty,
             remote or session,  # type: ignore[arg-type]
             segmenter,

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from cfsession.recorder.loop import Loop
 
 
 class Pty(Protocol):
@@ -96,6 +99,31 @@ def open_terminal(platform: str | None = None) -> Terminal:
     from cfsession.recorder.terminal import PosixTerminal
 
     return PosixTerminal(0, 1)
+
+
+def loop_class(platform: str | None = None) -> type[Loop]:
+    """The pump: ``select`` on POSIX; on Windows, where ``select`` takes only sockets, a
+    reader thread per source feeding one queue (:mod:`cfsession.recorder.loop_threads`)."""
+    if (platform or sys.platform) == "win32":
+        from cfsession.recorder.loop_threads import ThreadedLoop
+
+        return ThreadedLoop
+    from cfsession.recorder.loop import Loop
+
+    return Loop
+
+
+def command_line(argv: list[str], platform: str | None = None) -> str:
+    """``argv`` as one line, quoted the way this platform's shells read it back: POSIX
+    shell quoting, or on Windows the rules CreateProcess programs parse
+    (``cmd /c "echo hi & exit 3"``, not ``cmd /c 'echo hi & exit 3'``)."""
+    if (platform or sys.platform) == "win32":
+        import subprocess
+
+        return subprocess.list2cmdline(argv)
+    import shlex
+
+    return shlex.join(argv)
 
 
 def default_shell(env: Mapping[str, str], platform: str | None = None) -> str | None:

@@ -7,7 +7,10 @@ import socket
 import time
 from pathlib import Path
 
+import pytest
+
 from cfsession.recorder.loop import Loop
+from cfsession.recorder.loop_threads import ThreadedLoop
 from cfsession.session import Session
 from cfsession.sinks.cast import CastWriter
 from tests.fakes import ListSink
@@ -86,12 +89,15 @@ class PolledTerminal:
 
 
 
-def test_windows_style_terminal(tmp_path: Path) -> None:
+@pytest.mark.parametrize("loop_cls", [Loop, ThreadedLoop], ids=["select", "threads"])
+def test_windows_style_terminal(tmp_path: Path, loop_cls: type[Loop]) -> None:
     pty, term, sink = SocketPty(), PolledTerminal(), ListSink()
+    if loop_cls is ThreadedLoop:
+        pty.ours.setblocking(True)  # the threaded loop's readers block in read()
     cast = CastWriter(tmp_path / "c.cast", cols=80, rows=24, timestamp=0, title="", env={})
     session = Session(session_id="s", start_epoch=0.0, cast=cast, sinks=[sink])
     session.open_pseudo(0.0, "child", "argv")
-    loop = Loop(
+    loop = loop_cls(
         pty,
         session,
         None,

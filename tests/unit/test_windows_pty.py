@@ -336,3 +336,80 @@ def test_real_conpty_runs_cmd() -> None:
         assert pty.wait() == 3
     finally:
         pty.close()
+
+
+class FakeLowPty:
+    """Shaped like pywinpty's low-level ``winpty.PTY`` (what spawn() uses for real): the
+    last screen may come *after* the process is gone, and EOF is an exception."""
+
+    sized = True  # pywinpty 2's read(length, blocking); 3's is read(blocking)
+
+    def __init__(self, cols: int, rows: int) -> None:
+        self.size = (cols, rows)
+        self.spawned: tuple[str, dict[str, Any]] | None = None
+        self.pid = 77
+        self.chunks: queue.Queue[str | None] = queue.Queue()
+        self.alive = True
+        self.sizes: list[tuple[int, int]] = []
+        self.written: list[str] = []
+
+    def spawn(self, appname: str, **kw: Any) -> bool:
+        self.spawned = (appname, kw)
+        return True
+
+    def read(self, *args: Any, blocking: bool = False) -> str:
+        if args and not self.sized:
+            raise TypeError("read() takes no positional arguments")
+        assert blocking, "the adapter's reader thread blocks"
+        item = self.chunks.get(timeout=DEADLINE_S)
+        if item is None:
+            raise RuntimeError("Standard out reached EOF")
+        return item
+
+    def iseof(self) -> bool:
+        return not self.alive and self.chunks.empty()
+
+    def write(self, text: str) -> int:
+        self.written.append(text)
+        return len(text)
+
+    def set_size(self, cols: int, rows: int) -> None:
+        self.sizes.append((cols, rows))
+
+    def isalive(self) -> bool:
+        return self.alive
+
+    def get_exitstatus(self) -> int | None:
+        return None if self.alive else 3
+
+
+@pytest.mark.parametrize("sized", [True, False], ids=["pywinpty2", "pywinpty3"])
+def test_low_level_pty_keeps_the_last_screen_after_exit(monkeypatch: pytest.MonkeyPatch, sized: bool) -> None:
+    made: list[FakeLowPty] = []
+
+    def make(cols: int, rows: int) -> FakeLowPty:
+        made.append(FakeLowPty(cols, rows))
+        made[-1].sized = sized
+        return made[-1]
+
+    mod = types.SimpleNamespace(PTY=make)
+    monkeypatch.setattr(_windows.shutil, "which", lambda name, path=None: "C:\\Windows\\cmd.exe")
+    pty = _windows.spawn(["cmd", "/c", "echo hi & exit 3"], env={"A": "1"}, cwd="C:\\w",
+                         cols=100, rows=30, winpty_module=mod)
+    low = made[0]
+    try:
+        assert low.size == (100, 30)
+        assert low.spawned == ("C:\\Windows\\cmd.exe",
+                               {"cwd": "C:\\w", "env": "A=1\0", "cmdline": ' /c "echo hi & exit 3"'})
+        low.alive = False  # the process is gone before its screen was read …
+        low.chunks.put("\x1b[0Khi\r\n")
+        low.chunks.put(None)
+        got = read_until(pty, b"hi\r\n")
+        assert got == b"\x1b[0Khi\r\n"  # … and the screen still arrives, then EOF
+        select.select([pty.fileno()], [], [], DEADLINE_S)
+        assert pty.read() == b""
+        assert pty.poll() == 3
+        pty.resize(120, 40)
+        assert low.sizes == [(120, 40)]  # the low-level PTY takes (cols, rows)
+    finally:
+        pty.close()
