@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import NamedTuple
 
-MARK_CAP = 64 * 1024
+MARK_CAP = 576 * 1024  # a 128 KiB command line escaped (up to 4 bytes per byte) and its fields
 _NO_FIELDS: Mapping[str, str] = MappingProxyType({})
 _UNESCAPE = re.compile(rb"\\(\\|x[0-9a-fA-F]{2})")
 
@@ -89,6 +89,11 @@ class Segmenter:
     @property
     def holding(self) -> bool:
         return bool(self._held)
+
+    @property
+    def in_marker(self) -> bool:
+        """The held bytes begin a marker whose nonce matched (one of ours, not yet ended)."""
+        return self._held.startswith(self.full)
 
     def flush(self) -> bytes:
         """Release held bytes as data (idle timeout or end of stream)."""

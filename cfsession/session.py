@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from cfsession.echo import echo_label, from_echo, typed_line
 from cfsession.echo_hold import EchoHold, scrub
 from cfsession.segmenter import Mark
 from cfsession.sinks import Record, Sink
@@ -25,6 +26,12 @@ WarningCallback = Callable[[str, str], None]
 
 TITLE_WINDOW = 8192  # bytes after a typed secret's command starts that may hold a title
 ECHO_KEEP = 4096  # bytes of prompt+echo kept to disambiguate a stale history entry
+# What a shell's hooks report they cannot do (H ``limit=``, C ``hook=lost``), in words.
+_LIMITS = {
+    "readonly_prompt_command": "PROMPT_COMMAND is read-only: exit codes come from the prompt string; no pipestatus, no cwd after a command",
+    "readonly_ps0": "PS0 is read-only: commands are not reported when they start",
+    "hook_lost": "PROMPT_COMMAND was unset or replaced: commands have no exit code from here on",
+}
 _ALT_ON = (b"\x1b[?1049h", b"\x1b[?1047h", b"\x1b[?47h")
 
 
@@ -32,7 +39,7 @@ class Command:
     """One command while it runs (a plain class: no `dataclasses` import before the prompt)."""
 
     __slots__ = ("seq", "text", "source", "cwd", "t_start", "spool", "cmdno", "anomalies",
-                 "alt_screen", "exit_code", "pipestatus", "t_end")
+                 "alt_screen", "exit_code", "pipestatus", "t_end", "full_length", "echo")
 
     def __init__(self, *, seq: int, text: str | None, source: str, cwd: str | None,
                  t_start: float, spool: OutputSpool, cmdno: str | None = None) -> None:
@@ -40,6 +47,10 @@ class Command:
         self.t_start, self.spool, self.cmdno = t_start, spool, cmdno
         self.anomalies: list[str] = []
         self.alt_screen = False
+        self.full_length: int | None = None  # characters typed, when the text was cut
+        # bash's fork-free start marker has no text: it comes with the end (D). Until then
+        # the prompt and the echoed line, to decide a stale entry or to fall back on.
+        self.echo: tuple[bytes | None, bytes] | None = None
         # filled when the command ends
         self.exit_code: int | None = None
         self.pipestatus: list[int] | None = None
@@ -98,6 +109,8 @@ class Session:
         # Output between commands (prompt, echo of the typed line) since the last A/B:
         # decides a stale bash history entry, and is the output of a late C (pwsh).
         self._between = OutputSpool(ECHO_KEEP)
+        self._prompt_shown: bytes | None = None  # A..B: the prompt, when the shell marks its end
+        self.cols = 80  # terminal width, for rendering an echoed line (cfsession.echo)
         self._t_prompt = 0.0
         self._joiner: Any = None  # Windows integrations send long values in parts
         self.boundaries_only = False  # cmd.exe without Clink: B..D is a command, no text
@@ -105,6 +118,9 @@ class Session:
         self.on_hello: Callable[[], object] | None = None
         self.paused_at: float | None = None  # capture stopped (pause key / cfsession pause)
         self._skipped = 0
+        self._said: set[str] = set()
+        self._held: list[tuple[Command, str | None]] = []  # ended, text still to come
+        self._shell: str | None = None
         # Fields added to every command record (the recording API's ``actor``).
         self.command_fields: dict[str, object] = {}
         # The .cast output of a prompt and its typing, held until the command line is
@@ -173,8 +189,10 @@ class Session:
                 return
             m = joined
         ev = m.event
-        if self._hold.active and ev != "C":
-            self._release_echo(None)  # the line was abandoned (Ctrl-C, empty, …)
+        if self._hold.active and ev not in ("C", "B"):
+            # The line was abandoned (Ctrl-C, empty, …). B (bash: the prompt's end, where
+            # the typing starts) is inside the region, not its end.
+            self._release_echo(None)
         if ev == "H":
             self._hello(m, t)
         elif ev == "C":
@@ -196,7 +214,20 @@ class Session:
             if self.cast is not None and self.redact is not None and not self.boundaries_only:
                 self._hold.start()
         elif ev == "B":
+            cmd = self.current
+            if self._shell == "bash" and cmd is not None and cmd.echo is not None:
+                # A prompt without our end marker first: PROMPT_COMMAND lost our hook (unset,
+                # replaced by an array). The command ended; its text is what was echoed.
+                cmd.text, cmd.source = from_echo(cmd.echo, self.cols)
+                cmd.echo = None
+                cmd.anomalies.append("prompt_hook_lost")
+                self._partial(t, _LIMITS["hook_lost"])
+                self._close(t, None, None)
+                self._flush_held()
+                self._settle(t)
+            prompt = self._between.recent(ECHO_KEEP)
             self._new_prompt(t)
+            self._prompt_shown = prompt
             if self.boundaries_only and self.current is None:
                 self._start_command(t, None, "boundary", None)
         elif ev == "X":
@@ -214,6 +245,7 @@ class Session:
 
     def _new_prompt(self, t: float) -> None:
         self._between = OutputSpool(self.output_cap)
+        self._prompt_shown = None
         self._t_prompt = t
 
     def _hello(self, m: Mark, t: float) -> None:
@@ -226,11 +258,24 @@ class Session:
         if not self.active and self.on_hello is not None:
             self.on_hello()
         self.active = True
+        self._shell = m.fields.get("shell", self._shell)
         self.unsegmented_reason = None
         if self.current is not None and self.current.source == "unsegmented":
             self.current = None  # start-up output before the hook reported in
         if was_unsegmented:
             self.event("integration", t, status="active", reason="shell reported in late", shell=m.fields.get("shell"))
+        limit = m.fields.get("limit")
+        if limit:
+            self._partial(t, _LIMITS.get(limit, limit))
+
+    def _partial(self, t: float, reason: str) -> None:
+        """The hooks run, but not all of them: say what the records will lack, once."""
+        if reason in self._said:
+            return
+        self._said.add(reason)
+        self.event("integration", t, status="partial", reason=reason)
+        if self.on_warning:
+            self.on_warning("integration_partial", reason)
 
     def no_hello(self, t: float, reason: str) -> None:
         """The integration deadline passed without an ``H``: record unsegmented from here on."""
@@ -263,6 +308,9 @@ class Session:
             self._settle(t)
         src = f.get("src", "history")
         text: str | None = f.get("cmd")
+        if src == "ps0":
+            self._start_pending(t, f.get("cmdno"))
+            return
         if src == "stale":
             text, src = self._resolve_stale(text)
         elif src == "hidden":
@@ -281,17 +329,70 @@ class Session:
             self.current.spool = spool
         else:
             self._start_command(t, text, src, f.get("cmdno"))
-        if f.get("parts_lost") == "1" and self.current is not None:
-            self.current.anomalies.append("parts_lost")
+        if self.current is not None:
+            if f.get("parts_lost") == "1":
+                self.current.anomalies.append("parts_lost")
+            if f.get("trunc") == "1" and text is not None:
+                # Longer than the command text limit: cut by the hook, and said so.
+                self.current.anomalies.append("command_truncated")
+                length = f.get("len", "")
+                self.current.full_length = int(length) if length.isdigit() else None
+            if f.get("hook") == "lost":
+                self.current.anomalies.append("prompt_hook_lost")
+                self._partial(t, _LIMITS["hook_lost"])
 
-    def _resolve_stale(self, stale: str | None) -> tuple[str | None, str]:
+    # -- bash without a fork per command: the text arrives with the end -----------------------
+    def _start_pending(self, t: float, cmdno: str | None) -> None:
+        echo = (self._prompt_shown, self._between.recent(64 * 1024))
+        if self.redact is None:
+            label = echo_label(echo)  # cheap: the last echoed row, plain
+        else:
+            # Redaction needs the whole line (a wrapped secret split over rows would not be
+            # recognised): render it, find its secrets in the held echo, redact the label.
+            line = typed_line(echo[0], echo[1], self.cols) if echo[0] is not None else None
+            self._release_echo(line)
+            label = "$ " + line if line and not line[:1].isspace() else "$ (command)"
+        self._start_command(t, None, "history", cmdno, label=label)
+        assert self.current is not None
+        self.current.echo = echo
+
+    def _fill(self, cmd: Command, f: Mapping[str, str], key: str) -> None:
+        """Give a pending command its text from D's ``cmd<key>``/``src<key>`` fields."""
+        echo, cmd.echo = cmd.echo, None
+        src = f.get("src" + key)
+        text = f.get("cmd" + key)
+        if src is None:  # nothing said about it: the line as it was echoed
+            text, src = from_echo(echo, self.cols)
+        elif src == "stale":
+            text, src = self._resolve_stale(text, echo)
+        elif src == "hidden":
+            text = None
+        cmd.text, cmd.source = text, src
+        if f.get("trunc" + key) == "1" and text is not None:
+            cmd.anomalies.append("command_truncated")
+            length = f.get("len" + key, "")
+            cmd.full_length = int(length) if length.isdigit() else None
+
+    def _flush_held(self) -> None:
+        while self._held and self._held[0][0].echo is None:
+            self._emit_command(*self._held.pop(0))
+
+    def _resolve_stale(self, stale: str | None, echo: tuple[bytes | None, bytes] | None = None) -> tuple[str | None, str]:
         """bash: ``history 1`` did not advance — a duplicate (ignoredups) or a hidden line.
 
         The shell cannot tell us which, but the line it just echoed can: a duplicate ends
         with exactly the previous entry's text. Anything else stays hidden (privacy first).
         """
+        if echo is None:
+            echo = (self._prompt_shown, self._between.recent(64 * 1024))
+        if stale and "\n" not in stale and echo[0] is not None:
+            # The shell marked where its prompt ended: the line as the user saw it (readline
+            # redraws included) must be exactly the history entry.
+            typed = typed_line(echo[0], echo[1], self.cols)
+            if typed is not None:
+                return (stale, "history") if typed == stale.rstrip() else (None, "hidden")
         if stale and "\n" not in stale:
-            shown = render_plain(self._between.recent(ECHO_KEEP).decode("utf-8", "replace")).rstrip("\n")
+            shown = render_plain(echo[1][-ECHO_KEEP:].decode("utf-8", "replace")).rstrip("\n")
             last = shown.rsplit("\n", 1)[-1].rstrip()
             text = stale.rstrip()
             # A line hidden by ignorespace was typed with a leading space: after a prompt
@@ -300,7 +401,8 @@ class Session:
                 return stale, "history"
         return None, "hidden"
 
-    def _start_command(self, t: float, text: str | None, source: str, cmdno: str | None) -> None:
+    def _start_command(self, t: float, text: str | None, source: str, cmdno: str | None,
+                       label: str | None = None) -> None:
         cmd = Command(
             seq=0,  # numbered when written: empty cmd.exe cycles are dropped
             text=text,
@@ -313,13 +415,21 @@ class Session:
         self.current = cmd
         self._between = OutputSpool(ECHO_KEEP)
         if self.cast is not None and source != "boundary":
-            label = "$ " + text if text is not None else "$ (hidden command)"
+            if label is None:
+                label = "$ " + text if text is not None else "$ (hidden command)"
             if self.redact is not None:
                 label = self.redact(label)[0]
             self.cast.marker(label, t)
 
     def _end(self, m: Mark, t: float) -> None:
         st = m.fields.get("st")
+        if self._held or (self.current is not None and self.current.echo is not None):
+            for cmd, _cwd in self._held:
+                if cmd.echo is not None:
+                    self._fill(cmd, m.fields, "." + (cmd.cmdno or ""))
+            if self.current is not None and self.current.echo is not None:
+                self._fill(self.current, m.fields, "")
+            self._flush_held()
         if self.current is None:
             return  # bare D: nothing ran (empty line, Ctrl-C at the prompt) — or a stale D
         code = int(st) if st is not None and st.lstrip("-").isdigit() else None
@@ -347,6 +457,14 @@ class Session:
             self._write_command(cmd, self.cwd)
 
     def _write_command(self, cmd: Command, cwd_end: str | None) -> None:
+        if cmd.echo is not None or self._held:
+            # Its text comes with a later end marker (a pasted block): keep the order.
+            self._held.append((cmd, cwd_end))
+            self._flush_held()
+            return
+        self._emit_command(cmd, cwd_end)
+
+    def _emit_command(self, cmd: Command, cwd_end: str | None) -> None:
         assert cmd.t_end is not None
         # Redacted before the spool cuts it: a secret across a cut must not survive.
         output = cmd.spool.text(self.redact)
@@ -392,6 +510,8 @@ class Session:
             "cast_sha256": digest[0],
             "cast_bytes": digest[1],
         }
+        if cmd.full_length is not None:
+            rec["command_length"] = cmd.full_length
         if self.command_fields:
             rec.update(self.command_fields)
         self.emit(rec)
@@ -421,6 +541,7 @@ class Session:
         (self.resume if self.paused_at is not None else self.pause)(t)
 
     def resize(self, cols: int, rows: int, t: float) -> None:
+        self.cols = cols
         if self._hold.active:
             self._hold.add_resize(cols, rows, t)  # in order with the held output
         elif self.cast is not None:
@@ -432,22 +553,33 @@ class Session:
         """Close what is open and write ``session_end``."""
         self._release_echo(None)
         self.resume(t)
+        # Commands whose end marker (and text) never came: the line as it was echoed.
+        for pending in [c for c, _cwd in self._held] + ([self.current] if self.current else []):
+            if pending.echo is not None:
+                pending.text, pending.source = from_echo(pending.echo, self.cols)
+                pending.echo = None
         cmd = self.current
         if cmd is not None:
             first = (cmd.text or "").strip().split(None, 1)
-            if cmd.source in ("unsegmented", "argv") or (first and first[0] in ("exit", "logout")):
-                code = exit_code
-            elif first and first[0] == "exec":
+            if first and first[0] == "exec":
                 # `exec bash`/`exec zsh`: the new program replaced the shell and its hooks
                 # (SHELL_INTEGRATION.md §8); everything since is this command's output and
                 # its end is the session's end.
                 code = exit_code
                 cmd.anomalies.append("integration_lost")
+            elif exit_code is not None and reason == "exit":
+                # The shell left while this command ran: the command made it leave (`exit`,
+                # `false || exit 5`, exit from a function or alias, `set -e`), and the
+                # shell's status is the command's. bash has no exit hook to say it.
+                code = exit_code
+            elif cmd.source in ("unsegmented", "argv") or (first and first[0] in ("exit", "logout")):
+                code = exit_code
             else:
                 code = None
                 cmd.anomalies.append("missing_end")
             self._close(t, code, None)
         self._settle(t)
+        self._flush_held()
         digest: tuple[str | None, int | None] = (None, None)
         if self.cast is not None:
             self.cast.close()

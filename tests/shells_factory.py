@@ -361,25 +361,31 @@ def startup_lines(sh: Shell) -> list[str]:
     return [ln for ln in lines if not ln.startswith("cfsession: recording ")]
 
 
-def paste_long_lines(sh: Shell, noop: str) -> tuple[str, str, str]:
-    """Paste a 10 kB line, a 100 kB one and an 80 kB multibyte one (``noop`` starts the
-    last two: a command that does nothing in this shell); :func:`assert_long_lines`
-    checks what was recorded of them."""
+COMMAND_TEXT_LIMIT = 128 * 1024  # bytes of UTF-8 a hook sends of one command line
+
+
+def paste_long_lines(sh: Shell, noop: str) -> tuple[str, str, str, str]:
+    """Paste a 10 kB line, a 100 kB one, an 80 kB multibyte one and a 150 kB one
+    (``noop`` starts the last three: a command that does nothing in this shell);
+    :func:`assert_long_lines` checks what was recorded of them."""
     long10 = "echo " + "x" * 10_000
     long100 = f"{noop} " + "y" * 100_000
-    wide = f"{noop} " + "é" * 40_000  # 80 kB: over the marker cap in bytes, not in characters
-    for line in (long10, long100, wide):
+    wide = f"{noop} " + "é" * 40_000  # 80 kB in bytes, 40 k characters
+    over = f"{noop} " + "z" * 150_000  # past the limit
+    for line in (long10, long100, wide, over):
         sh.paste(line)
-    return long10, long100, wide
+    return long10, long100, wide, over
 
 
-def assert_long_lines(cmds: list[dict[str, Any]], long10: str, long100: str, wide: str) -> None:
-    """A 10 kB line kept whole; a 100 kB one and an 80 kB multibyte one cut to fit the
-    64 KiB marker cap (in bytes), never dropped."""
+def assert_long_lines(cmds: list[dict[str, Any]], long10: str, long100: str, wide: str, over: str) -> None:
+    """Lines up to the command text limit kept whole; a longer one cut to the limit (in
+    bytes, at a character boundary) and marked: ``command_truncated``, ``command_length``."""
     assert cmds[0]["command"] == long10 and cmds[0]["output"] == "x" * 10_000 + "\n"
-    cut = cmds[1]["command"]
-    assert long100.startswith(cut) and 40_000 < len(cut) < 64 * 1024
-    assert cmds[1]["exit_code"] == 0
-    wide_cut = cmds[2]["command"]
-    assert wide.startswith(wide_cut) and len(wide_cut) > 10_000 and len(wide_cut.encode()) < 64 * 1024
-
+    for c, line in ((cmds[1], long100), (cmds[2], wide)):
+        assert c["command"] == line, (len(c["command"] or ""), len(line))
+        assert "command_truncated" not in c["anomalies"] and "command_length" not in c
+        assert c["exit_code"] == 0
+    cut = cmds[3]["command"]
+    assert over.startswith(cut) and COMMAND_TEXT_LIMIT - 1024 < len(cut.encode()) <= COMMAND_TEXT_LIMIT
+    assert "command_truncated" in cmds[3]["anomalies"] and cmds[3]["command_length"] == len(over)
+    assert cmds[3]["exit_code"] == 0

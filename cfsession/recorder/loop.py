@@ -27,6 +27,9 @@ READ_SIZE = 65536
 BURST_MAX = 256 * 1024
 DEFER_MAX = 512 * 1024  # bytes of output whose bookkeeping may wait for an idle loop
 IDLE_FLUSH_S = 0.03  # release a held partial intro / lone ESC after this much quiet
+# A marker whose nonce already matched is ours, mid-write (a long command line reaches us
+# in pieces on a busy machine): wait longer before giving up on it.
+MARKER_QUIET_S = 1.0
 CAST_FLUSH_S = 0.25
 DRAIN_QUIET_S = 0.2  # after the shell exited: stop when no output for this long …
 DRAIN_MAX_S = 2.0  # … or after this long at most (a disowned job keeps the slave open)
@@ -308,7 +311,9 @@ class Loop:
                 self._read_input()
             if pty_fd in w and self._inq:
                 self._flush_input()
-            if self.seg is not None and self.seg.holding and now - last_data >= IDLE_FLUSH_S:
+            if self.seg is not None and self.seg.holding and now - last_data >= (
+                MARKER_QUIET_S if self.seg.in_marker and not eof else IDLE_FLUSH_S
+            ):
                 self._idle_flush(now)
             if now - last_cast_flush >= CAST_FLUSH_S:
                 last_cast_flush = now

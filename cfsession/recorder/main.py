@@ -355,6 +355,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
     )
     warn.session = session
     session.cwd = os.getcwd()
+    session.cols = cols
     integration = "active" if launch.integrated else f"unsegmented: {launch.reason}"
     session.emit(
         {

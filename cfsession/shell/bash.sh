@@ -5,7 +5,16 @@ if [[ -n "${__cfs_nonce-}" ]]; then return 0 2>/dev/null; fi
 __cfs_nonce='@NONCE@'
 __cfs_osc='@OSC@'
 __cfs_dir='@DIR@'
-__cfs_base=0
+__cfs_s=1  # the last marker's seq (H is 1)
+__cfs_hs=()
+__cfs_z=()
+__cfs_h=
+__cfs_x=
+__cfs_ts=
+__cfs_nofork=1
+__cfs_hk=
+__cfs_st=0
+__cfs_ps=(0)
 __cfs_cn='\#'
 __cfs_last_cn=
 __cfs_hist=
@@ -33,13 +42,18 @@ else
 fi
 
 # -- hooks -------------------------------------------------------------------------------
+# Every hook runs under the user's options: `set -euo pipefail`, `set -x`, readonly
+# variables. Each starts with `local -` and turns off what would trace it (the nonce),
+# stop it (errexit, nounset) or change its results, and `local -` restores the user's
+# options when it returns. Nothing here prints except the markers.
+
 # Escape a value for the wire: \ -> \\, ; and control bytes -> \xHH. Result in __cfs_r.
 __cfs_esc() {
   local s=$1
   # Most text (a path, a command line) has nothing to escape: skip the seven passes.
   if [[ $s != *[\\\;[:cntrl:]]* ]]; then
     __cfs_r=$s
-    return
+    return 0
   fi
   s=${s//\\/\\\\}
   s=${s//;/\\x3b}
@@ -52,7 +66,7 @@ __cfs_esc() {
     local i c out= LC_ALL=C
     for ((i = 0; i < ${#s}; i++)); do
       c=${s:i:1}
-      if [[ $c == [[:cntrl:]] ]]; then printf -v c '\\x%02x' "'$c"; fi
+      if [[ $c == [[:cntrl:]] ]]; then builtin printf -v c '\\x%02x' "'$c"; fi
       out+=$c
     done
     s=$out
@@ -66,93 +80,331 @@ __cfs_blen() {
   __cfs_n=${#1}
 }
 
-# One marker; $1 = seq, $2 = event, the rest key=value (already escaped).
-__cfs_emit() {
-  local IFS=';'
-  builtin printf '\e]%s;%s;%s;%s\a' "$__cfs_osc" "$__cfs_nonce" "$1" "${*:2}"
+# Write $1 to the terminal: to stdout when it is the terminal, else to /dev/tty. A user
+# who sends stdout through a pipe (`exec > >(tee -a log)`) must not get markers — and the
+# nonce — in the log, and the pipe would deliver them late (SHELL_INTEGRATION.md §2.4).
+__cfs_out() {
+  if [[ -t 1 ]]; then
+    builtin printf '%s' "$1"
+  else
+    builtin printf '%s' "$1" 2>/dev/null >/dev/tty
+  fi
+  return 0
 }
 
-# First PROMPT_COMMAND element: report the end of the previous command, the cwd, the prompt.
-# The hook element first saves $? and PIPESTATUS in globals (a `declare -F` guard
-# before that would clobber them), then runs this. Its three markers leave in one
-# printf: one write, one wake-up of the recorder, and ~60 us less bash time per prompt
-# than three calls of __cfs_add.
+# One marker; $1 = seq, $2 = event, the rest key=value (already escaped).
+__cfs_emit() {
+  local IFS=';' m
+  builtin printf -v m '\e]%s;%s;%s;%s\a' "$__cfs_osc" "$__cfs_nonce" "$1" "${*:2}"
+  __cfs_out "$m"
+}
+
+# End of the previous command, the cwd, the prompt: D, P and A in one write (one wake-up
+# of the recorder). The PROMPT_COMMAND element that calls this first saves $? and
+# PIPESTATUS in globals (any command before that would clobber them).
 __cfs_pc() {
-  { local -; set +x; } 2>/dev/null
-  local cn=${__cfs_cn@P} seq=$((__cfs_base += 100000)) d IFS=' '
+  local - o=$-
+  # Only when needed: a redirection costs bash an open and four dups per call.
+  if [[ $o == *[xeu]* ]]; then { set +xeu; } 2>/dev/null; fi
+  __cfs_hk=1
+  local cn=${__cfs_cn@P} d IFS=' ' t=
   if [[ -n $__cfs_last_cn && $cn != "$__cfs_last_cn" ]]; then
     d="cmdno=$cn;st=$__cfs_st;ps=${__cfs_ps[*]}"
+    if ((__cfs_nofork)); then
+      __cfs_texts "$((cn - __cfs_last_cn))"
+      d+=$__cfs_r
+    fi
   else
     d="cmdno=$cn"
   fi
   __cfs_last_cn=$cn
   __cfs_hist=$HISTCMD
   __cfs_esc "$PWD"
-  local o=$'\e]'"$__cfs_osc;$__cfs_nonce;"
-  builtin printf '%s%s;D;%s\a%s%s;P;cwd=%s\a%s%s;A\a' \
-    "$o" "$seq" "$d" "$o" $((seq + 1)) "$__cfs_r" "$o" $((seq + 2))
-  __cfs_keep
-  return $__cfs_st
+  local o=$'\e]'"$__cfs_osc;$__cfs_nonce;" m
+  local seq=$((__cfs_s += 3))
+  builtin printf -v m '%s%s;D;%s\a%s%s;P;cwd=%s\a%s%s;A\a' \
+    "$o" $((seq - 2)) "$d" "$o" $((seq - 1)) "$__cfs_r" "$o" "$seq"
+  __cfs_out "$m"
+  if ((!__cfs_arr)); then
+    # bash < 5.1: one PROMPT_COMMAND string, no last element to keep things in place,
+    # and the user's commands after ours see our status: hand theirs on (not under
+    # `set -e`, which would end the shell on it).
+    __cfs_keep
+    if [[ $o != *e* ]]; then return $__cfs_st; fi
+  fi
+  return 0
 }
 
-# PS0 runs this in a command substitution (a subshell) once per command line read.
-__cfs_c() {
-  { local -; set +x; } 2>/dev/null
-  local cn=${__cfs_cn@P} h num text src=history
-  local idx=$((cn - __cfs_last_cn))
-  # Through a file in our private dir rather than $(...): one fork per command (PS0's
-  # own subshell on bash < 5.3) is the floor; a second one would double the cost.
-  # `1<>` rewrites the file in place and a NUL ends the text: a truncating `>` costs
-  # ~130 us on a disk-backed /tmp (ext4 frees and reallocates the block), this ~12 us.
-  { HISTTIMEFORMAT= builtin history 1; builtin printf '\0'; } 1<>"$__cfs_dir/h" 2>/dev/null
-  IFS= read -r -d '' h <"$__cfs_dir/h"
-  h=${h%$'\n'}
+# The history text of one entry from `history` output in $1 ("  num  text"), with a
+# read-only HISTTIMEFORMAT's time stamp cut; in __cfs_r.
+__cfs_entry() {
+  local h=$1 num
   h=${h#"${h%%[![:space:]]*}"}
   num=${h%%[!0-9]*}
-  text=${h#"$num"}
-  text=${text#??}
-  if [[ -z $num || $num -lt $__cfs_hist || ! -o history ]]; then
-    # The line was not added to history: a duplicate (ignoredups) or a hidden line
-    # (ignorespace, HISTIGNORE, set +o history). The recorder decides from the echo.
+  h=${h#"$num"}
+  h=${h#??}
+  if [[ -n $__cfs_ts ]]; then
+    local ts
+    builtin printf -v ts "%($__cfs_ts)T" -1
+    if [[ $h != "$ts"* ]]; then builtin printf -v ts "%($__cfs_ts)T" $((${EPOCHSECONDS:-0} - 1)); fi
+    h=${h#"$ts"}
+  fi
+  __cfs_r=$h
+}
+
+# `history $1` into __cfs_h, through a file in our private dir: $(...) would fork.
+# `1<>` rewrites the file in place and a NUL ends the text: a truncating `>` costs
+# ~130 us on a disk-backed /tmp (ext4 frees and reallocates the block), this ~12 us.
+__cfs_history() {
+  __cfs_ts=
+  if [[ ${HISTTIMEFORMAT@a} == *r* && -n $HISTTIMEFORMAT ]]; then __cfs_ts=$HISTTIMEFORMAT; fi
+  if [[ -n $__cfs_ts ]]; then
+    { builtin history "$1"; builtin printf '\0'; } 1<>"$__cfs_dir/h"
+  else
+    { HISTTIMEFORMAT= builtin history "$1"; builtin printf '\0'; } 1<>"$__cfs_dir/h"
+  fi
+  IFS= read -r -d '' __cfs_h <"$__cfs_dir/h"
+  __cfs_h=${__cfs_h%$'\n'}
+}
+
+# The text of the $1 commands run since the last prompt, as D fields (in __cfs_r): `cmd`
+# and `src` for the last, `cmd.N`/`src.N` (N = its command number) for earlier ones (a
+# pasted block). No fork: PS0 noted $HISTCMD for every command (__cfs_hs), so a command
+# whose line went into history is told from one that did not (ignorespace, ignoredups,
+# erasedups, set +o history) — that one gets `src=stale` (the last line in history) and
+# the recorder decides from the echoed line.
+__cfs_texts() {
+  local n=$1 k c prev=$__cfs_hist added=0 out= text src
+  if ((n == 1)); then
+    # One command since the last prompt (nearly always): no loops, no helper calls
+    # where they can be skipped — each bash function call costs ~10 us.
+    c=$((__cfs_last_cn + 1))
     src=stale
-  fi
-  if ((${#text} > 65000)); then text=${text:0:65000}; fi
-  __cfs_esc "$text"
-  # The recorder caps a marker at 64 KiB of *bytes*: multibyte text or many escapes pass
-  # the character limit above, so shorten (by whole characters) until the bytes fit.
-  # A character is at most 4 bytes, so short text skips the count (its `LC_ALL=C` makes
-  # bash reload the locale: ~20 us).
-  __cfs_n=0
-  if ((${#__cfs_r} > 15000)); then __cfs_blen "$__cfs_r"; fi
-  while ((__cfs_n > 60000)); do
-    text=${text:0:$((${#text} * 60000 / __cfs_n - 16))}
-    __cfs_esc "$text"
-    __cfs_blen "$__cfs_r"
-  done
-  builtin printf '\e]%s;%s;%s;C;cmd=%s;src=%s;cmdno=%s;pid=%s\a' \
-    "$__cfs_osc" "$__cfs_nonce" $((__cfs_base + 3 + idx)) "$__cfs_r" "$src" "$cn" "$$"
-}
-
-# Keep our hooks in place even if a framework rewrote PROMPT_COMMAND or PS0.
-__cfs_keep() {
-  local ps0='$(__cfs_c >/dev/tty 2>/dev/null)'
-  if [[ $PS0 != *"$ps0"* ]]; then PS0=${PS0-}$ps0; fi
-  local hook='__cfs_st=$? __cfs_ps=("${PIPESTATUS[@]}"); declare -F __cfs_pc >/dev/null && __cfs_pc'
-  if [[ ${PROMPT_COMMAND@a} == *a* ]]; then
-    if [[ ${PROMPT_COMMAND[0]} != "$hook" ]]; then
-      local -a rest=()
-      local e
-      for e in "${PROMPT_COMMAND[@]}"; do [[ $e != "$hook" ]] && rest+=("$e"); done
-      PROMPT_COMMAND=("$hook" "${rest[@]}")
+    if ((${__cfs_hs[c]:-0} > prev)); then src=history; fi
+    __cfs_hs=()
+    __cfs_history 1
+    if [[ -n $__cfs_ts ]]; then
+      __cfs_entry "$__cfs_h"
+      text=$__cfs_r
+    else
+      text=${__cfs_h#"${__cfs_h%%[! ]*}"}
+      k=${text%%[!0-9]*}
+      text=${text:${#k}+2}
     fi
-  elif [[ ${PROMPT_COMMAND-} != "$hook"* ]]; then
-    local old=${PROMPT_COMMAND-}
-    old=${old//"$hook; "/}
-    old=${old//"$hook"/}
-    PROMPT_COMMAND=$hook${old:+; $old}
+    if ((${#text} > 32768)) || [[ $text == *[\\\;[:cntrl:]]* ]]; then
+      __cfs_cut "$text"
+      __cfs_r=";cmd=$__cfs_r;$__cfs_x""src=$src"
+    else
+      __cfs_r=";cmd=$text;src=$src"
+    fi
+    return 0
   fi
+  local -a add=()
+  for ((k = n - 1; k >= 0; k--)); do
+    c=$((__cfs_last_cn + n - k))
+    if ((${__cfs_hs[c]:-0} > prev)); then add+=(1); ((added++)); prev=${__cfs_hs[c]}; else add+=(0); fi
+  done
+  __cfs_hs=()
+  local -a texts=()
+  if ((added == 1 || (added == 0 && n > 0))); then
+    __cfs_history 1
+    __cfs_entry "$__cfs_h"
+    texts=("$__cfs_r")
+  elif ((added > 1)); then
+    # Entries are told apart by their numbers, which follow each other.
+    __cfs_history "$added"
+    local line l num want= cur= have=
+    while IFS= read -r line; do
+      l=${line#"${line%%[! ]*}"}
+      num=${l%%[!0-9]*}
+      if [[ -n $num && ( -z $want || $num == "$want" ) && ${l:${#num}:2} == @(  |\* ) ]]; then
+        [[ -n $have ]] && texts+=("$cur")
+        __cfs_entry "$line"
+        cur=$__cfs_r have=1 want=$((num + 1))
+      else
+        cur+=$'\n'$line
+      fi
+    done <<<"$__cfs_h"
+    [[ -n $have ]] && texts+=("$cur")
+    if ((${#texts[@]} != added)); then texts=() added=0; fi
+  fi
+  local i=0 last=$((n - 1)) key
+  for ((k = 0; k < n; k++)); do
+    c=$((__cfs_last_cn + k + 1))
+    if ((k == last)); then key=; else key=.$c; fi
+    if ((add[k])) && ((i < ${#texts[@]})); then
+      text=${texts[i]} src=history
+      ((i++))
+    elif ((k == last)) && ((${#texts[@]} > 0)); then
+      text=${texts[${#texts[@]} - 1]} src=stale
+    else
+      out+=";src$key=hidden"
+      continue
+    fi
+    __cfs_cut "$text"
+    out+=";cmd$key=$__cfs_r;${__cfs_x//=/$key=}src$key=$src"
+  done
+  __cfs_r=$out
 }
 
-__cfs_keep
-__cfs_esc "$BASH_VERSION"
-__cfs_emit 1 H shell=bash "ver=$__cfs_r" "pid=$$" proto=1
+# $1 cut to the command text limit, escaped, in __cfs_r; `trunc=1;len=N;` in __cfs_x
+# when it was cut. Up to 128 KiB of UTF-8 (docs/SHELL_MATRIX.md); longer lines are cut
+# by whole characters. Short text skips the byte count (its `LC_ALL=C` makes bash
+# reload the locale: ~20 us).
+__cfs_cut() {
+  local text=$1
+  __cfs_x=
+  __cfs_n=0
+  if ((${#text} > 32768)); then __cfs_blen "$text"; fi
+  if ((__cfs_n > 131072)); then
+    __cfs_x="trunc=1;len=${#text};"
+    local n=${#text}
+    while ((__cfs_n > 131072)); do
+      n=$((n * 131072 / __cfs_n - 16))
+      __cfs_blen "${text:0:n}"
+    done
+    text=${text:0:n}
+  fi
+  __cfs_esc "$text"
+}
+
+# With a read-only PROMPT_COMMAND no hook runs at the prompt: PS0 runs this in a
+# command substitution (a subshell, one fork per command) and the text goes in C. $1 is
+# the command number (PS0's \#).
+__cfs_c() {
+  { local -; set +xeu; } 2>/dev/null
+  local cn=${1:-0} num src=history
+  __cfs_history 1
+  __cfs_entry "$__cfs_h"
+  local h=${__cfs_h#"${__cfs_h%%[![:space:]]*}"}
+  num=${h%%[!0-9]*}
+  if [[ -z $num || $num -lt ${__cfs_hist:-0} || ! -o history ]]; then src=stale; fi
+  __cfs_cut "$__cfs_r"
+  builtin printf '\e]%s;%s;%s;C;cmd=%s;%ssrc=%s;cmdno=%s;pid=%s\a' \
+    "$__cfs_osc" "$__cfs_nonce" $((__cfs_s + 1 + cn)) "$__cfs_r" "$__cfs_x" "$src" "$cn" "$$"
+}
+
+__cfs_head='__cfs_st=$? __cfs_ps=("${PIPESTATUS[@]}"); __cfs_pc'
+__cfs_tailc='__cfs_st=$? __cfs_ps=("${PIPESTATUS[@]}"); __cfs_tail'
+# PS0, expanded in the shell itself once per command line read (bash >= 4.4): the start
+# marker from prompt escapes and parameter/arithmetic expansion only — no command
+# substitution, so no fork. It numbers the marker from a counter every marker shares
+# and notes $HISTCMD for the command (__cfs_texts reads it at the next prompt).
+# ${__cfs_cm:+...}: a child shell that inherits an exported PS0/PS1 prints nothing.
+__cfs_cm=$'\e]'"$__cfs_osc;$__cfs_nonce;"
+__cfs_ps0='${__cfs_cm:+$__cfs_cm$((__cfs_s+=1))${__cfs_z[__cfs_hs[\#]=HISTCMD]-};C;src=ps0;cmdno=\#;pid=$$\a}'
+# The end of PS1: the prompt-end marker B (where the typed line starts).
+__cfs_ps1='\[${__cfs_cm:+$__cfs_cm$((__cfs_s+=1));B;pid=$$\a}\]'
+__cfs_ps1_end=
+__cfs_sig=$'\2'  # never equal to a joined PROMPT_COMMAND: the first call builds it
+__cfs_user=()
+__cfs_arr=0
+if ((BASH_VERSINFO[0] > 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] >= 1))); then __cfs_arr=1; fi
+
+# Last PROMPT_COMMAND element (bash >= 5.1, where bash gives every element the real $?
+# and PIPESTATUS). A string assignment to PROMPT_COMMAND (`source ~/.bashrc`, a typed
+# `PROMPT_COMMAND=...`, a framework installing itself) replaces element 0, our hook:
+# report this prompt from here if it did not run, and put the hook back.
+__cfs_tail() {
+  local -
+  if [[ $- == *[xeu]* ]]; then { set +xeu; } 2>/dev/null; fi
+  if [[ -z $__cfs_hk ]]; then __cfs_pc; fi
+  __cfs_hk=
+  if [[ ${PROMPT_COMMAND[0]-} != "$__cfs_head" && ${PROMPT_COMMAND@a} == *a* ]]; then
+    # The other elements as we left them: the string was meant to replace the user's
+    # prompt commands (as it would without us), so they go.
+    local -a now=()
+    local e IFS=$'\x1f'
+    for e in "${PROMPT_COMMAND[@]:1}"; do [[ $e != "$__cfs_tailc" ]] && now+=("$e"); done
+    if [[ "${now[*]}" == "${__cfs_user[*]}" ]]; then PROMPT_COMMAND=("${PROMPT_COMMAND[0]}"); fi
+  fi
+  # bash-preexec sets its "next command is the user's" flag last in PROMPT_COMMAND, and
+  # our element, run after it, used the flag up: the prompt at which it installed
+  # itself, before we moved our element in front of its. Set the flag again.
+  local relay=
+  if [[ $__cfs_sig != *"$__cfs_tailc"$'\x1f'__bp_interactive_mode ]] &&
+    declare -F __bp_interactive_mode >/dev/null; then relay=1; fi
+  __cfs_keep
+  if [[ -n $relay ]]; then __bp_interactive_mode; fi
+  return 0
+}
+
+# Keep our hooks in place even if a framework rewrote PROMPT_COMMAND, PS0 or PS1.
+__cfs_keep() {
+  local IFS=$'\x1f'
+  if [[ ${PS0-} != *"$__cfs_ps0"* && ${PS0@a} != *r* ]]; then PS0=${PS0-}$__cfs_ps0; fi
+  if [[ -n $__cfs_ps1_end ]]; then
+    # Read-only PROMPT_COMMAND: the end marker first in PS1, B last.
+    if [[ ${PS1-} != "$__cfs_ps1"*"$__cfs_ps1_end" && ${PS1@a} != *r* ]] && shopt -q promptvars; then
+      local p=${PS1-}
+      p=${p//"$__cfs_ps1"/}
+      PS1=$__cfs_ps1${p//"$__cfs_ps1_end"/}$__cfs_ps1_end
+    fi
+  elif [[ ${PS1-} != *"$__cfs_ps1" && ${PS1@a} != *r* ]] && shopt -q promptvars; then
+    local p=${PS1-}
+    PS1=${p//"$__cfs_ps1"/}$__cfs_ps1
+  fi
+  if [[ "${PROMPT_COMMAND[*]-}" == "$__cfs_sig" || ${PROMPT_COMMAND@a} == *r* ]]; then return 0; fi
+  local -a rest=()
+  local e bpi=
+  if ((__cfs_arr)); then
+    for e in "${PROMPT_COMMAND[@]}"; do
+      # bash-preexec and others copy PROMPT_COMMAND's text into theirs: take ours out.
+      e=${e//"$__cfs_head; "/}
+      e=${e//"$__cfs_head"$'\n'/}
+      e=${e//"$__cfs_head"/}
+      e=${e//"$__cfs_tailc"/}
+      [[ -n ${e//[$'\n; \t']/} ]] && rest+=("$e")
+    done
+    # bash-preexec's __bp_interactive_mode must stay last: its DEBUG trap takes the
+    # first command after it for the user's (unless it is in $PROMPT_COMMAND's text).
+    local n=${#rest[@]}
+    if ((n > 0)); then
+      e=${rest[n - 1]}
+      if [[ $e == __bp_interactive_mode ]]; then
+        bpi=1
+        rest=("${rest[@]:0:n-1}")
+      elif [[ $e == *[$'\n;']__bp_interactive_mode ]]; then
+        bpi=1
+        e=${e%__bp_interactive_mode}
+        rest[n - 1]=${e%[$'\n;']}
+      fi
+    fi
+    if [[ -n $bpi ]]; then
+      __cfs_user=("${rest[@]}" __bp_interactive_mode)
+      PROMPT_COMMAND=("$__cfs_head" "${rest[@]}" "$__cfs_tailc" __bp_interactive_mode)
+    else
+      __cfs_user=("${rest[@]}")
+      PROMPT_COMMAND=("$__cfs_head" "${rest[@]}" "$__cfs_tailc")
+    fi
+  else
+    # bash 4.4 and 5.0: one string; our hook first, and it hands $? on to the rest.
+    local old=${PROMPT_COMMAND-}
+    old=${old//"$__cfs_head; "/}
+    old=${old//"$__cfs_head"/}
+    PROMPT_COMMAND=$__cfs_head${old:+; $old}
+  fi
+  __cfs_sig="${PROMPT_COMMAND[*]}"
+}
+
+__cfs_init() {
+  { local -; set +xeu; } 2>/dev/null
+  local lim=
+  if [[ ${PROMPT_COMMAND@a} == *r* ]]; then
+    # An audit set-up made PROMPT_COMMAND read-only: no hook can run at the prompt. The
+    # prompt string can still carry the end of a command and its status ($? is the
+    # command's while PS1 is expanded), but not PIPESTATUS or the cwd: say so.
+    lim=";limit=readonly_prompt_command"
+    __cfs_nofork=0
+    __cfs_ps0='$(__cfs_c \# >/dev/tty 2>/dev/null)'
+    # Every C the PS0 subshell sends is numbered __cfs_s + its command number: the next
+    # D must come after all of them.
+    __cfs_ps1_end=$__cfs_ps1
+    __cfs_ps1='\[${__cfs_cm:+$__cfs_cm$((__cfs_s+=100000+\#));D;st=$?;pid=$$\a}\]'
+  fi
+  __cfs_keep
+  if [[ ${PS0@a} == *r* ]]; then lim+=";limit=readonly_ps0"; fi
+  __cfs_esc "$BASH_VERSION"
+  __cfs_emit 1 H shell=bash "ver=$__cfs_r" "pid=$$" "proto=1$lim"
+}
+__cfs_init

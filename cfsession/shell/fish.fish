@@ -58,6 +58,16 @@ if status is-interactive; and not set -q __cfs_nonce
         printf '\e]%s;%s;%s;%s\a' $out
     end
 
+    # Length in bytes (UTF-8) of $argv[1], one line: fish's `string length` counts
+    # characters, so add a byte per 2-byte, two per 3-byte, three per 4-byte character.
+    function __cfs_bytes
+        set -l s $argv[1]
+        set -l n2 (string replace -ra '[^\x{80}-\x{7ff}]' '' -- "$s" | string length)
+        set -l n3 (string replace -ra '[^\x{800}-\x{ffff}]' '' -- "$s" | string length)
+        set -l n4 (string replace -ra '[^\x{10000}-\x{10ffff}]' '' -- "$s" | string length)
+        math (string length -- "$s") + $n2 + 2 \* $n3 + 3 \* $n4
+    end
+
     # True when the line must not be recorded: private mode, or a line the user kept out
     # of history (leading space; fish >= 4 lets fish_should_add_to_history decide).
     function __cfs_hidden
@@ -90,18 +100,19 @@ if status is-interactive; and not set -q __cfs_nonce
         __cfs_esc $text
         set -l r $__cfs_r
         set -l extra
-        # The recorder caps a marker at 64 KiB; count bytes of non-ASCII characters too.
-        # A character is at most 4 bytes: short text skips the count.
-        if string match -qr '^.{15001}' -- "$r"
-            set -l bytes (math (string length -- "$r") + 3 \* (string replace -ra '[\x00-\x7f]' '' -- "$r" | string length))
-            if test $bytes -gt 60000
+        # Past the command text limit (128 KiB of UTF-8 as sent, docs/SHELL_MATRIX.md) the
+        # line is cut by whole characters, and says so. A character is at most 4 bytes:
+        # short text skips the count.
+        if string match -qr '^.{32769}' -- "$r"
+            set -l bytes (__cfs_bytes "$r")
+            if test $bytes -gt 131072
                 set -l n (string length -- $text)
                 set extra "trunc=1;len=$n;"
-                while test $bytes -gt 60000
-                    set n (math --scale 0 "$n * 60000 / $bytes - 16")
+                while test $bytes -gt 131072
+                    set n (math --scale 0 "$n * 131072 / $bytes - 16")
                     __cfs_esc (string sub -l $n -- $text | string collect)
                     set r $__cfs_r
-                    set bytes (math (string length -- "$r") + 3 \* (string replace -ra '[\x00-\x7f]' '' -- "$r" | string length))
+                    set bytes (__cfs_bytes "$r")
                 end
             end
         end
@@ -127,6 +138,15 @@ if status is-interactive; and not set -q __cfs_nonce
         __cfs_emit 4 "D;cmdno=$__cfs_p;st=$st;ps=$ps"
         set -g __cfs_dsent 1
     end
+
+    # fish runs an event's handlers in the order they were defined, and config.fish ran
+    # before us: define the user's fish_postexec handlers again so they come after ours,
+    # and what they print (a timing line) lands in the prompt, not in the command.
+    for __cfs_i in (functions --handlers-type generic | string match -r '^fish_postexec (.*)$' | string match -rv '^fish_postexec ')
+        test $__cfs_i = __cfs_postexec; and continue
+        functions $__cfs_i | source
+    end
+    set -e __cfs_i
 
     function __cfs_prompt --on-event fish_prompt
         set -l fish_trace

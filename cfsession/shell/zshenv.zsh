@@ -20,7 +20,7 @@ fi
 if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
   'builtin' 'typeset' -g __cfs_nonce='@NONCE@' __cfs_osc='@OSC@'
   'builtin' 'typeset' -g __cfs_eol_raw= __cfs_eol=
-  'builtin' 'typeset' -gi __cfs_seq=0 __cfs_cmdno=0 __cfs_ran=0 __cfs_hello=0 __cfs_fd=1 __cfs_bytes=0
+  'builtin' 'typeset' -gi __cfs_seq=0 __cfs_cmdno=0 __cfs_ran=0 __cfs_hello=0 __cfs_fd=1 __cfs_bytes=0 __cfs_n=0
   'builtin' 'typeset' -ga precmd_functions preexec_functions zshexit_functions
 
   # A close-on-exec fd to the terminal (kitty's reasoning): markers still reach the
@@ -63,6 +63,12 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
     __cfs_bytes=${#s}
   }
 
+  # Length of $1 in bytes, in __cfs_n (REPLY holds the escaped text).
+  __cfs_blen() {
+    builtin setopt localoptions nomultibyte
+    __cfs_n=${#1}
+  }
+
   # One marker: $1 = event, the rest key=value (already escaped). Plain counter for seq:
   # zsh hooks run in the shell itself, never in a subshell.
   __cfs_emit() {
@@ -72,9 +78,10 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
   # First in precmd_functions: every precmd function sees the same $? (LV8), and ours
   # going first puts other hooks' output (pure prints a line) after D, in the prompt.
   __cfs_precmd() {
-    # One statement, so $? and $pipestatus are read before anything changes them; inside
+    # One statement, so $? and $pipestatus are read before anything changes them (and
+    # `[@]`: under KSH_ARRAYS or `emulate sh` a bare $pipestatus is its first element); inside
     # a group redirected to /dev/null so even under `set -x` nothing of ours is traced.
-    { builtin local __cfs_st=$? __cfs_ps="${(j: :)pipestatus}"; builtin emulate -L zsh -o no_aliases; builtin setopt noxtrace } 2>/dev/null
+    { builtin local __cfs_st=$? __cfs_ps="${(j: :)pipestatus[@]}"; builtin emulate -L zsh -o no_aliases; builtin setopt noxtrace } 2>/dev/null
     # Plugins call precmd hooks from zle to redraw the prompt: that is not a command end.
     builtin zle && builtin return 0
     if (( ! __cfs_hello )); then
@@ -125,14 +132,19 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
       else
         __cfs_esc "$text"
       fi
-      if (( __cfs_bytes > 60000 )); then
-        # The recorder caps a marker at 64 KiB: shorten the text, not the escaped form,
-        # so no escape sequence (or UTF-8 character) is cut in half.
-        builtin local n=${#text}
-        while (( __cfs_bytes > 60000 )); do
-          n=$(( n * 60000 / __cfs_bytes - 16 ))
-          __cfs_esc "${text[1,n]}"
+      builtin local -i rawb=0
+      (( ${#text} > 32768 )) && { __cfs_blen "$text"; rawb=$__cfs_n }
+      if (( rawb > 131072 )); then
+        # Past the command text limit (128 KiB of UTF-8, docs/SHELL_MATRIX.md): cut the
+        # text by whole characters, not its escaped form, so no escape or character is
+        # cut in half; and say so.
+        builtin local -i n=${#text}
+        while (( rawb > 131072 )); do
+          n=$(( n * 131072 / rawb - 16 ))
+          __cfs_blen "${text[1,n]}"
+          rawb=$__cfs_n
         done
+        __cfs_esc "${text[1,n]}"
         cmd=("cmd=$REPLY" trunc=1 "len=${#text}")
       else
         cmd=("cmd=$REPLY")

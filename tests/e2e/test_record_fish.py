@@ -68,7 +68,7 @@ def test_multiline_paste_and_long_lines(user_home: Path, cf_home: Path) -> None:
     sh.run("for i in 1 2\necho n$i\nend")
     sh.paste("echo p1\necho p2")  # one buffer, one command in fish (bash: two)
     sh.run("echo a \\\nb")
-    long10, long100, wide = sf.paste_long_lines(sh, "true")
+    long10, long100, wide, over = sf.paste_long_lines(sh, "true")
     sh.finish()
     cmds = sf.commands(cf_home)
     got = [(c["command"], c["exit_code"], c["output"]) for c in cmds[:3]]
@@ -77,7 +77,7 @@ def test_multiline_paste_and_long_lines(user_home: Path, cf_home: Path) -> None:
         ("echo p1\necho p2", 0, "p1\np2\n"),
         ("echo a \\\nb", 0, "a b\n"),
     ]
-    sf.assert_long_lines(cmds[3:6], long10, long100, wide)
+    sf.assert_long_lines(cmds[3:7], long10, long100, wide, over)
     sf.assert_clean(sh, cf_home)  # no marker was too long to be recognised and shown instead
 
 

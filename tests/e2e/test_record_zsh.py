@@ -81,7 +81,7 @@ def test_multiline_heredoc_paste_and_control_chars(user_home: Path, cf_home: Pat
     sh.paste("echo p1\necho p2")  # one buffer, one command in zsh (bash: two)
     sh.child.send("echo 'c\x16\x01d'\r")  # Ctrl-V Ctrl-A: a literal control char in the line
     sh.expect_prompt()
-    long10, long100, wide = sf.paste_long_lines(sh, ":")
+    long10, long100, wide, over = sf.paste_long_lines(sh, ":")
     sh.finish()
     cmds = sf.commands(cf_home)
     got = [(c["command"], c["exit_code"], c["output"]) for c in cmds[:5]]
@@ -92,7 +92,7 @@ def test_multiline_heredoc_paste_and_control_chars(user_home: Path, cf_home: Pat
         ("echo p1\necho p2", 0, "p1\np2\n"),
         ("echo 'c\x01d'", 0, "cd\n"),
     ]
-    sf.assert_long_lines(cmds[5:8], long10, long100, wide)
+    sf.assert_long_lines(cmds[5:9], long10, long100, wide, over)
     sf.assert_clean(sh, cf_home)  # no marker was too long to be recognised and shown instead
 
 

@@ -1,0 +1,71 @@
+"""The input line as the user saw it, from the bytes the terminal echoed.
+
+A shell whose hook cannot say what was typed (bash with a line kept out of history)
+leaves the recorder two regions of output: the prompt (from the prompt-start marker A to
+the prompt-end marker B) and the echo (from B to the command-start marker C). The echo
+is not the typed text: readline redraws a recalled line with backspaces, ``ESC[P``
+(delete characters), ``ESC[K`` and cursor moves, and wraps it at the terminal width.
+Rendering both regions with a terminal emulator (pyte) and reading the screen from where
+the prompt left the cursor gives the line as it stood when Enter was pressed.
+
+The recorder uses this to decide between "the same line as the history entry" and
+"something else" (kept hidden), and, for a bash command whose end marker never came
+(``exec``, a shell killed with its command), as the command's text.
+"""
+
+from __future__ import annotations
+
+from cfsession.text import render_plain
+
+ECHO_CAP = 64 * 1024  # bytes of echo rendered at most (a longer line is not compared)
+
+
+def typed_line(prompt: bytes, echo: bytes, cols: int) -> str | None:
+    """The line on screen after ``prompt`` once ``echo`` was drawn, or None if it cannot
+    be told (no emulator, an echo too long, a multi-line edit)."""
+    if len(echo) > ECHO_CAP or cols < 2:
+        return None
+    try:
+        import pyte
+    except ImportError:
+        return None
+    text_p = prompt.decode("utf-8", "replace")
+    text_e = echo.decode("utf-8", "replace")
+    # Tall enough that nothing scrolls: the start row stays where the prompt left it.
+    rows = (len(text_p) + len(text_e)) // cols + text_p.count("\n") + text_e.count("\n") + 4
+    screen = pyte.Screen(cols, min(rows, 4096))
+    stream = pyte.Stream(screen)
+    stream.feed(text_p)
+    y0, x0 = screen.cursor.y, screen.cursor.x
+    stream.feed(text_e)
+    lines = screen.display
+    # The typed text runs from (y0, x0) over the wrapped rows that follow; Enter moved
+    # the cursor below it. Rows after the cursor's are not part of the line.
+    last = max(screen.cursor.y, y0)
+    if screen.cursor.x == 0 and last > y0:
+        last -= 1  # Enter's CR LF: the line ended on the row before
+    parts = [lines[y0][x0:]] + [lines[y] for y in range(y0 + 1, last + 1)]
+    return "".join(parts).rstrip()
+
+
+Echo = tuple["bytes | None", bytes]  # (the prompt up to its end marker, what followed it)
+
+
+def from_echo(echo: Echo | None, cols: int) -> tuple[str | None, str]:
+    """(text, source) of a command whose end marker (and text) never came: the line as
+    echoed. A line typed with a leading space stays hidden, as does anything unclear."""
+    if echo is None or echo[0] is None:
+        return None, "hidden"
+    line = typed_line(echo[0], echo[1], cols)
+    if not line or line[:1].isspace():
+        return None, "hidden"
+    return line, "echo"
+
+
+def echo_label(echo: Echo) -> str:
+    """The .cast marker of a command whose text comes later: its last echoed line, plain
+    (cheap: no emulator on every command); a line typed with a leading space is not shown."""
+    shown = render_plain(echo[1][-1024:].decode("utf-8", "replace")).strip("\r\n").rsplit("\n", 1)[-1]
+    if not shown.strip() or shown[:1].isspace() or echo[0] is None:
+        return "$ (command)"
+    return "$ " + shown.rstrip()

@@ -1,0 +1,162 @@
+"""bash without a fork per command: every way a line can be entered keeps its text and its
+boundaries (the start marker carries no text; it comes with the end marker, or from the
+echoed line when no end comes)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import pty_harness as h
+from tests.conftest import require_shell
+
+pytestmark = pytest.mark.pty
+
+PS1 = f"PS1='{h.PROMPT}'\n"
+PASTE_ON, PASTE_OFF = "\x1b[200~", "\x1b[201~"
+
+
+def session(home: Path, cf_home: Path, rc: str = "") -> h.Recording:
+    bash = require_shell("bash")
+    (home / ".bashrc").write_text(PS1 + rc)
+    return h.start(bash, home, cf_home)
+
+
+def cmds(cf_home: Path) -> list[dict[str, Any]]:
+    return h.commands(cf_home)
+
+
+def test_pasted_lines(user_home: Path, cf_home: Path) -> None:
+    rec = session(user_home, cf_home)
+    rec.child.send(PASTE_ON + "echo a; echo b" + PASTE_OFF + "\r")  # one line, two commands
+    rec.expect_prompt()
+    rec.child.send(PASTE_ON + "echo p1\necho p2\necho p3" + PASTE_OFF + "\r")  # a block
+    rec.expect_prompt()
+    rec.run("true")
+    rec.finish()
+    got = [(c["command"], c["exit_code"], c["output"]) for c in cmds(cf_home)]
+    assert got[:5] == [
+        ("echo a; echo b", 0, "a\nb\n"),
+        ("echo p1", None, "p1\n"),  # no prompt after it: no status (bash runs the next line)
+        ("echo p2", None, "p2\n"),
+        ("echo p3", 0, "p3\n"),
+        ("true", 0, ""),
+    ]
+    assert [c["anomalies"] for c in cmds(cf_home)][1:3] == [["no_prompt_between"]] * 2
+
+
+def test_pasted_block_with_a_hidden_line(user_home: Path, cf_home: Path) -> None:
+    rec = session(user_home, cf_home, "HISTCONTROL=ignorespace\n")
+    rec.child.send(PASTE_ON + "echo q1\n echo q2\necho q3" + PASTE_OFF + "\r")
+    rec.expect_prompt()
+    rec.finish()
+    got = [(c["command"], c["command_source"]) for c in cmds(cf_home)][:3]
+    assert got[1] == (None, "hidden")  # never the text of a neighbour
+    assert got[2] == ("echo q3", "history")
+    assert got[0][0] in ("echo q1", None)
+
+
+def test_history_off(user_home: Path, cf_home: Path) -> None:
+    rec = session(user_home, cf_home, "HISTSIZE=0\n")
+    rec.run("echo nohist")
+    rec.run("false")
+    rec.finish()
+    got = [(c["command"], c["command_source"], c["exit_code"]) for c in cmds(cf_home)]
+    # No history to read the line from: it is not recorded as text, only its run.
+    assert got[:2] == [(None, "hidden", 0), (None, "hidden", 1)]
+
+
+@pytest.mark.parametrize("line", ["exec bash --norc -i", "exec sleep 1"])
+def test_exec(user_home: Path, cf_home: Path, line: str) -> None:
+    rec = session(user_home, cf_home)
+    rec.run("echo before")
+    if line.startswith("exec bash"):
+        rec.child.sendline(line)
+        rec.child.expect(r"bash-[0-9.]+[$#] ")  # the new bash's own prompt
+        rec.child.sendline("exit 3")
+        rec.child.expect(h.pexpect.EOF)
+        rec.child.close()
+        code = 3
+    else:
+        code = rec.finish(line)
+    c = cmds(cf_home)
+    assert c[0]["command"] == "echo before" and c[0]["exit_code"] == 0
+    assert (c[1]["command"], c[1]["exit_code"]) == (line, code if line.startswith("exec bash") else 0)
+    assert "integration_lost" in c[1]["anomalies"]
+
+
+def test_command_killed_with_the_recorder(user_home: Path, cf_home: Path) -> None:
+    rec = session(user_home, cf_home)
+    rec.run("echo before")
+    rec.child.sendline("echo st''arted; sleep 30")
+    rec.child.expect("started")
+    os.kill(rec.child.pid, signal.SIGTERM)
+    rec.child.expect(h.pexpect.EOF)
+    rec.child.close()
+    c = cmds(cf_home)
+    assert [x["command"] for x in c] == ["echo before", "echo st''arted; sleep 30"]
+    assert c[1]["output"].startswith("started") and "missing_end" in c[1]["anomalies"]
+
+
+def test_marker_bytes_in_the_text(user_home: Path, cf_home: Path) -> None:
+    rec = session(user_home, cf_home)
+    # Ctrl-V Ctrl-G and Ctrl-V ESC: a literal BEL (our terminator) and ESC in the line.
+    rec.child.send("echo 'a\x16\x07b' '\x16\x1b]6973;x'\r")
+    rec.expect_prompt()
+    rec.run("printf '%s\\n' '\\a' ';' '\\\\'")
+    rec.finish()
+    c = cmds(cf_home)
+    assert c[0]["command"] == "echo 'a\x07b' '\x1b]6973;x'" and c[0]["exit_code"] == 0
+    assert c[1]["command"] == "printf '%s\\n' '\\a' ';' '\\\\'"
+
+
+def test_reverse_search_and_completion(user_home: Path, cf_home: Path) -> None:
+    rec = session(user_home, cf_home)
+    (user_home / "uniqfile-cfs.txt").write_text("x")
+    rec.run("echo uniq-marker-1")
+    rec.run("true")
+    rec.child.send("\x12uniq-m")  # Ctrl-R
+    rec.child.expect("reverse-i-search")
+    rec.child.expect("arker-1")  # (the match is drawn with the search text highlighted)
+    rec.child.send("\r")
+    rec.expect_prompt()
+    rec.child.send("cat uniqf\t")  # tab completion builds the line
+    rec.child.expect("uniqfile-cfs.txt")
+    rec.child.send("\r")
+    rec.expect_prompt()
+    rec.finish()
+    got = [(c["command"], c["command_source"]) for c in cmds(cf_home)][:4]
+    assert got == [
+        ("echo uniq-marker-1", "history"),
+        ("true", "history"),
+        ("echo uniq-marker-1", "history"),
+        ("cat uniqfile-cfs.txt ", "history"),
+    ]
+
+
+def test_vi_mode(user_home: Path, cf_home: Path) -> None:
+    rec = session(user_home, cf_home, "set -o vi\n")
+    rec.run("echo vi-one")
+    rec.child.send("echo typo")
+    rec.child.expect("typo")
+    rec.child.send("\x1b0cwprintf\x1b")  # ESC, to the start, change the word
+    rec.child.expect("printf")
+    rec.child.send("A\\\\n\r")
+    rec.expect_prompt()
+    rec.finish()
+    got = [(c["command"], c["exit_code"]) for c in cmds(cf_home)][:2]
+    assert got == [("echo vi-one", 0), ("printf typo\\\\n", 0)]
+
+
+def test_user_prompt_command_array_and_ps0_kept(user_home: Path, cf_home: Path) -> None:
+    rec = session(user_home, cf_home, "PROMPT_COMMAND=('echo \"[a=$?]\"' 'echo \"[b=$?]\"')\nPS0='[ps0]'\n")
+    out = rec.run("sh -c 'exit 4'")
+    rec.finish()
+    assert out.count("[ps0]") == 1 and "[a=4]" in out and "[b=4]" in out
+    assert out.index("[ps0]") < out.index("[a=4]") < out.index("[b=4]")
+    c = cmds(cf_home)
+    assert (c[0]["command"], c[0]["exit_code"], c[0]["output"]) == ("sh -c 'exit 4'", 4, "")
