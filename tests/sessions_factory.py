@@ -56,6 +56,7 @@ def make_session(
     cols: int = 80,
     rows: int = 24,
     events_after: list[dict[str, Any]] | None = None,
+    actor: str | None = None,
 ) -> str:
     """Write ``<home>/sessions/<id>.jsonl`` (+ ``.cast``) and return the session id."""
     sid = session_id or str(uuid.uuid4())
@@ -75,6 +76,7 @@ def make_session(
         "shell_kind": os.path.basename(shell), "cwd": cwd, "cols": cols, "rows": rows,
         "term": "xterm-256color", "platform": "linux", "cfsession_version": "0.1.0",
         "etw": "unavailable: not windows", "integration": "active", "command_argv": None,
+        **({"actor": actor} if actor is not None else {}),
     })
     t = 0.1
     if writer:

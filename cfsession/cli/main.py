@@ -47,9 +47,9 @@ def _main(
 
 def _register() -> None:
     # One module per command group (STYLE.md §1); each exposes register(app).
-    from cfsession.cli import agents, etw, record, sessions, setup, trust, web
+    from cfsession.cli import agents, etw, fleet, record, sessions, setup, trust, web
 
-    for mod in (record, sessions, web, trust, etw, setup, agents):
+    for mod in (record, sessions, web, trust, etw, setup, agents, fleet):
         mod.register(app)
 
 

@@ -47,8 +47,15 @@ def register(app: typer.Typer) -> None:
         failed: bool = typer.Option(False, "--failed", help="Only sessions with a failed command."),
         actor: str = typer.Option(None, "--actor", help="Only ACTOR's: human, agent:NAME, or agent (any agent)."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON (every session unless --limit)."),
+        remote: bool = typer.Option(False, "--remote", help="Read the fleet server (docs/FLEET.md) instead of this machine's store."),
+        host: str = typer.Option(None, "--host", help="With --remote: only this host's sessions."),
     ) -> None:
         """List recorded sessions, newest first."""
+        if remote or host:
+            from cfsession.cli import fleet
+
+            fleet.list_(limit, since, failed, host, as_json, actor)
+            return
         got = fetch_list(limit, since, failed, as_json, actor=actor)
         if got is None:
             return
@@ -63,8 +70,14 @@ def register(app: typer.Typer) -> None:
         output: bool = typer.Option(False, "--output", "-o", help="Also print each command's output."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON: {session, commands}."),
         web: bool = typer.Option(False, "--web", help="Open the session's page in the browser (= `open`)."),
+        remote: bool = typer.Option(False, "--remote", help="Read the fleet server (docs/FLEET.md) instead of this machine's store."),
     ) -> None:
         """Show one session: its header and its commands."""
+        if remote:
+            from cfsession.cli import fleet
+
+            fleet.show(session_id, output, as_json)
+            return
         from cfsession import api
 
         if web:
@@ -88,8 +101,14 @@ def register(app: typer.Typer) -> None:
         command: int = typer.Option(None, "--command", "-c", min=1, help="Play only command N (its seq)."),
         no_wait: bool = typer.Option(False, "--no-wait", help="Dump the output without delays."),
         raw: bool = typer.Option(False, "--raw", help="Write the raw stream even when stdout is not a terminal."),
+        remote: bool = typer.Option(False, "--remote", help="Read the fleet server (docs/FLEET.md) instead of this machine's store."),
     ) -> None:
         """Play a session back with its timing. Keys: space pause, . step, n next command, q quit."""
+        if remote:
+            from cfsession.cli import fleet
+
+            fleet.replay(session_id, speed, idle_limit, command, no_wait, raw)
+            return
         _replay(session_id, speed, idle_limit, command, no_wait, raw)
 
     @app.command("search")
@@ -101,8 +120,17 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(SEARCH_DEFAULT, "--limit", "-n", min=1, help="At most N matches."),
         actor: str = typer.Option(None, "--actor", help="Only ACTOR's: human, agent:NAME, or agent (any agent)."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        remote: bool = typer.Option(False, "--remote", help="Read the fleet server (docs/FLEET.md) instead of this machine's store."),
+        host: str = typer.Option(None, "--host", help="With --remote: only this host's sessions."),
+        substring: bool = typer.Option(False, "--substring", help="With --remote: match any substring, ignoring case, instead of words."),
     ) -> None:
         """Search command lines and their output across sessions, newest first."""
+        if remote or host or substring:
+            from cfsession.cli import fleet
+
+            cwd_arg = os.path.abspath(os.path.expanduser(cwd)) if cwd else None
+            fleet.search(query, session, failed, cwd_arg, limit, host, substring, as_json, actor)
+            return
         from cfsession import api
 
         warnings: list[Any] = []

@@ -155,12 +155,18 @@ def register(app: typer.Typer) -> None:
         ),
         all_: bool = typer.Option(False, "--all", help="Verify every session in the store."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+        remote: bool = typer.Option(False, "--remote", help="Re-check the copy the fleet server holds (docs/FLEET.md)."),
     ) -> None:
         """Check sessions against their hash chain and .cast digests; exit 1 if one was edited.
 
         Incomplete sessions (recorder killed, no session_end) pass: they are intact up to
         their last line.
         """
-        code = run_verify(session_id, all_, as_json)
+        if remote:
+            from cfsession.cli import fleet
+
+            code = fleet.verify(session_id, all_, as_json)
+        else:
+            code = run_verify(session_id, all_, as_json)
         if code:
             raise typer.Exit(code)

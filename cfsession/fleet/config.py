@@ -1,0 +1,127 @@
+"""Where the fleet server is, and connecting to it safely.
+
+The shipper's URL: ``--url``, else ``$CFSESSION_SHIP_URL``, else ``[ship] url`` in
+config.toml. Readers (``--remote``) use ``$CFSESSION_REMOTE_URL`` / ``[remote] url``
+first, since an auditor logs in as another role than a shipper, then the ship URL.
+
+A server that is not on this machine gets ``sslmode=verify-full`` unless the URL says
+otherwise: the connection is encrypted and the server's certificate must be signed by the
+CA in ``sslrootcert`` (libpq's default ``~/.postgresql/root.crt``) for the name in the URL.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from cfsession.errors import CfsessionError, UsageError
+
+LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def ship_url(url: str | None = None) -> str:
+    return url or os.environ.get("CFSESSION_SHIP_URL") or _from_config("ship") or _missing("ship")
+
+
+def remote_url(url: str | None = None) -> str:
+    return (
+        url
+        or os.environ.get("CFSESSION_REMOTE_URL")
+        or _from_config("remote")
+        or os.environ.get("CFSESSION_SHIP_URL")
+        or _from_config("ship")
+        or _missing("remote")
+    )
+
+
+def _from_config(section: str) -> str | None:
+    from cfsession import paths
+    from cfsession.config import load_config
+
+    raw = load_config(paths.config_path()).raw or {}
+    table = raw.get(section)
+    value = table.get("url") if isinstance(table, dict) else None
+    return str(value) if value else None
+
+
+def _missing(kind: str) -> str:
+    env = "CFSESSION_SHIP_URL" if kind == "ship" else "CFSESSION_REMOTE_URL"
+    raise UsageError(
+        "no fleet server given",
+        f"pass --url postgresql://…, set {env}, or put `[{kind}] url = \"…\"` in config.toml",
+    )
+
+
+def with_tls_default(url: str) -> str:
+    """``url`` with ``sslmode=verify-full`` added when it names a server elsewhere."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise UsageError(f"not a PostgreSQL URL: {redact(url)}", "use postgresql://user@host:port/db")
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    if "sslmode" in query:
+        return url
+    hosts = [h.rsplit(":", 1)[0] if h.count(":") == 1 else h
+             for h in (parts.netloc.rsplit("@", 1)[-1]).split(",")]
+    host_param = query.get("host", "")
+    local = all(h.lower() in LOCAL_HOSTS for h in hosts) and (
+        not host_param or host_param.startswith("/") or host_param.lower() in LOCAL_HOSTS
+    )
+    if local:
+        return url
+    query["sslmode"] = "verify-full"
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 10) -> Any:
+    """A psycopg connection; failures become one clear CfsessionError."""
+    import psycopg
+
+    target = with_tls_default(url)
+    try:
+        return psycopg.connect(target, autocommit=autocommit, connect_timeout=connect_timeout,
+                               application_name="cfsession")
+    except psycopg.OperationalError as exc:
+        raise connection_error(exc, target) from None
+
+
+def connection_error(exc: Exception, url: str) -> CfsessionError:
+    text = " ".join(str(exc).split())
+    where = redact(url)
+    if "certificate verify failed" in text:
+        return CfsessionError(
+            f"TLS: the certificate of {where} is not signed by a CA you trust ({text})",
+            "give the server's CA with sslrootcert=/path/ca.crt in the URL",
+        )
+    if "does not match host name" in text:
+        return CfsessionError(
+            f"TLS: the server's certificate is for another host name ({text})",
+            "connect by the name in the certificate, or fix the certificate",
+        )
+    if "root certificate file" in text:
+        return CfsessionError(
+            f"TLS: no CA to check {where} against ({text})",
+            "add sslrootcert=/path/ca.crt to the URL (or sslmode=disable for a trusted network)",
+        )
+    return CfsessionError(f"cannot connect to {where}: {text}",
+                          "check the URL, that the server runs, and pg_hba.conf")
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """A transport failure worth retrying (server restarting, network), not a refusal."""
+    import psycopg
+
+    if isinstance(exc, CfsessionError):
+        return "cannot connect" in exc.message
+    state = getattr(getattr(exc, "diag", None), "sqlstate", None)
+    if state and state.startswith(("40", "55P03", "23505")):
+        return True  # deadlock, serialisation, lock timeout, two shippers creating one session
+    if isinstance(exc, psycopg.OperationalError):
+        return state is None or state.startswith(("08", "57P"))
+    return isinstance(exc, psycopg.InterfaceError)

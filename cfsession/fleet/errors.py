@@ -1,0 +1,38 @@
+"""How the shipper reads what the server says: refusals, transient failures, retries."""
+
+from __future__ import annotations
+
+from cfsession.errors import CfsessionError
+from cfsession.fleet import config
+
+
+class ServerError(CfsessionError):
+    retryable = False
+
+
+def retryable(exc: CfsessionError) -> bool:
+    return bool(getattr(exc, "retryable", False)) or exc.message.startswith("cannot connect")
+
+
+def first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def server_error(exc: BaseException) -> CfsessionError:
+    if isinstance(exc, CfsessionError):
+        return exc
+    state = getattr(getattr(exc, "diag", None), "sqlstate", None) or ""
+    text = first_line(exc)
+    if config.is_connection_lost(exc):
+        what = ("lost the connection to the server" if not state or state.startswith(("08", "57P"))
+                else "the server could not take the batch just now")
+        err = ServerError(f"{what} ({text})", "it will be retried")
+        err.retryable = True
+        return err
+    if state == "42501":
+        return ServerError(f"the server refused this login: {text}",
+                           "the login must be a member of cfsession_shipper (docs/FLEET.md)")
+    if state in ("42883", "3F000", "42P01"):
+        return ServerError(f"the fleet schema is missing or old: {text}",
+                           "run `cfsession admin migrate --url …` as an administrator")
+    return ServerError(f"the server refused a batch: {text}", "see the server log")

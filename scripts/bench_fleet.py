@@ -1,0 +1,381 @@
+"""Benchmark the fleet server path (DESIGN.md §7 "fleet ingest", issue: ≥ 50,000 commands/s,
+``search --remote`` ≤ 100 ms over 1M commands).
+
+In one run, on a throw-away PostgreSQL 15 cluster on loopback (or ``--url`` of an
+administrator on an existing server, which gets scratch databases):
+
+1. ingest: N commands (~540 B of output each, hash-chained JSONL written here) shipped by
+   ``cfsession ship --once --no-index`` (the CLI, one shipper, one stream) into a fresh
+   database, against ``psql \\copy`` of the very rows ingest stores into the same schema in
+   another fresh database; then the deferred text indexing (``index_pending``) of the
+   shipped rows, and, for scale, ``\\copy`` with the text indexing done inline;
+2. search: ``--search-commands`` rows in a third database — shipped (``--ship-search``) or
+   bulk-loaded by SQL with the same shapes (default: faster to set up, same query
+   plans) — then ``cfsession.fleet.api.search`` (the query alone) and ``cfsession search
+   --remote`` (a user's whole command: interpreter start-up included), median of runs.
+
+    python scripts/bench_fleet.py --commands 100000 --search-commands 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "fleet"))
+
+RARE = "xylophonequartz"
+COMMON = "warning"
+PROGRAMS = ["git status", "git diff", "make test", "make build", "ls -la", "grep -rn {w} .",
+            "pytest -k {w}", "cat {w}.txt", "docker ps", "npm run {w}", "curl -s https://example.com/{w}"]
+COLUMNS = ("session_guid, seq, host_id, command_seq, started_at, ended_at, duration_ms, exit_code,"
+           " status_kind, cwd, command, output, line, hash")
+
+
+def _words(rng: random.Random, n: int) -> list[str]:
+    return ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9)))
+            for _ in range(n)]
+
+
+def _ts(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z"
+
+
+def generate(home: Path, commands: int, per_session: int = 1000, seed: int = 7) -> list[dict[str, Any]]:
+    """Hash-chained sessions in ``home``; returns every terminal_capture record written."""
+    from cfsession.integrity import GENESIS, seal
+    from cfsession.sinks.jsonl import dumps
+
+    rng = random.Random(seed)
+    vocab = _words(rng, 5000)
+    sdir = home / "sessions"
+    sdir.mkdir(parents=True, mode=0o700)
+    out: list[dict[str, Any]] = []
+    t0 = time.time() - 90 * 86400
+    done = 0
+    while done < commands:
+        n = min(per_session, commands - done)
+        sid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        t = t0 + done * 3.0
+        recs: list[dict[str, Any]] = [{
+            "event_type": "session_start", "ts": _ts(t), "schema_version": 1, "name": "bench",
+            "session_type": "interactive", "parent_session_id": None, "correlation_id": sid,
+            "started_at": _ts(t), "host": "bench-host", "user": "bench", "pid": 1, "shell": "/bin/bash",
+            "shell_kind": "bash", "cwd": "/home/bench", "cols": 120, "rows": 40}]
+        for i in range(1, n + 1):
+            w = rng.choice(vocab)
+            words = rng.choices(vocab, k=80)  # ~540 B of output
+            if rng.random() < 0.02:
+                words[rng.randrange(80)] = COMMON
+            if rng.random() < 10 / max(commands, 1):
+                words[0] = RARE
+            t += 3.0
+            recs.append({
+                "event_type": "terminal_capture", "ts": _ts(t + 1), "correlation_id": sid,
+                "command_seq": i, "command": rng.choice(PROGRAMS).format(w=w),
+                "command_source": "history", "cwd": "/home/bench", "cwd_end": "/home/bench",
+                "exit_code": 0 if rng.random() > 0.1 else 1, "status_kind": "exited",
+                "pipestatus": None, "started_at": _ts(t), "ended_at": _ts(t + 1),
+                "duration_ms": 1000.0, "output": " ".join(words) + "\n", "output_length": 560,
+                "output_truncated": False, "alt_screen": False, "cast_start": 1.0, "cast_end": 2.0,
+                "redactions": 0, "anomalies": []})
+        recs.append({"event_type": "session_end", "ts": _ts(t + 2), "ended_at": _ts(t + 2),
+                     "duration_ms": 1.0, "command_count": n, "failed_count": 0, "exit_code": 0,
+                     "reason": "exit"})
+        prev = GENESIS
+        lines = []
+        for seq, rec in enumerate(recs, start=1):
+            rec["session_id"], rec["seq"] = sid, seq
+            prev = seal(rec, prev)["hash"]
+            lines.append(dumps(rec))
+        out.extend(recs[1:-1])
+        (sdir / f"{sid}.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+        done += n
+    return out
+
+
+def _copy_file(records: list[dict[str, Any]], path: Path, host_id: int) -> None:
+    """The rows ingest stores for these records, as COPY text."""
+    from cfsession.integrity import canonical
+
+    def esc(v: Any) -> str:
+        if v is None:
+            return "\\N"
+        s = str(v)
+        return s.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+
+    with open(path, "w", encoding="utf-8") as f:
+        for r in records:
+            line = canonical(r).decode()
+            f.write("\t".join(esc(v) for v in (
+                r["session_id"], r["seq"], host_id, r["command_seq"], r["started_at"], r["ended_at"],
+                r["duration_ms"], r["exit_code"], r["status_kind"], r["cwd"], r["command"], r["output"],
+                line, r["hash"])) + "\n")
+
+
+def _db(admin_url: str, name: str) -> str:
+    from cfsession.fleet import config, schema
+
+    with config.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    with config.connect(url, autocommit=True) as conn:
+        schema.migrate(conn)
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'bench_shipper'").fetchone():
+            conn.execute("CREATE ROLE bench_shipper LOGIN IN ROLE cfsession_shipper")
+    return url
+
+
+def _prepare_copy_target(url: str, records: list[dict[str, Any]]) -> int:
+    """Host, sessions and month partitions, as ingest would have made them (not timed)."""
+    from cfsession.fleet import config
+
+    with config.connect(url, autocommit=True) as conn:
+        host_id = conn.execute("INSERT INTO cfsession.hosts (name, login) VALUES ('bench-host', 'bench_shipper')"
+                               " RETURNING host_id").fetchone()[0]
+        sids = sorted({r["session_id"] for r in records})
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO cfsession.sessions (session_guid, host_id, last_hash) VALUES (%s, %s, '')",
+                            [(s, host_id) for s in sids])
+        months = conn.execute("SELECT DISTINCT date_trunc('month', t::timestamptz) FROM unnest(%s::text[]) t",
+                              ([records[0]["started_at"], records[-1]["started_at"]],)).fetchall()
+        for (m,) in months:
+            conn.execute("SELECT cfsession.ensure_partition(%s)", (m,))
+        conn.execute("SELECT cfsession.ensure_partition(date_trunc('month', %s::timestamptz) + interval '1 month')",
+                     (records[0]["started_at"],))
+    return int(host_id)
+
+
+def _psql_copy(url: str, path: Path, extra: str = "") -> float:
+    t = time.perf_counter()
+    subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-q", "-c",
+                    f"\\copy cfsession.commands ({COLUMNS}{extra}) FROM '{path}'"], check=True,
+                   capture_output=True)
+    return time.perf_counter() - t
+
+
+def _copy_file_indexed(src: Path, dst: Path) -> None:
+    with open(src) as fi, open(dst, "w") as fo:
+        for line in fi:
+            fo.write(line[:-1] + "\tt\n")
+
+
+def ingest(admin_url: str, commands: int, rounds: int = 3) -> dict[str, Any]:
+    """Alternate \\copy and ship ``rounds`` times (fresh databases each time) so that load
+    from elsewhere on the machine hits both alike; the ratio is the median of the rounds."""
+    from cfsession.fleet import config, shipper
+
+    work = Path(tempfile.mkdtemp(prefix="cfbench-fleet-"))
+    try:
+        t = time.perf_counter()
+        records = generate(work / "home", commands)
+        gen_s = time.perf_counter() - t
+        rows = work / "rows.copy"
+        copy_rates, ship_rates, ratios, two_rates = [], [], [], []
+        for _ in range(rounds):
+            copy_url = _db(admin_url, "cfbench_copy")
+            _copy_file(records, rows, _prepare_copy_target(copy_url, records))
+            copy_s = _psql_copy(copy_url, rows)
+            ship_url = _db(admin_url, "cfbench_ship")
+            (work / "home" / "ship.sqlite").unlink(missing_ok=True)
+            t = time.perf_counter()
+            report = shipper.ship(ship_url.replace("://postgres@", "://bench_shipper@"),
+                                  home=work / "home", index=False)
+            ship_s = time.perf_counter() - t
+            assert report.lines == commands + 2 * len({r["session_id"] for r in records}), report
+            two_url = _db(admin_url, "cfbench_two")
+            (work / "home" / "ship.sqlite").unlink(missing_ok=True)
+            t = time.perf_counter()
+            shipper.ship(two_url.replace("://postgres@", "://bench_shipper@"), home=work / "home",
+                         index=False, streams=2)
+            two_rates.append(commands / (time.perf_counter() - t))
+            copy_rates.append(commands / copy_s)
+            ship_rates.append(commands / ship_s)
+            ratios.append(copy_s / ship_s)
+        with config.connect(ship_url, autocommit=True) as conn:
+            t = time.perf_counter()
+            while conn.execute("SELECT cfsession.index_pending(20000)").fetchone()[0] == 20000:
+                pass
+            index_s = time.perf_counter() - t
+        (work / "home" / "ship.sqlite").unlink(missing_ok=True)
+        cli_url = _db(admin_url, "cfbench_cli")
+        env = dict(os.environ, CFSESSION_HOME=str(work / "home"))
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "cfsession", "ship", "--once", "--no-index", "--url",
+                        cli_url.replace("://postgres@", "://bench_shipper@")], env=env, check=True,
+                       capture_output=True)
+        cli_s = time.perf_counter() - t
+        inline_url = _db(admin_url, "cfbench_inline")
+        _prepare_copy_target(inline_url, records)
+        indexed_rows = work / "rows-indexed.copy"
+        _copy_file_indexed(rows, indexed_rows)
+        inline_s = _psql_copy(inline_url, indexed_rows, ", indexed")
+        med = statistics.median
+        return {
+            "commands": commands,
+            "rounds": rounds,
+            "generate_s": round(gen_s, 2),
+            "psql_copy_per_s": [round(r) for r in copy_rates],
+            "ship_per_s": [round(r) for r in ship_rates],
+            "ship_vs_copy_median": round(med(ratios), 3),
+            "ship_2_streams_per_s": [round(r) for r in two_rates],
+            "ship_2_streams_vs_copy_median": round(med(two_rates) / med(copy_rates), 3),
+            "ship_cli_per_s (interpreter start-up included)": round(commands / cli_s),
+            "index_pending_per_s": round(commands / index_s),
+            "psql_copy_inline_indexing_per_s": round(commands / inline_s),
+            "ship_then_index_per_s": round(commands / (commands / med(ship_rates) + index_s)),
+            "ship_then_index_vs_copy_inline": round(inline_s / (commands / med(ship_rates) + index_s), 3),
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# -- search -------------------------------------------------------------------------------
+_BULK = """
+WITH v AS (SELECT array_agg(w) AS words FROM (
+    SELECT substr(md5(i::text), 1, 3 + i % 7) AS w FROM generate_series(1, 5000) i) x)
+INSERT INTO cfsession.commands (session_guid, seq, host_id, command_seq, started_at, ended_at,
+    duration_ms, exit_code, status_kind, cwd, command, output, line, hash, indexed)
+SELECT s.session_guid, (g % 1000 + 2)::int, s.host_id, (g % 1000 + 1)::int,
+       now() - interval '80 days' + g * interval '3 seconds',
+       now() - interval '80 days' + g * interval '3 seconds' + interval '1 second',
+       1000, CASE WHEN g % 10 = 0 THEN 1 ELSE 0 END, 'exited', '/home/bench',
+       (ARRAY['git status ', 'make test ', 'grep -rn ', 'pytest -k ', 'cat '])[g % 5 + 1]
+           || v.words[((g * 7919) % 5000 + 1)::int],
+       CASE WHEN g % 50 = 0 THEN 'warning ' WHEN g % 100000 = 7 THEN 'xylophonequartz ' ELSE '' END
+           || array_to_string(v.words[((g * 31) % 4900 + 1)::int:((g * 31) % 4900 + 80)::int], ' '),
+       '{}', '', true
+FROM generate_series(0::bigint, %(n)s - 1) g
+JOIN cfsession.sessions s ON s.pid = g / 1000, v
+"""
+
+
+def _say(what: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {what}", file=sys.stderr, flush=True)
+
+
+def search(admin_url: str, n: int, ship: bool, repeat: int = 7) -> dict[str, Any]:
+    from cfsession.fleet import api, config
+
+    url = _db(admin_url, "cfbench_search")
+    t = time.perf_counter()
+    if ship:
+        work = Path(tempfile.mkdtemp(prefix="cfbench-search-"))
+        try:
+            generate(work / "home", n)
+            env = dict(os.environ, CFSESSION_HOME=str(work / "home"))
+            subprocess.run([sys.executable, "-m", "cfsession", "ship", "--once",
+                            "--url", url.replace("://postgres@", "://bench_shipper@")],
+                           env=env, check=True, capture_output=True)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    else:
+        with config.connect(url, autocommit=True) as conn:
+            host = conn.execute("INSERT INTO cfsession.hosts (name) VALUES ('bench-host') RETURNING host_id").fetchone()[0]
+            conn.execute("INSERT INTO cfsession.sessions (session_guid, host_id, pid, last_hash, started_at)"
+                         " SELECT gen_random_uuid(), %s, i, '', now() - interval '80 days'"
+                         " FROM generate_series(0, %s) i", (host, n // 1000))
+            for m in range(5):
+                conn.execute("SELECT cfsession.ensure_partition(date_trunc('month', now() - interval '80 days')"
+                             " + %s * interval '1 month')", (m,))
+            # Bulk load, then build the text indexes once (deferred indexing at its cheapest).
+            conn.execute("DROP INDEX cfsession.commands_fts, cfsession.commands_trgm_command,"
+                         " cfsession.commands_trgm_output")
+            _say(f"bulk insert of {n} commands")
+            conn.execute(_BULK.replace("%", "%%").replace("%%(n)s", "%(n)s"), {"n": n})
+            _say("text indexes")
+            conn.execute("SET maintenance_work_mem = '512MB'")
+            sql = Path(ROOT / "cfsession/fleet/sql/001_schema.sql").read_text()
+            for stmt in sql.split(";"):
+                if "CREATE INDEX commands_fts" in stmt or "CREATE INDEX commands_trgm" in stmt:
+                    conn.execute(stmt[stmt.index("CREATE INDEX"):])
+            conn.execute("UPDATE cfsession.sessions s SET command_count = 1000")
+    _say("vacuum analyze")
+    with config.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        held = conn.execute("SELECT count(*) FROM cfsession.commands").fetchone()[0]
+    load_s = time.perf_counter() - t
+    out: dict[str, Any] = {"commands": held, "loaded_by": "ship" if ship else "sql", "load_s": round(load_s, 1)}
+    queries = {"rare word": (RARE, False), "common word": (COMMON, False),
+               "two words": ("make test", False), "substring rare": ("lophonequ", True),
+               "substring command": ("grep -rn a", True)}
+    with config.connect(url, autocommit=True) as conn:
+        for label, (q, sub) in queries.items():
+            api.search(q, substring=sub, conn=conn)
+            samples = []
+            for _ in range(repeat):
+                t = time.perf_counter()
+                hits = api.search(q, substring=sub, conn=conn, limit=20)
+                samples.append((time.perf_counter() - t) * 1000)
+            out[f"api {label} ms"] = round(statistics.median(samples), 1)
+            out[f"api {label} hits"] = len(hits)
+    env = dict(os.environ, CFSESSION_REMOTE_URL=url, COLUMNS="120")
+    for label, argv in {"cli search --remote rare": [RARE], "cli search --remote common": [COMMON],
+                        "cli search --remote --substring": ["--substring", "lophonequ"]}.items():
+        exe = [sys.executable, "-m", "cfsession", "search", "--remote", *argv]
+        subprocess.run(exe, env=env, check=True, capture_output=True)
+        samples = []
+        for _ in range(5):
+            t = time.perf_counter()
+            subprocess.run(exe, env=env, check=True, capture_output=True)
+            samples.append((time.perf_counter() - t) * 1000)
+        out[f"{label} ms"] = round(statistics.median(samples), 1)
+    exe = [sys.executable, "-c", "import cfsession.cli.main"]
+    samples = []
+    for _ in range(5):
+        t = time.perf_counter()
+        subprocess.run(exe, check=True)
+        samples.append((time.perf_counter() - t) * 1000)
+    out["python + cfsession CLI import ms (for scale)"] = round(statistics.median(samples), 1)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--commands", type=int, default=100_000, help="commands for the ingest comparison (0: skip)")
+    ap.add_argument("--search-commands", type=int, default=1_000_000, help="commands to search over (0: skip)")
+    ap.add_argument("--ship-search", action="store_true", help="load the search set by shipping it")
+    ap.add_argument("--url", help="administrator URL of an existing server (default: a throw-away cluster)")
+    args = ap.parse_args()
+    cluster = None
+    if args.url:
+        admin = args.url
+    else:
+        import pg_cluster
+
+        why = pg_cluster.available()
+        if why:
+            print(why, file=sys.stderr)
+            return 1
+        cluster = pg_cluster.create(durable=True)
+        admin = cluster.url(db="postgres")
+    try:
+        result: dict[str, Any] = {}
+        if args.commands:
+            result["ingest"] = ingest(admin, args.commands)
+            print(json.dumps(result, indent=2), flush=True)
+        if args.search_commands:
+            result["search"] = search(admin, args.search_commands, args.ship_search)
+        print(json.dumps(result, indent=2))
+    finally:
+        if cluster is not None:
+            pg_cluster.destroy(cluster)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
