@@ -106,7 +106,20 @@ def build(store: Store | None = None, home: Path | None = None) -> Any:
     return server
 
 
-def serve(home: Path | None = None) -> int:
-    """Run the server on stdin/stdout until the client closes it."""
-    build(home=home).run("stdio")
+def serve(home: Path | None = None, remote: bool = False, url: str | None = None) -> int:
+    """Run the server on stdin/stdout until the client closes it.
+
+    ``remote``: serve the fleet server's sessions (``url``, else ``$CFSESSION_REMOTE_URL``,
+    ``[remote] url``, then the ship URL), as ``list --remote`` reads them.
+    """
+    if not remote:
+        build(home=home).run("stdio")
+        return 0
+    from cfsession.mcp_remote import RemoteStore
+
+    store = RemoteStore(url)
+    try:
+        build(store=store).run("stdio")
+    finally:
+        store.close()  # the copied sessions go with the server
     return 0
