@@ -8,6 +8,7 @@ CLI's one-line message; the server keeps serving.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -115,9 +116,20 @@ def serve(home: Path | None = None, remote: bool = False, url: str | None = None
     if not remote:
         build(home=home).run("stdio")
         return 0
+    import signal
+
     from cfsession.mcp_remote import RemoteStore
 
     store = RemoteStore(url)
+    def stop(signum: int, _frame: object) -> None:
+        # A client that stops the server with SIGTERM/SIGHUP still gets the copies deleted.
+        # Exit at once: a SystemExit would wait for the thread blocked reading stdin.
+        store.close()
+        os._exit(128 + signum)
+
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, stop)
     try:
         build(store=store).run("stdio")
     finally:

@@ -228,3 +228,51 @@ def test_remote_needs_a_server_and_plain_mcp_never_loads_psycopg(tmp_path: Path)
              " print('psycopg' in sys.modules)")
     p = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and p.stdout.strip() == "False", p.stderr
+
+
+def test_copies_are_deleted_when_the_server_is_terminated(shipped: dict[str, Any], tmp_path: Path) -> None:
+    """A client that stops the server with SIGTERM (not by closing stdin) leaves nothing behind."""
+    import signal
+
+    env = {**os.environ, **_env(shipped), "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "cfsession", "mcp", "--remote", shipped["url"]],
+                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        for msg in (
+            {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+             "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                        "clientInfo": {"name": "test", "version": "0"}}},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+             "params": {"name": "get_command", "arguments": {"session": shipped["shell"], "seq": 3}}},
+        ):
+            proc.stdin.write(json.dumps(msg) + "\n")
+            proc.stdin.flush()
+        while True:  # the answer to the call (after initialize's)
+            answer = json.loads(proc.stdout.readline())
+            if answer.get("id") == 2:
+                break
+        assert not answer["result"].get("isError"), answer
+        (copy,) = list(tmp_path.iterdir())
+        assert copy.name.startswith("cfsession-mcp-")
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_server_restart_costs_one_call_at_most(pg: Any, shipped: dict[str, Any]) -> None:
+    async def body(s: Any) -> None:
+        args = {"actor": shipped["actor"]}
+        assert [x["session_id"] for x in _json(await s.call_tool("list_sessions", args))["sessions"]] == [shipped["api"]]
+        pg.restart()  # the MCP server's connection dies under it
+        first = await s.call_tool("list_sessions", args)  # reported, and the connection dropped
+        assert first.is_error and "cfsession: the fleet server failed" in _text(first), _text(first)
+        again = _json(await s.call_tool("list_sessions", args))
+        assert [x["session_id"] for x in again["sessions"]] == [shipped["api"]]
+
+    run(["--remote", shipped["url"]], _env(shipped), body)
