@@ -29,6 +29,9 @@ KEEP = 4  # sessions kept copied at once (a 10 MB cast each, at most)
 class RemoteStore:
     """The tools over the fleet server at ``url`` (default: ``--remote``'s usual sources)."""
 
+    notes = (" These are the fleet server's sessions (every host this login may read): search "
+             "takes PostgreSQL web search syntax (words, \"a phrase\", a or b, -word), not FTS5.")
+
     def __init__(self, url: str | None = None) -> None:
         from cfsession.fleet import config
 

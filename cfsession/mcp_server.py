@@ -33,7 +33,8 @@ def build(store: Store | None = None, home: Path | None = None) -> Any:
     from mcp.types import ToolAnnotations
 
     backend: Store = store or LocalStore(home)
-    server = MCPServer("cfsession", instructions=INSTRUCTIONS, version=__version__,
+    notes = getattr(backend, "notes", "")  # what differs for a fleet server's store
+    server = MCPServer("cfsession", instructions=INSTRUCTIONS + notes, version=__version__,
                        log_level="WARNING")
     read_only = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
