@@ -67,7 +67,7 @@ def shipped(pg: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
     tmp = base / "tmp"
     tmp.mkdir()
     yield {"url": pg.url(AUDITOR), "shell": shell_sid, "api": r.session_id, "actor": actor,
-           "tag": tag, "evil_seq": evil.seq, "tmp": tmp, "empty_home": base / "nothing"}
+           "tag": tag, "evil_seq": evil.seq, "home": home, "tmp": tmp, "empty_home": base / "nothing"}
 
 
 def _text(result: Any) -> str:
@@ -117,6 +117,11 @@ def test_remote_tools_answer_from_postgresql(shipped: dict[str, Any]) -> None:
         failed = _json(await s.call_tool("list_sessions", {"failed": True, "actor": "human", "limit": 200}))
         assert shell in {x["session_id"] for x in failed["sessions"]}
         assert api_sid not in {x["session_id"] for x in failed["sessions"]}
+
+        in_home = _json(await s.call_tool("list_sessions", {"cwd": str(shipped["home"]), "limit": 200}))
+        assert [x["session_id"] for x in in_home["sessions"]] == [shell]
+        one = _json(await s.call_tool("search", {"query": "state", "session": shell[:8]}))["hits"]
+        assert [x["seq"] for x in one] == [5, 4, 3, 2]  # newest first, this session only
 
         hits = _json(await s.call_tool("search", {"query": f"hello-{tag}"}))["hits"]
         assert [(x["session_id"], x["seq"], x["command"]) for x in hits] == [(shell, 1, f"echo hello-{tag}")]
