@@ -13,7 +13,7 @@ def register(app: typer.Typer) -> None:
     @app.command("mcp")
     def mcp(
         remote: bool = typer.Option(False, "--remote", help="Serve the fleet server's sessions (docs/FLEET.md) instead of this machine's store."),
-        url: str = typer.Argument(None, metavar="[URL]", help="With --remote: the postgresql:// URL (default $CFSESSION_REMOTE_URL, [remote] url, then the ship URL)."),
+        url: str = typer.Argument(None, metavar="[URL]", help="With --remote: the postgresql:// URL (default $CFSESSION_REMOTE_URL, then url in the remote table of config.toml, then the ship URL)."),
     ) -> None:
         """Serve the recorded sessions to an agent as MCP tools on stdin/stdout.
 
