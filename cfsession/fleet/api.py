@@ -251,9 +251,10 @@ def search_segments(query: str, *, session: str | None = None, failed: bool = Fa
     if not query.strip():
         raise UsageError("empty search", "give a word to look for, e.g. `cfsession search --remote error`")
     if substring:
-        match = "(c.command ILIKE %(pat)s OR c.output ILIKE %(pat)s)"
+        match = pending = "(c.command ILIKE %(pat)s OR c.output ILIKE %(pat)s)"
     else:
-        match = "cfsession.search_doc(c.command, c.output) @@ cfsession.search_words(%(q)s)"
+        match = "c.doc @@ cfsession.search_words(%(q)s)"  # stored by index_pending
+        pending = "cfsession.search_doc(c.command, c.output) @@ cfsession.search_words(%(q)s)"
     # One branch per side of the deferred index: indexed rows through the GIN indexes,
     # pending rows (not yet indexed) read directly.
     filters = (" AND (%(sid)s::uuid IS NULL OR c.session_guid = %(sid)s)"
@@ -265,13 +266,16 @@ def search_segments(query: str, *, session: str | None = None, failed: bool = Fa
                " FROM cfsession.sessions s WHERE s.actor = %(actor)s"
                " OR (%(actor)s = 'agent' AND s.actor LIKE 'agent:%%')))")
     cols = "c.session_guid, c.seq, c.started_at"
-    # "+ interval '0'": the planner must not walk the started_at index newest first and
-    # compute the tsvector of every row until enough match (minutes for a rare word over
-    # 1M rows); the GIN bitmap, then a sort of the matches, is what answers fast.
+    # Indexed rows: the planner chooses from the stored tsvector's word statistics — the
+    # GIN index for a rare word, or a walk of started_at newest first through the month
+    # partitions that stops at the LIMIT for a common one (no sort of every match).
+    # Substrings have no such statistics: "+ interval '0'" keeps the planner on the trigram
+    # bitmap (a walk would run ILIKE over every row for a rare substring).
+    order = "c.started_at + interval '0'" if substring else "c.started_at"
     sql = (
         f"WITH hits AS ((SELECT {cols} FROM cfsession.commands c WHERE c.indexed AND {match}{filters}"
-        f" ORDER BY c.started_at + interval '0' DESC LIMIT %(limit)s) UNION ALL"
-        f" (SELECT {cols} FROM cfsession.commands c WHERE NOT c.indexed AND {match}{filters}"
+        f" ORDER BY {order} DESC LIMIT %(limit)s) UNION ALL"
+        f" (SELECT {cols} FROM cfsession.commands c WHERE NOT c.indexed AND {pending}{filters}"
         f" ORDER BY c.started_at DESC LIMIT %(limit)s))"
         " SELECT c.session_guid::text, c.command_seq, c.command, c.exit_code, c.started_at,"
         " (SELECT s.actor FROM cfsession.sessions s WHERE s.session_guid = c.session_guid), "
@@ -285,11 +289,12 @@ def search_segments(query: str, *, session: str | None = None, failed: bool = Fa
     )
     with _conn(url, conn) as c:
         sid = resolve_session_id(session, conn=c) if session else None
+        # prepare=False: a plan made for this word (its statistics), never a generic one.
         rows = c.execute(sql, {
             "q": query, "pat": "%" + _like(query) + "%", "sid": sid, "host": host, "failed": failed,
             "cwd": cwd, "cwd_below": _like(cwd.rstrip("/")) + "/%" if cwd else None, "limit": limit,
             "actor": actor,
-        }).fetchall()
+        }, prepare=False).fetchall()
     out = []
     for r in rows:
         raw = _substring_snippet(r[2], r[6], query) if substring else str(r[6] or "")
