@@ -18,7 +18,7 @@ from typing import Any
 try:
     import orjson as _orjson
 except ImportError:  # pragma: no cover - the fleet extra installs it
-    _orjson = None
+    _orjson = None  # type: ignore[assignment]
 
 
 def _slow(raw: bytes) -> tuple[dict[str, Any], str]:
