@@ -187,8 +187,9 @@ def get_session(
 
 
 def load(session_id: str, *, home: Path | None = None, warnings: Warnings | None = None,
-         keep_raw: bool = False) -> store.LoadedSession:
-    """Resolve an id and read its file (used by show, replay and export)."""
+         keep_raw: bool = False, light: bool = False) -> store.LoadedSession:
+    """Resolve an id and read its file (used by show, replay and export); ``light``: without
+    the commands' output, which export and replay read again as they stream."""
     root = _checked(home)
     kind, value = store.parse_id_query(session_id)
     path = paths.jsonl_path(value, root) if kind == "full" else None
@@ -197,7 +198,7 @@ def load(session_id: str, *, home: Path | None = None, warnings: Warnings | None
             sid = resolve_session_id(session_id, index=ix)
             row = ix.session(sid)
             path = paths.sessions_dir(root) / (row["file"] if row else f"{sid}.jsonl")
-    loaded = store.load_session(path, keep_raw=keep_raw)
+    loaded = store.load_session(path, keep_raw=keep_raw, light=light)
     if warnings is not None:
         warnings.extend(loaded.warnings)
         if loaded.tail and not _recording(loaded):

@@ -6,13 +6,17 @@ them), one ``[t, "m", "$ <command>"]`` marker per command; v3 nests the size und
 ``term``, writes intervals rounded to milliseconds by error diffusion (rounding the
 absolute times, so the error never accumulates) and ends with the ``"x"`` exit event.
 Transcripts are for reading: every recorded string passes through ``sanitize``.
+
+Every format streams: the .cast is read a frame at a time and, for a session loaded
+light (:func:`cfsession.store.load_session`), each command's output is read again from
+the JSONL as it is written out, so memory does not grow with the recording.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,7 @@ from cfsession import store
 from cfsession.store import Frame, LoadedSession, StoreWarning, as_float, as_int, as_str
 
 FORMATS = ("asciicast", "asciicast-v3", "text", "markdown", "jsonl", "html")
+STREAMED = ("asciicast", "asciicast-v3", "text", "markdown", "jsonl")  # work on a light load
 _CODES = {"o", "i", "m", "r"}
 
 
@@ -27,27 +32,47 @@ _CODES = {"o", "i", "m", "r"}
 def cast_frames(
     loaded: LoadedSession, cast_file: Path, warnings: list[StoreWarning] | None = None
 ) -> tuple[dict[str, Any], list[Frame]]:
-    """A normalised asciicast v2 header and the frames of a session, markers included.
+    """:func:`iter_cast_frames` with the frames in a list."""
+    header, frames = iter_cast_frames(loaded, cast_file, warnings)
+    return header, list(frames)
+
+
+def iter_cast_frames(
+    loaded: LoadedSession, cast_file: Path, warnings: list[StoreWarning] | None = None
+) -> tuple[dict[str, Any], Iterator[Frame]]:
+    """A normalised asciicast v2 header and the frames of a session, markers included,
+    read one at a time.
 
     The recorder's .cast is used when it exists; otherwise the stream is rebuilt from each
     command's plain output so that a lost .cast still replays and exports.
     """
-    header: dict[str, Any] = {}
-    frames: list[Frame] = []
-    if cast_file.exists():
-        try:
-            header, frames, problems = store.read_cast(cast_file)
-        except OSError as exc:
-            problems = [StoreWarning(str(cast_file), None, f"cannot read ({exc.strerror or exc})")]
-        if warnings is not None:
-            warnings.extend(problems)
-    elif warnings is not None:
-        warnings.append(StoreWarning(str(cast_file), None, "missing; rebuilt from the plain output"))
-    if not frames and not cast_file.exists():
-        frames = synth_frames(loaded)
-    elif not any(code == "m" for _, code, _ in frames):
+    problems: list[StoreWarning] = warnings if warnings is not None else []
+    if not cast_file.exists():
+        problems.append(StoreWarning(str(cast_file), None, "missing; rebuilt from the plain output"))
+        return normalise_header({}, loaded), synth_frames(loaded)
+    try:
+        header, frames = store.iter_cast(cast_file, problems)
+        marked = _has_markers(cast_file)
+    except OSError as exc:
+        problems.append(StoreWarning(str(cast_file), None, f"cannot read ({exc.strerror or exc})"))
+        header, frames, marked = {}, iter(()), False
+    if not marked:
         frames = _with_markers(frames, loaded)
     return normalise_header(header, loaded), frames
+
+
+def _has_markers(cast_file: Path) -> bool:
+    """Whether the .cast has a marker event; read until the first one (the recorder writes
+    one per command, so that is near the top), a separate pass in constant memory."""
+    for raw, _end in store.LineReader(cast_file):
+        if b'"m"' in raw:
+            try:
+                item = json.loads(raw)
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(item, list) and len(item) == 3 and item[1] == "m":
+                return True
+    return False
 
 
 def normalise_header(header: dict[str, Any], loaded: LoadedSession) -> dict[str, Any]:
@@ -81,32 +106,34 @@ def marker_label(command: object) -> str:
     return "$ " + (store.as_str(command) or "")
 
 
-def synth_frames(loaded: LoadedSession) -> list[Frame]:
+def synth_frames(loaded: LoadedSession) -> Iterator[Frame]:
     """Frames rebuilt from plain output: prompt, command and output at each command's time."""
-    frames: list[Frame] = []
     t0 = store.epoch(loaded.start.get("started_at"))
     last = 0.0
-    for c in loaded.commands:
+    for c in loaded.full_commands():
         t = as_float(c.get("cast_start"))
         if t is None and t0 is not None:
             t = (store.epoch(c.get("started_at")) or t0) - t0
         t = max(last, t or last)
         output = (as_str(c.get("output")) or "").replace("\r\n", "\n").replace("\n", "\r\n")
-        frames.append((t, "m", marker_label(c.get("command"))))
-        frames.append((t, "o", f"$ {as_str(c.get('command')) or ''}\r\n{output}"))
+        yield (t, "m", marker_label(c.get("command")))
+        yield (t, "o", f"$ {as_str(c.get('command')) or ''}\r\n{output}")
         last = max(t, as_float(c.get("cast_end")) or t)
-    return frames
 
 
-def _with_markers(frames: list[Frame], loaded: LoadedSession) -> list[Frame]:
-    marks = [(t, "m", marker_label(c.get("command")))
-             for c in loaded.commands if (t := as_float(c.get("cast_start"))) is not None]
-    if not marks:
-        return frames
-    # Stable merge: a marker goes before output stamped at the same time.
-    keyed = [((m[0], 0, i), m) for i, m in enumerate(marks)]
-    keyed += [((f[0], 1, i), f) for i, f in enumerate(frames)]
-    return [f for _key, f in sorted(keyed, key=lambda kf: kf[0])]
+def _with_markers(frames: Iterable[Frame], loaded: LoadedSession) -> Iterator[Frame]:
+    """Frames with a marker per command merged in by time (a marker goes before output
+    stamped at the same time); the frames are non-decreasing in time (read_cast)."""
+    marks = sorted(((t, "m", marker_label(c.get("command")))
+                    for c in loaded.commands if (t := as_float(c.get("cast_start"))) is not None),
+                   key=lambda m: m[0])
+    i = 0
+    for f in frames:
+        while i < len(marks) and marks[i][0] <= f[0]:
+            yield marks[i]
+            i += 1
+        yield f
+    yield from marks[i:]
 
 
 # -- asciicast ------------------------------------------------------------------------------
@@ -114,7 +141,7 @@ def _dump(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def asciicast_v2(header: dict[str, Any], frames: list[Frame]) -> Iterator[str]:
+def asciicast_v2(header: dict[str, Any], frames: Iterable[Frame]) -> Iterator[str]:
     yield _dump(header) + "\n"
     last = 0.0
     for t, code, data in frames:
@@ -124,7 +151,7 @@ def asciicast_v2(header: dict[str, Any], frames: list[Frame]) -> Iterator[str]:
         yield f"[{last:.6f}, {_dump(code)}, {_dump(data)}]\n"
 
 
-def asciicast_v3(header: dict[str, Any], frames: list[Frame], *, exit_code: int | None,
+def asciicast_v3(header: dict[str, Any], frames: Iterable[Frame], *, exit_code: int | None,
                  end_time: float | None = None) -> Iterator[str]:
     env = header.get("env", {})
     term: dict[str, Any] = {"cols": header["width"], "rows": header["height"]}
@@ -169,7 +196,7 @@ def _output(c: dict[str, Any]) -> str:
 
 def text_transcript(loaded: LoadedSession) -> Iterator[str]:
     """``$ command``, its plain output, ``[exit N]`` when it failed; a blank line between."""
-    for i, c in enumerate(loaded.commands):
+    for i, c in enumerate(loaded.full_commands()):
         if i:
             yield "\n"
         yield _command_lines(c.get("command"))
@@ -203,7 +230,7 @@ def markdown_transcript(loaded: LoadedSession) -> Iterator[str]:
     for label, value in facts:
         if value:
             yield f"- **{label}:** {value if label in ('Host', 'Commands', 'Duration') else _md(value)}\n"
-    for c in loaded.commands:
+    for c in loaded.full_commands():
         body = _command_lines(c.get("command")) + _output(c)
         fence = "`" * max(3, _longest_run(body, "`") + 1)
         yield f"\n{fence}console\n{body}{fence}\n"
@@ -231,11 +258,11 @@ def export(loaded: LoadedSession, fmt: str, cast_file: Path,
            warnings: list[StoreWarning] | None = None) -> Iterator[bytes]:
     """The session in ``fmt`` as UTF-8 chunks (``jsonl``: the valid lines, byte-exact)."""
     if fmt == "jsonl":
-        for raw in loaded.raw_lines:
+        for raw in loaded.iter_raw():
             yield raw + b"\n"
         return
     if fmt in ("asciicast", "asciicast-v3"):
-        header, frames = cast_frames(loaded, cast_file, warnings)
+        header, frames = iter_cast_frames(loaded, cast_file, warnings)
         if fmt == "asciicast":
             chunks = asciicast_v2(header, frames)
         else:

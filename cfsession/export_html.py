@@ -114,8 +114,7 @@ def page(loaded: LoadedSession, cast_file: Path, warnings: list[StoreWarning] | 
         from cfsession.export import synth_frames
 
         warn(warnings, cast_file, 0, "missing; rebuilt from the plain output")
-        synth = synth_frames(loaded)
-        source = lambda _w: synth  # noqa: E731
+        source = lambda _w: synth_frames(loaded)  # noqa: E731 — a generator: one per pass
     commands = loaded.commands
     points = [t for c in commands for k in ("cast_start", "cast_end")
               if (t := as_float(c.get(k))) is not None]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
@@ -30,17 +30,36 @@ class Step:
     data: str
 
 
-def command_span(frames: list[Frame], start: float, end: float | None) -> list[Frame]:
+def command_span(frames: Iterable[Frame], start: float, end: float | None) -> list[Frame]:
     """The frames of one command (``cast_start`` ≤ t ≤ ``cast_end``), re-based to start at 0."""
-    span = [f for f in frames if f[0] >= start and (end is None or f[0] <= end)]
-    return [(t - start, code, data) for t, code, data in span]
+    return list(iter_command_span(frames, start, end))
 
 
-def schedule(frames: list[Frame], *, speed: float = 1.0, idle_limit: float | None = None) -> list[Step]:
+def iter_command_span(frames: Iterable[Frame], start: float, end: float | None) -> Iterator[Frame]:
+    """:func:`command_span` one frame at a time; stops reading after ``end`` (frames are
+    in time order), so replaying one command of a long session reads only up to it."""
+    for t, code, data in frames:
+        if end is not None and t > end:
+            return
+        if t >= start:
+            yield (t - start, code, data)
+
+
+def schedule(frames: Iterable[Frame], *, speed: float = 1.0, idle_limit: float | None = None) -> list[Step]:
     """Delays between the played frames: idle gaps capped at ``idle_limit``, divided by ``speed``."""
+    return list(iter_schedule(frames, speed=speed, idle_limit=idle_limit))
+
+
+def iter_schedule(
+    frames: Iterable[Frame], *, speed: float = 1.0, idle_limit: float | None = None
+) -> Iterator[Step]:
+    """:func:`schedule` one step at a time (replay streams: memory stays flat)."""
     if speed <= 0:
         raise ValueError("speed must be positive")
-    steps: list[Step] = []
+    return _steps(frames, speed, idle_limit)
+
+
+def _steps(frames: Iterable[Frame], speed: float, idle_limit: float | None) -> Iterator[Step]:
     prev = 0.0
     for t, code, data in frames:
         if code not in PLAYED:
@@ -48,9 +67,8 @@ def schedule(frames: list[Frame], *, speed: float = 1.0, idle_limit: float | Non
         gap = max(0.0, t - prev)
         if idle_limit is not None and idle_limit >= 0:
             gap = min(gap, idle_limit)
-        steps.append(Step(gap / speed, code, data))
+        yield Step(gap / speed, code, data)
         prev = max(prev, t)
-    return steps
 
 
 class Keys(Protocol):
@@ -109,7 +127,7 @@ def tty_keys(fd: int) -> Iterator[Keys]:
 
 
 def play(
-    steps: list[Step],
+    steps: Iterable[Step],
     write: Callable[[str], None],
     keys: Keys,
     *,
@@ -179,13 +197,15 @@ class PlainWriter:
     """Writes sanitised text (stdout is not a terminal and no raw stream was asked for)."""
 
     def __init__(self, out: BinaryIO) -> None:
+        from cfsession.sanitize import StreamSanitizer
+
         self.out = out
+        self._clean = StreamSanitizer()  # a sequence split between frames goes whole
 
     def __call__(self, data: str) -> None:
-        from cfsession.text import sanitize
-
-        self.out.write(sanitize(data).encode("utf-8", "replace"))
+        self.out.write(self._clean.feed(data).encode("utf-8", "replace"))
         self.out.flush()
 
     def finish(self) -> None:
+        self.out.write(self._clean.flush().encode("utf-8", "replace"))
         self.out.flush()

@@ -466,19 +466,18 @@ class Session:
 
     def _emit_command(self, cmd: Command, cwd_end: str | None) -> None:
         assert cmd.t_end is not None
-        output = cmd.spool.text()
+        # Redacted before the spool cuts it: a secret across a cut must not survive.
+        output = cmd.spool.text(self.redact)
+        redactions = cmd.spool.redactions
         if cmd.source == "boundary" and not output.strip():
             return  # cmd.exe: an empty Enter, not a command
+        cmd.anomalies.extend(cmd.spool.anomalies)
         self.command_count += 1
         cmd.seq = self.command_count
         command = cmd.text
-        redactions = 0
-        if self.redact is not None:
-            output, n = self.redact(output)
+        if self.redact is not None and command is not None:
+            command, n = self.redact(command)
             redactions += n
-            if command is not None:
-                command, n = self.redact(command)
-                redactions += n
         if cmd.exit_code not in (0, None):
             self.failed_count += 1
         digest: tuple[str | None, int | None] = (None, None)

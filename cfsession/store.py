@@ -163,10 +163,30 @@ class LoadedSession:
     warnings: list[StoreWarning] = field(default_factory=list)
     tail: int = 0  # bytes of an incomplete last line
     lines: int = 0  # complete lines read
+    light: bool = False  # events hold no ``output``: read it again with full_commands()
 
     @property
     def session_id(self) -> str:
         return str(self.start["session_id"])
+
+    def full_commands(self) -> Iterator[Record]:
+        """The commands with their output, one at a time (read again from the file when
+        the session was loaded light, so memory does not grow with the recording)."""
+        if not self.light:
+            yield from self.commands
+            return
+        for _n, _raw, rec in _accepted(self.path):
+            if isinstance(rec, dict) and rec.get("event_type") == "terminal_capture":
+                yield rec
+
+    def iter_raw(self) -> Iterator[bytes]:
+        """The valid lines, byte-exact (``raw_lines`` when kept, else read again)."""
+        if self.raw_lines:
+            yield from self.raw_lines
+            return
+        for _n, raw, rec in _accepted(self.path):
+            if isinstance(rec, dict):
+                yield raw
 
     @property
     def commands(self) -> list[Record]:
@@ -180,31 +200,43 @@ class LoadedSession:
         return None
 
 
-def load_session(path: Path, *, keep_raw: bool = False) -> LoadedSession:
-    """Read one session file; damage becomes warnings, an unusable file a SchemaError."""
+def _accepted(path: Path, reader: LineReader | None = None) -> Iterator[tuple[int, bytes, Record | str]]:
+    """Each line of a session file in order: the record, or why it is skipped (a str).
+
+    Raises SchemaError when line 1 does not open a session this version reads."""
+    sid: object = None
+    for lineno, (raw, _end) in enumerate(reader or LineReader(path), start=1):
+        rec = parse_line(raw)
+        if lineno == 1:
+            problem = check_start(rec)
+            if problem:
+                raise SchemaError(f"{path}:1: {problem}", "run `cfsession list` to see the others")
+            assert isinstance(rec, dict)
+            sid = rec["session_id"]
+        elif isinstance(rec, dict) and rec.get("session_id") not in (None, sid):
+            rec = "line of another session, skipped"
+        yield lineno, raw, rec
+
+
+def load_session(path: Path, *, keep_raw: bool = False, light: bool = False) -> LoadedSession:
+    """Read one session file; damage becomes warnings, an unusable file a SchemaError.
+
+    ``light``: leave each command's ``output`` out (export and replay read it again as
+    they go, see :meth:`LoadedSession.full_commands`)."""
     reader = LineReader(path)
     loaded: LoadedSession | None = None
-    sid = ""
     lineno = 0
     try:
-        for lineno, (raw, _end) in enumerate(reader, start=1):
-            rec = parse_line(raw)
-            if loaded is None:
-                problem = check_start(rec)
-                if problem:
-                    raise SchemaError(f"{path}:1: {problem}", "run `cfsession list` to see the others")
-                assert isinstance(rec, dict)
-                loaded = LoadedSession(path=path, start=rec)
-                sid = rec["session_id"]
-            elif isinstance(rec, str):
+        for lineno, raw, rec in _accepted(path, reader):
+            if isinstance(rec, str):
+                assert loaded is not None
                 loaded.warnings.append(StoreWarning(str(path), lineno, rec))
                 continue
-            elif rec.get("session_id") not in (None, sid):
-                loaded.warnings.append(
-                    StoreWarning(str(path), lineno, "line of another session, skipped")
-                )
-                continue
+            if loaded is None:
+                loaded = LoadedSession(path=path, start=rec, light=light)
             else:
+                if light and "output" in rec:
+                    del rec["output"]
                 loaded.events.append(rec)
             if keep_raw:
                 loaded.raw_lines.append(raw)
@@ -314,9 +346,30 @@ def read_cast(path: Path) -> tuple[Record, list[Frame], list[StoreWarning]]:
     Times are made non-decreasing (players require it) and malformed ``"r"`` events are
     dropped because asciinema 3 treats them as a hard error (ANCHORS.md §5.3).
     """
-    header: Record = {}
-    frames: list[Frame] = []
     warnings: list[StoreWarning] = []
+    header, frames = iter_cast(path, warnings)
+    return header, list(frames), warnings
+
+
+def iter_cast(path: Path, warnings: list[StoreWarning]) -> tuple[Record, Iterator[Frame]]:
+    """:func:`read_cast` one frame at a time: the header now, the frames as they are
+    read (warnings are added as the lines are met). Memory does not grow with the file."""
+    items = _cast_items(path, warnings)
+    first = next(items, None)
+    if first is None:
+        return {}, iter(())
+    if isinstance(first, dict):
+        return first, items  # type: ignore[return-value]
+    return {}, _chain(first, items)
+
+
+def _chain(first: Frame, rest: Iterator[Record | Frame]) -> Iterator[Frame]:
+    yield first
+    yield from rest  # type: ignore[misc]
+
+
+def _cast_items(path: Path, warnings: list[StoreWarning]) -> Iterator[Record | Frame]:
+    """The header (a dict, only ever first) and then the frames of a .cast."""
     reader = LineReader(path)
     last = 0.0
     lineno = 0
@@ -330,7 +383,7 @@ def read_cast(path: Path) -> tuple[Record, list[Frame], list[StoreWarning]]:
             continue
         if lineno == 1:
             if isinstance(item, dict):
-                header = item
+                yield item
                 continue
             warnings.append(StoreWarning(str(path), 1, "no asciicast header, using the session's"))
         ok = (
@@ -344,7 +397,6 @@ def read_cast(path: Path) -> tuple[Record, list[Frame], list[StoreWarning]]:
             warnings.append(StoreWarning(str(path), lineno, "not an asciicast event, skipped"))
             continue
         last = max(last, float(item[0]))
-        frames.append((last, item[1], item[2]))
+        yield (last, item[1], item[2])
     if reader.tail:
         warnings.append(tail_warning(path, lineno + 1, reader.tail))
-    return header, frames, warnings

@@ -21,9 +21,12 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cfsession.integrity import GENESIS, canonical
+
+if TYPE_CHECKING:
+    from cfsession.anchor import Anchor
 
 INTACT = "intact"
 INCOMPLETE = "incomplete"
@@ -49,6 +52,7 @@ class VerifyResult:
     final_hash: str | None = None  # hash of the last valid line: the value to anchor
     cast_checks: int = 0  # .cast digests confirmed
     complete: bool = False  # a valid session_end was found
+    anchored: bool = False  # held against the recorder's anchor (cfsession.anchor)
 
     @property
     def ok(self) -> bool:
@@ -180,12 +184,15 @@ def _check_cast(
 
 
 def verify_session(
-    jsonl_path: Path, cast_path: Path | None = None, *, alive: Alive | None = None
+    jsonl_path: Path, cast_path: Path | None = None, *, alive: Alive | None = None,
+    anchor: Anchor | None = None,
 ) -> VerifyResult:
     """Verify one session file (and its .cast, by default next to it).
 
     ``alive`` tells whether a session's recorder still runs: a half-written last line
-    of a live session is "being written", not a tampered file.
+    of a live session is "being written", not a tampered file. The file must hold the
+    session its name says (every line's ``session_id``, the .cast header's title), and
+    match ``anchor`` — what the recorder remembers of it — when there is one.
     """
     cast_path = cast_path or jsonl_path.with_suffix(".cast")
     res = VerifyResult(path=str(jsonl_path), cast_path=str(cast_path))
@@ -195,6 +202,8 @@ def verify_session(
     cast_warned = False
     bad: _Bad | None = None
     bad_at = 0
+    hashes: dict[int, str] = {}  # the lines the anchor names: 1 and its seq
+    wanted = {1, anchor.seq} if anchor is not None else {1}
     try:
         for n, line in enumerate(_lines(jsonl_path), start=1):
             if not line.endswith(b"\n"):
@@ -222,6 +231,8 @@ def verify_session(
                 continue
             if point is not None:
                 points.append(point)
+            if n in wanted:
+                hashes[n] = rec["hash"]
             if first is None:
                 first = rec
                 res.session_id = rec.get("session_id")
@@ -241,6 +252,9 @@ def verify_session(
     res.cast_checks = confirmed
     if cast_bad is not None and (bad is None or cast_at < bad_at):
         bad, bad_at = cast_bad, cast_at
+    for other, at in _identity(jsonl_path, cast_path, first, hashes, anchor, res, cast_bad is not None):
+        if bad is None or at < bad_at:
+            bad, bad_at = other, at
     if bad is not None:
         res.status, res.problem, res.reason, res.bad_line = (
             TAMPERED,
@@ -258,6 +272,50 @@ def verify_session(
         res.status, res.problem = INCOMPLETE, "no_end"
         res.reason = f"no session_end: intact up to line {res.valid_lines}"
     return res
+
+
+def _cast_title_id(cast_path: Path) -> str | None:
+    """The session id in the .cast header's title (``cfsession <id> [name]``), if any."""
+    try:
+        with open(cast_path, "rb") as f:
+            header = json.loads(f.readline(65536))
+    except (OSError, ValueError):
+        return None
+    title = header.get("title") if isinstance(header, dict) else None
+    parts = title.split() if isinstance(title, str) else []
+    return parts[1] if len(parts) >= 2 and parts[0] == "cfsession" else None
+
+
+def _identity(
+    jsonl_path: Path, cast_path: Path, first: dict[str, Any] | None, hashes: dict[int, str],
+    anchor: Anchor | None, res: VerifyResult, cast_failed: bool,
+) -> Iterator[tuple[_Bad, int]]:
+    """Problems with *which* session the files hold: another session's file under this
+    name, or a file the recorder's anchor does not recognise (replaced, cut, rebuilt)."""
+    name = jsonl_path.stem
+    sid = first.get("session_id") if first is not None else None
+    if first is not None and sid != name:
+        yield _Bad("wrong_session", f"{jsonl_path.name} holds session {sid}, not {name} "
+                   "(a file was copied or moved over it)"), 1
+    cast_sid = _cast_title_id(cast_path)
+    # When the digests already failed, say "another session's" only if that session is
+    # here: a damaged title is a damaged byte (cast_mismatch), not a swap.
+    swapped = not cast_failed or (jsonl_path.parent / f"{cast_sid}.jsonl").exists()
+    if cast_sid is not None and cast_sid != name and swapped:
+        yield _Bad("wrong_cast", f"{cast_path.name} is the replay of session {cast_sid}, "
+                   f"not {name} (a file was copied or moved over it)"), 1
+    if anchor is None or anchor.session_id != name:
+        return
+    res.anchored = True
+    if 1 in hashes and hashes[1] != anchor.first_hash:
+        yield _Bad("replaced", f"line 1 is not the first line the recorder wrote for {name}: "
+                   "the file was replaced"), 1
+    elif anchor.seq not in hashes:
+        yield _Bad("cut_short", f"the recorder wrote {anchor.seq} lines; {res.valid_lines} "
+                   "remain (lines were removed from the end)"), res.valid_lines + 1
+    elif hashes[anchor.seq] != anchor.hash:
+        yield _Bad("rebuilt", f"line {anchor.seq} is not the line the recorder wrote there: "
+                   "the chain was rebuilt"), anchor.seq
 
 
 def session_files(sessions_dir: Path) -> list[Path]:

@@ -17,7 +17,8 @@ stdin is an idle outer PTY, stdout /dev/null; CPU and peak RSS from ``wait4``), 
 (1,000 ``echo i`` typed into an interactive bash, then zsh and fish; ms per command),
 ``startup`` (launch to first prompt), ``rss`` (one cfsession run over >= 1 GiB of output: peak RSS stays flat),
 ``etw`` and ``store`` (``scripts/bench_etw.py`` / ``scripts/bench_store.py`` when present),
-``storm`` (``scripts/bench_storm.py``: a flood of secret shapes under ~50 resizes a second).
+``storm`` (``scripts/bench_storm.py``: a flood of secret shapes under ~50 resizes a second),
+``export`` (peak RSS of export in every streamed format and of replay, 1 GiB .cast: scripts/bench_readback.py).
 The interactive bash of every variant reads the same hermetic ``HOME/.bashrc`` (it sets
 ``PS1``); cfsession injects its hooks but keeps that prompt.
 
@@ -678,6 +679,18 @@ def run_rss(ctx: dict[str, Any], a: argparse.Namespace, res: dict[str, Any]) -> 
     res["rss"] = {"small": small, "big": big, "small_bytes": a.size, "big_bytes": reps * a.size}
 
 
+def run_readback(ctx: dict[str, Any], a: argparse.Namespace, res: dict[str, Any]) -> None:
+    """Peak RSS of export (every streamed format) and replay of a 1 GiB .cast (64 MiB with
+    --quick): reading back must not grow with the recording (scripts/bench_readback.py)."""
+    mod = _script_module("bench_readback")
+    if mod is None:
+        print("\n== export: scripts/bench_readback.py not present; skipped ==")
+        return
+    size = 64 * MIB if a.quick else 1 << 30
+    print(f"\n== export/replay peak RSS, {size // MIB} MiB .cast (target <= {mod.TARGET_MIB:.0f} MiB) ==")
+    res["export"] = mod.run(size, cfsession=ctx["tools"]["cfsession"])
+
+
 def _script_module(name: str) -> ModuleType | None:
     path = REPO / "scripts" / f"{name}.py"
     if not path.is_file():
@@ -781,6 +794,16 @@ def summary(res: dict[str, Any], cf: str = "cfsession") -> list[dict[str, Any]]:
             f"{s:.1f} MiB at {res['rss']['small_bytes'] / MIB:.0f} MiB (x {b / s:.2f})",
             f"<= {TARGETS['rss_mib']:.0f} MiB, flat (+<= {RSS_FLAT_SLACK_MIB:.0f})",
             b <= TARGETS["rss_mib"] and b - s <= RSS_FLAT_SLACK_MIB,
+        )
+    if "export" in res and cf == "cfsession":
+        ops = res["export"]["operations"]
+        worst = max(ops, key=lambda k: ops[k]["peak_mib"])
+        row(
+            f"export/replay peak RSS ({res['export']['cast_mib']:.0f} MiB .cast)",
+            f"{ops[worst]['peak_mib']:.1f} MiB",
+            f"worst of {len(ops)}: {worst}",
+            f"<= {res['export']['target_mib']:.0f} MiB",
+            all(o["peak_mib"] <= res["export"]["target_mib"] and o["exit"] == 0 for o in ops.values()),
         )
     for key, shell in (("cmds", "bash"), ("cmds_zsh", "zsh"), ("cmds_fish", "fish")):
         if key not in res:
@@ -905,7 +928,7 @@ def print_summary(rows: list[dict[str, Any]], quick: bool) -> None:
 
 
 # ------------------------------------------------------------------------------ main
-WORKLOADS = ("bulk", "cmds", "startup", "rss", "etw", "store", "storm")
+WORKLOADS = ("bulk", "cmds", "startup", "rss", "etw", "store", "storm", "export")
 
 
 def parse_size(text: str) -> int:
@@ -1106,6 +1129,7 @@ def main(argv: list[str] | None = None) -> int:
             "etw": lambda c, a, r: run_helpers(c, a, r, "etw"),
             "store": lambda c, a, r: run_helpers(c, a, r, "store"),
             "storm": lambda c, a, r: run_helpers(c, a, r, "storm"),
+            "export": run_readback,
         }
         for w in a.workloads:
             t = time.perf_counter()

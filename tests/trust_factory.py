@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from cfsession.anchor import AnchorWriter, anchor_path
 from cfsession.paths import cast_path, ensure_dir, jsonl_path, sessions_dir
 from cfsession.sinks.cast import CastWriter
 from cfsession.sinks.jsonl import JsonlSink, utc_ts
@@ -27,11 +28,15 @@ def write_session(
     session_id: str | None = None,
     extra_events: list[dict[str, Any]] | None = None,
     pid: int = DEAD_PID,
+    anchor: bool = False,
 ) -> str:
-    """Write a session of ``n_commands`` commands under ``home``; return its id."""
+    """Write a session of ``n_commands`` commands under ``home``; return its id.
+
+    ``anchor``: keep ``<home>/anchors/<id>.anchor`` as the recorder does."""
     sid = session_id or str(uuid.uuid4())
     ensure_dir(sessions_dir(home))
-    sink = JsonlSink(jsonl_path(sid, home), sid)
+    sink = JsonlSink(jsonl_path(sid, home), sid,
+                     anchor=AnchorWriter(anchor_path(sid, home), sid) if anchor else None)
     cast = CastWriter(
         cast_path(sid, home),
         cols=80,

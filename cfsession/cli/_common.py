@@ -17,18 +17,16 @@ def console(stderr: bool = False) -> Any:  # rich.console.Console, imported lazi
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
-# JSON leaves C1 controls (U+0080-U+009F) raw; U+009B acts as CSI on some terminals, so
-# they are written escaped like the C0 ones. The document decodes to the same values.
-_C1_ESCAPES = {c: f"\\u{c:04x}" for c in range(0x80, 0xA0)}
-
-
 def print_json(obj: Any) -> None:
     """Machine output: one JSON document on stdout, UTF-8, no colour, nothing terminal-active."""
+    from cfsession.sanitize import json_escape
     from cfsession.streams import is_utf
 
     # On a narrow code page (a Windows pipe) non-ASCII is escaped: the same document, intact.
+    # Otherwise JSON leaves C1 controls and bidi characters raw, and U+009B acts as CSI on
+    # some terminals: json_escape writes them as \u escapes (the values are the same).
     ascii_only = not is_utf(sys.stdout)
-    text = json.dumps(obj, ensure_ascii=ascii_only, indent=2, default=str).translate(_C1_ESCAPES)
+    text = json_escape(json.dumps(obj, ensure_ascii=ascii_only, indent=2, default=str))
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
 

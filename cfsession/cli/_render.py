@@ -27,12 +27,12 @@ def warn(warnings: list[Any]) -> None:
     sys.stderr.flush()
 
 
-_C1 = re.compile("[\x7f-\x9f\u2028\u2029]")
-
-
 def escape_c1(text: str) -> str:
-    """C1 controls as ``\\u`` escapes: 0x9b is a CSI on some terminals, even inside JSON."""
-    return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    """C1 controls (0x9b is a CSI on some terminals, even inside JSON) and bidi characters
+    as ``\\u`` escapes: :func:`cfsession.sanitize.json_escape`, as for every JSON output."""
+    from cfsession.sanitize import json_escape
+
+    return json_escape(text)
 
 
 def emit_json(obj: Any) -> None:

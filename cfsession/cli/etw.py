@@ -157,11 +157,11 @@ def _info_text(data: dict[str, Any]) -> str:
 
 
 def _printable(text: str) -> str:
-    """Control characters shown as escapes: recorded text must not drive the viewer's terminal."""
-    return "".join(
-        c if c in "\n\t" or not (ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0) else f"\\x{ord(c):02x}"
-        for c in text
-    )
+    """Control and bidi characters shown as escapes: recorded text must not drive the
+    viewer's terminal (:func:`cfsession.sanitize.visible`)."""
+    from cfsession.sanitize import visible
+
+    return visible(text)
 
 
 def _short(value: Any, limit: int = 60) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -192,9 +193,10 @@ def _replay(session_id: str, speed: float, idle_limit: float | None, command: in
     from cfsession.store import as_float
 
     warnings: list[Any] = []
-    loaded = api.load(session_id, warnings=warnings)
+    loaded = api.load(session_id, warnings=warnings, light=True)
     cast_file = paths.sessions_dir() / (loaded.path.stem + ".cast")
-    header, frames = export.cast_frames(loaded, cast_file, warnings)
+    # Streamed: frames are read as they are played, so memory does not grow with the cast.
+    header, frames = export.iter_cast_frames(loaded, cast_file, warnings)
     warn(warnings)
     if command is not None:
         match = [c for c in loaded.commands if c.get("command_seq") == command]
@@ -202,10 +204,10 @@ def _replay(session_id: str, speed: float, idle_limit: float | None, command: in
             _common.fail(f"session {loaded.session_id[:8]} has no command {command}",
                          f"see the seq column of `cfsession show {loaded.session_id[:8]}`")
         c = match[0]
-        frames = replay.command_span(frames, c["cast_start"], as_float(c.get("cast_end")))
+        frames = replay.iter_command_span(frames, c["cast_start"], as_float(c.get("cast_end")))
     if idle_limit is None:
         idle_limit = as_float(header.get("idle_time_limit"))
-    steps = replay.schedule(frames, speed=speed, idle_limit=idle_limit)
+    steps = replay.iter_schedule(frames, speed=speed, idle_limit=idle_limit)
     out = sys.stdout.buffer
     to_tty = out.isatty()
     writer: Any = replay.TerminalWriter(out) if (to_tty or raw) else replay.PlainWriter(out)
@@ -217,27 +219,41 @@ def _replay(session_id: str, speed: float, idle_limit: float | None, command: in
         with keys_cm as keys:
             replay.play(steps, writer, keys, wait=not no_wait)
     finally:
-        if to_tty or raw:
-            writer.finish()
+        writer.finish()  # the terminal put back in order; or what a plain stream held back
+
+
+def _write_file(out: Path, chunks: Iterator[bytes]) -> None:
+    """Chunks to ``out`` as they come, through a private file beside it renamed at the end:
+    a failed export leaves ``out`` as it was."""
+    from cfsession.paths import open_private
+
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
+    try:
+        fd = open_private(tmp, "wb")
+    except OSError as exc:
+        _common.fail(f"cannot write {out}: {exc.strerror or exc}", "choose another -o path")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+        os.replace(tmp, out)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            _common.fail(f"cannot write {out}: {exc.strerror or exc}", "choose another -o path")
+        raise
 
 
 def _export(session_id: str, fmt: str, out: Path | None) -> None:
     from cfsession import api, export, paths
 
     warnings: list[Any] = []
-    loaded = api.load(session_id, warnings=warnings, keep_raw=(fmt == "jsonl"))
+    # Streamed formats read outputs and frames as they are written: flat memory.
+    loaded = api.load(session_id, warnings=warnings, light=fmt in export.STREAMED)
     cast_file = paths.sessions_dir() / (loaded.path.stem + ".cast")
     chunks = export.export(loaded, fmt, cast_file, warnings)
     if out is not None:
-        from cfsession.paths import open_private
-
-        try:
-            fd = open_private(out, "wb")
-        except OSError as exc:
-            _common.fail(f"cannot write {out}: {exc.strerror or exc}", "choose another -o path")
-        with os.fdopen(fd, "wb") as f:  # streamed: an export of a 1 GiB cast is never held
-            for chunk in chunks:
-                f.write(chunk)
+        _write_file(out, chunks)
         warn(warnings)
         return
     stream = sys.stdout.buffer

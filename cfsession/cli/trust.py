@@ -78,15 +78,33 @@ def _line(res: VerifyResult) -> Any:
 
 def run_verify(session_id: str | None, all_: bool, as_json: bool) -> int:
     from cfsession import paths
+    from cfsession.anchor import anchor_path, orphans, read_anchor
     from cfsession.errors import UsageError
     from cfsession.text import sanitize
-    from cfsession.verify import recorder_alive, session_files, verify_session
+    from cfsession.verify import (
+        TAMPERED,
+        VerifyResult,
+        recorder_alive,
+        session_files,
+        verify_session,
+    )
 
     if session_id and all_:
         raise UsageError("give a session id or --all, not both", "see `cfsession verify --help`")
     sdir = paths.sessions_dir()
     files = session_files(sdir) if all_ else [_resolve(session_id or "last", sdir)]
-    results = [verify_session(p, alive=recorder_alive) for p in files]
+    results = [
+        verify_session(p, alive=recorder_alive, anchor=read_anchor(anchor_path(p.stem, sdir.parent)))
+        for p in files
+    ]
+    if all_:  # sessions the recorder wrote whose files are gone
+        for a in orphans(sdir, sdir.parent):
+            gone = sdir / f"{a.session_id}.jsonl"
+            results.append(VerifyResult(
+                path=str(gone), cast_path=str(gone.with_suffix(".cast")), session_id=a.session_id,
+                status=TAMPERED, problem="missing", anchored=True,
+                reason=f"the recorder wrote {a.seq} lines of this session; its file is gone",
+            ))
     bad = [r for r in results if not r.ok]
     if as_json:
         _common.print_json(

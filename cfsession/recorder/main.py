@@ -304,7 +304,10 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
     try:
         paths.ensure_dir(root)
         sdir = paths.ensure_dir(paths.sessions_dir(root))
-        jsonl = JsonlSink(sdir / f"{session_id}.jsonl", session_id, on_warning=warn)
+        from cfsession.anchor import AnchorWriter, anchor_path
+
+        jsonl = JsonlSink(sdir / f"{session_id}.jsonl", session_id, on_warning=warn,
+                          anchor=AnchorWriter(anchor_path(session_id, root), session_id))
     except (OSError, CfsessionError) as exc:
         warn("store", f"cannot write to {root} ({exc}); running without recording")
     cfg, redactor = _load_redact(root, warn)

@@ -8,11 +8,14 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cfsession.integrity import GENESIS, seal
 from cfsession.paths import open_private
 from cfsession.sinks import Record, WarningCallback
+
+if TYPE_CHECKING:
+    from cfsession.anchor import AnchorWriter
 
 
 def utc_ts(t: float | None = None) -> str:
@@ -72,8 +75,12 @@ class JsonlSink:
     was written before the deletion is lost, and the exit line names a file that exists.
     """
 
-    def __init__(self, path: Path, session_id: str, on_warning: WarningCallback | None = None):
+    def __init__(
+        self, path: Path, session_id: str, on_warning: WarningCallback | None = None,
+        anchor: AnchorWriter | None = None,
+    ):
         self.path = path
+        self.anchor = anchor  # told each sealed line (cfsession.anchor)
         self.session_id = session_id
         self._fd: int | None = open_private(path, "ab")
         self._seq = 0
@@ -139,6 +146,8 @@ class JsonlSink:
             return
         self._seq += 1
         self._prev = line["hash"]
+        if self.anchor is not None:
+            self.anchor.note(self._seq, self._prev)
 
     def _deleted(self) -> bool:
         """The open file has no name any more (one fstat per record: records are few)."""
@@ -188,6 +197,8 @@ class JsonlSink:
         self.close(sync=False)
 
     def close(self, sync: bool = True) -> None:
+        if self.anchor is not None:
+            self.anchor.close()
         if self._fd is None:
             return
         if self._deleted() and self.failed is None:

@@ -345,3 +345,36 @@ def test_secret_typed_key_by_key_stays_out_of_the_cast(bash_home: Path, cf_home:
     events = [json.loads(x) for x in path.with_suffix(".cast").read_text().splitlines()[1:]]
     replayed = "".join(e[2] for e in events if e[1] == "o")
     assert TOKEN not in replayed
+
+
+def test_the_recorder_anchors_what_it_wrote(cf_home: Path) -> None:
+    from cfsession.anchor import anchor_path, read_anchor
+
+    done = _record(cf_home, "sh", "-c", "echo hi")
+    assert done.returncode == 0, done.stderr
+    path = _only_session(cf_home)
+    lines = [json.loads(x) for x in path.read_bytes().splitlines()]
+    anchor = read_anchor(anchor_path(path.stem, cf_home))
+    assert anchor is not None and anchor.session_id == path.stem
+    assert (anchor.first_hash, anchor.seq, anchor.hash) == (lines[0]["hash"], len(lines), lines[-1]["hash"])
+    res = verify_session(path, anchor=anchor)
+    assert res.status == INTACT and res.anchored
+
+
+def test_a_c1_string_control_hides_nothing_that_a_terminal_shows(cf_home: Path) -> None:
+    """Through the real recorder: an 8-bit OSC ended by a 7-bit ST, a stray DCS, a long
+    output whose secret straddles where main cut it (32 KiB); the text export agrees."""
+    script = (
+        r"printf 'A\302\2350;title\033\\AFTER-ST\n'; printf 'B\302\220line one\nline two\n';"
+        rf" head -c 32703 /dev/zero | tr '\0' x; printf ' {TOKEN} '; head -c 200000 /dev/zero | tr '\0' y"
+    )
+    done = _record(cf_home, "sh", "-c", script)
+    assert done.returncode == 0, done.stderr
+    (cap,) = [r for r in h.load(_only_session(cf_home)) if r["event_type"] == "terminal_capture"]
+    assert cap["output"].startswith("AAFTER-ST\nB\nline two\n")
+    assert cap["anomalies"] == ["unterminated_string_control"] and cap["output_truncated"]
+    assert TOKEN[4:12] not in cap["output"] and TOKEN[-8:] not in cap["output"]
+    env = dict(os.environ, CFSESSION_HOME=str(cf_home))
+    text = subprocess.run(h.cfsession_argv("export", "last", "--format", "text"), env=env,
+                          capture_output=True, text=True, check=True, timeout=60).stdout
+    assert "AAFTER-ST" in text and "line two" in text and TOKEN[4:12] not in text

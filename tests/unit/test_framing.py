@@ -86,7 +86,7 @@ def test_the_child_says_so_in_the_jsonl_and_still_ends_the_session(
     from cfsession.recorder.main import Warner
 
     warner = Warner()  # as the recorder has it: a warning is one line and one record
-    jsonl = JsonlSink(tmp_path / "s.jsonl", "sid")
+    jsonl = JsonlSink(tmp_path / "sid.jsonl", "sid")
     session = Session(session_id="sid", start_epoch=0.0, cast=None, sinks=[jsonl], on_warning=warner)
     warner.session = session
     session.emit({"event_type": "session_start", "ts": session.ts(0)})
@@ -100,13 +100,13 @@ def test_the_child_says_so_in_the_jsonl_and_still_ends_the_session(
     remote.mark(Mark("D", 2, {"st": "0"}), 0.4)
     summary = remote.finish(0.5, 0, "exit")
     assert summary is not None and summary["saved"] and summary["command_count"] == 1
-    recs = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
+    recs = [json.loads(line) for line in (tmp_path / "sid.jsonl").read_text().splitlines()]
     kinds = [r["event_type"] for r in recs]
     assert kinds[-1] == "session_end"
     (warn,) = [r for r in recs if r["event_type"] == "warning"]
     assert warn["code"] == "bookkeeping_framing" and warn["lost_bytes"] == 260
     (cmd,) = [r for r in recs if r["event_type"] == "terminal_capture"]
     assert cmd["output"] == "hi\nmore\n"
-    assert verify_session(tmp_path / "s.jsonl").status == INTACT
+    assert verify_session(tmp_path / "sid.jsonl").status == INTACT
     err = capfd.readouterr().err
     assert err.count("cfsession: warning:") == 1 and "lost 260 bytes" in err

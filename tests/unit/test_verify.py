@@ -340,7 +340,7 @@ def test_session_files_lists_jsonl_only(home: Path) -> None:
 
 def test_non_utf8_path_in_a_record_still_verifies(home: Path) -> None:
     home.mkdir()
-    p = home / "x.jsonl"
+    p = home / "abcd.jsonl"
     sink = JsonlSink(p, "abcd")
     sink.write({"event_type": "session_start", "cwd": "/tmp/caf\udce9"})
     sink.close()
