@@ -148,7 +148,7 @@ BEGIN
     SELECT p.guid, p.seq, s.host_id, x.command_seq, p.started_at, p.ended_at, p.duration_ms,
            p.exit_code, x.status_kind, p.cwd, x.command, x.output, t.line, p.hash
     FROM pg_temp.cfs_meta p
-    JOIN pg_temp.cfs_stage t ON t.ctid = p.rid
+    CROSS JOIN LATERAL (SELECT st.line FROM pg_temp.cfs_stage st WHERE st.ctid = p.rid OFFSET 0) t
     JOIN cfsession.sessions s ON s.session_guid = p.guid
     CROSS JOIN LATERAL json_to_record(t.line::json) AS x(
         command_seq integer, status_kind text, command text, output text)
@@ -157,7 +157,7 @@ BEGIN
     INSERT INTO cfsession.events (session_guid, seq, host_id, event_type, ts, line, hash)
     SELECT p.guid, p.seq, s.host_id, coalesce(p.event_type, ''), p.ts, t.line, p.hash
     FROM pg_temp.cfs_meta p
-    JOIN pg_temp.cfs_stage t ON t.ctid = p.rid
+    CROSS JOIN LATERAL (SELECT st.line FROM pg_temp.cfs_stage st WHERE st.ctid = p.rid OFFSET 0) t
     JOIN cfsession.sessions s ON s.session_guid = p.guid
     WHERE p.event_type IS DISTINCT FROM 'terminal_capture';
 
