@@ -9,7 +9,8 @@ unique prefix of 4+ hex digits, or ``"last"``::
     from cfsession import api
 
     api.list_sessions(limit=10, since="1d", failed=True)  # [SessionInfo]  = list --json
-    api.get_session("last")                 # SessionDetail(session, commands) = show --json
+    api.get_session("last")                 # SessionDetail(session, commands, gaps) = show --json
+    api.get_session("last").session.session_id  # .session: SessionHeader (a SessionInfo)
     api.iter_commands("3f2a", failed=True)  # Iterator[CommandInfo], output included
     api.search("permission denied", cwd="/srv", limit=20)  # [SearchHit]   = search --json
     api.get_session_history(correlation_id)  # [HistoryEntry(timestamp, event_type,
@@ -18,9 +19,12 @@ unique prefix of 4+ hex digits, or ``"last"``::
     with api.record("build", actor="agent:ci") as rec:   # record what a program runs
         rec.run("make test", timeout=600)    # CommandRecord (cfsession.api_record)
 
-``search`` takes FTS5 syntax (``"exact phrase"``, ``a OR b``, ``pre*``) and falls back
+A command is a :class:`CommandInfo` wherever it comes from (``get_session(…).commands``
+or ``iter_commands``); records read from a file also give every recorded field by name
+(``c["anomalies"]``). ``search`` takes FTS5 syntax (``"exact phrase"``, ``a OR b``, ``pre*``) and falls back
 to the plain words when the query is not valid FTS5; ``snippet`` marks matches as
-``**word**``. ``get_session_history(None)`` covers every session, oldest first;
+``**word**``; a query that uses FTS5 syntax and does not parse raises ``UsageError``
+("invalid query"). ``get_session_history(None)`` covers every session, oldest first;
 ``event_types=("terminal_capture",)`` keeps only the commands.
 """
 
@@ -31,15 +35,16 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from cfsession import paths, store
 from cfsession.api_records import (
     CommandInfo,
-    CommandRecord,
+    GapInfo,
     HistoryEntry,
     SearchHit,
     SessionDetail,
+    SessionHeader,
     SessionInfo,
 )
 from cfsession.errors import AmbiguousSessionId, SchemaError, SessionNotFound, UsageError
@@ -51,7 +56,8 @@ if TYPE_CHECKING:
     from cfsession.stats import Stats
 
 __all__ = [
-    "CommandInfo", "HistoryEntry", "SearchHit", "SessionDetail", "SessionInfo", "Stats",
+    "CommandInfo", "GapInfo", "HistoryEntry", "SessionHeader", "SearchHit", "SessionDetail", "SessionInfo",
+    "Stats",
     "StoreWarning", "get_session", "get_session_history", "iter_commands", "list_sessions",
     "parse_when", "record", "RecordingSession", "reindex", "resolve_session_id", "search", "stats",
 ]
@@ -112,7 +118,9 @@ def resolve_session_id(query: str, *, home: Path | None = None, index: Index | N
     ix = index or open_index(home)
     try:
         if kind == "last":
-            sid = ix.last_id()
+            import os
+
+            sid = ix.last_id(os.environ.get("CFSESSION_ID") or None)
             if sid is None:
                 raise SessionNotFound("no sessions recorded yet", "record one with `cfsession record`")
             return sid
@@ -177,13 +185,20 @@ def get_session(
 ) -> SessionDetail:
     """One session read from its JSONL file (the source of truth), every command included."""
     loaded = load(session_id, home=home, warnings=warnings)
-    commands = [cast(CommandRecord, c) for c in loaded.commands]
+    commands = [CommandInfo.from_record(c) for c in loaded.commands]
     session = session_dict(loaded)
     sid = session.get("session_id")
     if isinstance(sid, str):
         with open_index(_checked(home)) as ix:
             session["children"] = ix.children(sid)  # nested recordings, by their parent id
-    return SessionDetail(session=session, commands=commands)
+    return SessionDetail(session=SessionHeader.from_record(session), commands=commands,
+                         gaps=gaps_of(loaded))
+
+
+def gaps_of(loaded: store.LoadedSession) -> list[GapInfo]:
+    """The pauses in capture, from the ``gap`` events (paused / resumed pairs)."""
+    return [GapInfo(g["paused_at"], g["resumed_at"], g["paused_ms"], g["skipped_commands"],
+                    g["after_command"]) for g in store.gaps(loaded)]
 
 
 def load(session_id: str, *, home: Path | None = None, warnings: Warnings | None = None,
@@ -287,8 +302,13 @@ def search_segments(
         sid = resolve_session_id(session, index=ix) if session else None
         try:
             rows = ix.search(query, session_id=sid, failed=failed, cwd=cwd, limit=limit, actor=actor)
-        except sqlite3.OperationalError:
-            # Not valid FTS5 syntax (``foo-bar``, ``ENOENT:``): search the words as typed.
+        except sqlite3.OperationalError as exc:
+            if _FTS_SYNTAX.search(query):
+                # FTS5 syntax was meant (quotes, brackets, *, AND/OR/NOT/NEAR) and is wrong:
+                # say so, rather than look for something else and answer "no matches".
+                raise UsageError(f"invalid query {query!r}: {exc}",
+                                 'close quotes and brackets; put phrases in quotes, e.g. \'"exit status"\'') from exc
+            # Punctuation FTS5 does not take (``foo-bar``, ``ENOENT:``): the words as typed.
             try:
                 rows = ix.search(_quote_words(query), session_id=sid, failed=failed, cwd=cwd,
                                  limit=limit, actor=actor)
@@ -308,6 +328,9 @@ def search_segments(
                         actor=r["actor"])
         out.append((hit, segments))
     return out
+
+
+_FTS_SYNTAX = re.compile(r'["()*]|\b(?:AND|OR|NOT|NEAR)\b')
 
 
 def _quote_words(query: str) -> str:

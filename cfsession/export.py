@@ -194,15 +194,32 @@ def _output(c: dict[str, Any]) -> str:
     return out if not out or out.endswith("\n") else out + "\n"
 
 
+def _gaps_after(loaded: LoadedSession) -> dict[int, list[str]]:
+    """Pauses in capture by the seq of the command before them (0: before the first)."""
+    out: dict[int, list[str]] = {}
+    for g in store.gaps(loaded):
+        out.setdefault(int(g["after_command"]), []).append(store.gap_text(g))
+    return out
+
+
 def text_transcript(loaded: LoadedSession) -> Iterator[str]:
-    """``$ command``, its plain output, ``[exit N]`` when it failed; a blank line between."""
-    for i, c in enumerate(loaded.full_commands()):
-        if i:
+    """``$ command``, its plain output, ``[exit N]`` when it failed; a blank line between;
+    ``[capture paused …]`` where capture was paused."""
+    gaps = _gaps_after(loaded)
+    first = True
+    for line in gaps.get(0, []):
+        yield ("" if first else "\n") + line + "\n"
+        first = False
+    for c in loaded.full_commands():
+        if not first:
             yield "\n"
+        first = False
         yield _command_lines(c.get("command"))
         yield _output(c)
-        if store.is_failed(c.get("exit_code")):
+        if store.is_failed(c.get("exit_code"), c.get("status_kind")):
             yield f"[exit {c['exit_code']}]\n"
+        for line in gaps.get(as_int(c.get("command_seq")) or -1, []):
+            yield "\n" + line + "\n"
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|])")
@@ -230,17 +247,22 @@ def markdown_transcript(loaded: LoadedSession) -> Iterator[str]:
     for label, value in facts:
         if value:
             yield f"- **{label}:** {value if label in ('Host', 'Commands', 'Duration') else _md(value)}\n"
+    gaps = _gaps_after(loaded)
+    for line in gaps.get(0, []):
+        yield f"\n*{_md(line)}*\n"
     for c in loaded.full_commands():
         body = _command_lines(c.get("command")) + _output(c)
         fence = "`" * max(3, _longest_run(body, "`") + 1)
         yield f"\n{fence}console\n{body}{fence}\n"
         notes = []
-        if store.is_failed(c.get("exit_code")):
+        if store.is_failed(c.get("exit_code"), c.get("status_kind")):
             notes.append(f"exit {c['exit_code']}")
         if as_float(c.get("duration_ms")) is not None and c["duration_ms"] >= 1000:
             notes.append(_seconds(c["duration_ms"]))
         if notes:
             yield f"\n*{' · '.join(notes)}*\n"
+        for line in gaps.get(as_int(c.get("command_seq")) or -1, []):
+            yield f"\n*{_md(line)}*\n"
 
 
 def _longest_run(text: str, ch: str) -> int:

@@ -135,7 +135,7 @@ def page(loaded: LoadedSession, cast_file: Path, warnings: list[StoreWarning] | 
            f"<title>{_e(title)} · cfsession</title>\n<style>{style}</style>\n</head><body>\n")
     yield _header(loaded, title, chain)
     yield "<main>\n<section id=\"screen\"><div id=\"player\"></div>\n"
-    yield _notes(p, limit)
+    yield _notes(p, limit, [store.gap_text(g) for g in store.gaps(loaded)])
     yield "</section>\n"
     yield _timeline(commands, p)
     yield "</main>\n<script type=\"application/x-asciicast\" id=\"cast\">"
@@ -172,8 +172,10 @@ def _header(loaded: LoadedSession, title: str, chain: Any) -> str:
     return f"<header><h1>{_e(title)}</h1><dl>{rows}</dl></header>\n"
 
 
-def _notes(p: Plan, limit: float | None) -> str:
+def _notes(p: Plan, limit: float | None, gaps: list[str] | None = None) -> str:
     notes = ["Times in the list are as recorded, in UTC."]
+    if gaps:  # pauses in capture: nothing was recorded there (the screen marks where)
+        notes.append(f"Capture was paused {len(gaps)} time{'' if len(gaps) == 1 else 's'}: " + " ".join(gaps) + ".")
     if limit is not None:
         notes.append(f"Pauses longer than {limit:g} s play as {limit:g} s.")
     if p.dropped:

@@ -24,7 +24,7 @@ from cfsession.store import StoreWarning
 
 __all__ = ["INDEX_VERSION", "RACY_NS", "SUFFIX", "Index"]
 
-INDEX_VERSION = 3  # bump on any schema change: older indexes are rebuilt
+INDEX_VERSION = 4  # bump on any schema change: older indexes are rebuilt
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER);
@@ -221,10 +221,20 @@ class Index(CatchUp):
         )
         return [r[0] for r in rows]
 
-    def last_id(self) -> str | None:
+    def last_id(self, inside: str | None = None) -> str | None:
+        """``last``: the top-level session that ended last (one without an end — recorder
+        killed, or still running elsewhere — by its last line). Inside a recorded shell
+        (``inside`` = its id), that shell's own nested sessions count as top-level and the
+        shell itself is skipped."""
         row = self.conn.execute(
-            "SELECT session_id FROM sessions ORDER BY start_epoch DESC LIMIT 1"
+            "SELECT session_id FROM sessions WHERE (parent_session_id IS NULL OR parent_session_id = ?)"
+            " AND session_id IS NOT ? ORDER BY coalesce(ended_at, last_ts) DESC, start_epoch DESC"
+            " LIMIT 1", (inside, inside),
         ).fetchone()
+        if row is None:  # only nested sessions whose parents are gone: the newest
+            row = self.conn.execute(
+                "SELECT session_id FROM sessions ORDER BY start_epoch DESC LIMIT 1"
+            ).fetchone()
         return row[0] if row else None
 
     def search(self, query: str, *, session_id: str | None = None, failed: bool = False,

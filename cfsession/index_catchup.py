@@ -290,7 +290,7 @@ class CatchUp:
         if kind == "terminal_capture":
             command = as_str(rec.get("command"))
             exit_code = as_int(rec.get("exit_code"))
-            failed = store.is_failed(exit_code)
+            failed = store.is_failed(exit_code, rec.get("status_kind"))
             started = as_str(rec.get("started_at"))
             acc.commands += 1
             acc.failed += failed

@@ -115,7 +115,7 @@ class LocalStore:
         start, n = max(0, int(offset or 0)), _limit(limit, MAX_LIMIT)
         commands = [_summary(c) for c in detail.commands[start:start + n]]
         more = start + n < len(detail.commands)
-        return visible({"session": detail.session, "commands": commands,
+        return visible({"session": detail.session.to_dict(), "commands": commands,
                         "commands_total": len(detail.commands),
                         "next_offset": start + n if more else None})
 

@@ -166,7 +166,12 @@ def play(
                     break
         if step.code == "o":
             write(step.data)
+        elif step.code == "m" and step.data.startswith(PAUSE_MARK):
+            write(f"\r\n{step.data}\r\n")  # a pause in capture is shown where it was
     return "end"
+
+
+PAUSE_MARK = "[cfsession: recording "  # the .cast markers of a pause and a resume
 
 
 _ALT = re.compile(r"\x1b\[\?(?:1049|1047|47)([hl])")
@@ -178,17 +183,23 @@ class TerminalWriter:
     def __init__(self, out: BinaryIO) -> None:
         self.out = out
         self.alt = False
+        self.last = "\n"
 
     def __call__(self, data: str) -> None:
         for m in _ALT.finditer(data):
             self.alt = m.group(1) == "h"
+        if data:
+            self.last = data[-1]
         self.out.write(data.encode("utf-8", "replace"))
         self.out.flush()
 
     def finish(self) -> None:
         # A replay cut short (q, Ctrl-C, or a recording that ended in vim) must not leave
-        # the viewer's terminal on the alternate screen, with a hidden cursor or in colour.
+        # the viewer's terminal on the alternate screen, with a hidden cursor or in colour,
+        # nor the next prompt in the middle of a line.
         tail = "\x1b[0m\x1b[?25h" + ("\x1b[?1049l" if self.alt else "")
+        if self.last != "\n" and not self.alt:
+            tail += "\r\n"
         self.out.write(tail.encode())
         self.out.flush()
 

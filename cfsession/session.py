@@ -39,7 +39,7 @@ class Command:
     """One command while it runs (a plain class: no `dataclasses` import before the prompt)."""
 
     __slots__ = ("seq", "text", "source", "cwd", "t_start", "spool", "cmdno", "anomalies",
-                 "alt_screen", "exit_code", "pipestatus", "t_end", "full_length", "echo")
+                 "alt_screen", "exit_code", "pipestatus", "t_end", "full_length", "echo", "err")
 
     def __init__(self, *, seq: int, text: str | None, source: str, cwd: str | None,
                  t_start: float, spool: OutputSpool, cmdno: str | None = None) -> None:
@@ -55,6 +55,7 @@ class Command:
         self.exit_code: int | None = None
         self.pipestatus: list[int] | None = None
         self.t_end: float | None = None
+        self.err: OutputSpool | None = None  # stderr apart (record -- CMD on pipes)
 
 
 def status_kind(code: int | None) -> str:
@@ -65,6 +66,22 @@ def status_kind(code: int | None) -> str:
     if code > 128:
         return "likely_signal"
     return "exited"
+
+
+def is_failure(code: object, kind: object = None) -> bool:
+    """A failed command: a non-zero status that is not a job stopped by Ctrl-Z (it goes on)."""
+    return isinstance(code, int) and not isinstance(code, bool) and code != 0 and kind != "stopped"
+
+
+_SHELL_END = ("exit", "logout")
+
+
+def ends_shell(cmd: Command) -> bool:
+    """The shell's own ``exit``/``logout``: part of the session's end, not a command."""
+    if cmd.source in ("argv", "unsegmented", "boundary"):
+        return False
+    first = (cmd.text or "").strip().split(None, 1)
+    return bool(first) and first[0] in _SHELL_END
 
 
 def _pipestatus(value: str | None) -> list[int] | None:
@@ -118,6 +135,7 @@ class Session:
         self.on_hello: Callable[[], object] | None = None
         self.paused_at: float | None = None  # capture stopped (pause key / cfsession pause)
         self._skipped = 0
+        self.end_command: str | None = None  # the shell's `exit` (see _drop_shell_exit)
         self._said: set[str] = set()
         self._held: list[tuple[Command, str | None]] = []  # ended, text still to come
         self._shell: str | None = None
@@ -169,6 +187,15 @@ class Session:
                 cmd.alt_screen = True
         elif self.active:
             self._between.add(data)
+
+    def data_err(self, data: bytes, t: float) -> None:
+        """Output from the command's stderr (pipes mode): recorded as output, and apart."""
+        if self.paused_at is not None:
+            return
+        self.data(data, t)
+        cmd = self.current
+        if cmd is not None and cmd.err is not None:
+            cmd.err.add(data)
 
     def mark(self, m: Mark, t: float) -> None:
         if m.event == "!":  # a forged/replayed marker passed through as data
@@ -231,10 +258,24 @@ class Session:
             if self.boundaries_only and self.current is None:
                 self._start_command(t, None, "boundary", None)
         elif ev == "X":
+            self._drop_shell_exit()
             if self.current is not None:
                 st = m.fields.get("st")
                 self._close(t, int(st) if st and st.lstrip("-").isdigit() else None, None)
             self._settle(t)
+
+    def _drop_shell_exit(self) -> None:
+        """One rule for every shell: the `exit` that ends the shell is the session's end
+        (its status is session_end's exit_code, its text session_end's end_command), not
+        a command — whether the shell reported its end (zsh and fish: an X mark, fish
+        also a D) or simply went away (bash)."""
+        for pending in (self.closing, self.current):
+            if pending is not None and ends_shell(pending):
+                self.end_command = pending.text
+                if pending is self.closing:
+                    self.closing = None
+                else:
+                    self.current = None
 
     def _release_echo(self, text: str | None) -> None:
         if self._hold.active and self.cast is not None:
@@ -287,9 +328,13 @@ class Session:
             self.on_warning("unsegmented", f"recording without command boundaries: {reason}")
         self.open_pseudo(t)
 
-    def open_pseudo(self, t: float, text: str | None = None, source: str = "unsegmented") -> None:
-        """One pseudo-command spanning what follows (unsegmented shell, or ``record -- CMD``)."""
+    def open_pseudo(self, t: float, text: str | None = None, source: str = "unsegmented",
+                    streams: bool = False) -> None:
+        """One pseudo-command spanning what follows (unsegmented shell, or ``record -- CMD``);
+        ``streams``: its stderr arrives apart (:meth:`data_err`) and is kept apart too."""
         self._start_command(t, text, source, None)
+        if streams and self.current is not None:
+            self.current.err = OutputSpool(self.output_cap)
 
     # -- the state machine -------------------------------------------------------------------
     def _start(self, m: Mark, t: float) -> None:
@@ -478,7 +523,10 @@ class Session:
         if self.redact is not None and command is not None:
             command, n = self.redact(command)
             redactions += n
-        if cmd.exit_code not in (0, None):
+        stderr: str | None = None
+        if cmd.err is not None:
+            stderr = cmd.err.text(self.redact)  # its secrets are counted in output's
+        if is_failure(cmd.exit_code, status_kind(cmd.exit_code)):
             self.failed_count += 1
         digest: tuple[str | None, int | None] = (None, None)
         if self.cast is not None:
@@ -502,6 +550,7 @@ class Session:
             "output": output,
             "output_length": cmd.spool.total,
             "output_truncated": cmd.spool.truncated,
+            **({"stderr": stderr, "stderr_length": cmd.err.total} if cmd.err is not None else {}),
             "alt_screen": cmd.alt_screen,
             "cast_start": round(cmd.t_start, 6),
             "cast_end": round(cmd.t_end, 6),
@@ -537,6 +586,13 @@ class Session:
             self.cast.marker("[cfsession: recording resumed]", t)
         self.event("gap", t, state="resumed", paused_ms=paused_ms, skipped_commands=self._skipped)
 
+    def typeahead(self, t: float) -> None:
+        """Keys were typed while the command ran in line mode: the terminal echoed them into
+        its output (they are usually the next command, typed ahead). Flagged, never kept."""
+        cmd = self.current
+        if cmd is not None and cmd.source not in ("argv", "unsegmented") and "typeahead" not in cmd.anomalies:
+            cmd.anomalies.append("typeahead")
+
     def toggle_pause(self, t: float) -> None:
         (self.resume if self.paused_at is not None else self.pause)(t)
 
@@ -558,10 +614,14 @@ class Session:
             if pending.echo is not None:
                 pending.text, pending.source = from_echo(pending.echo, self.cols)
                 pending.echo = None
+        self._drop_shell_exit()  # now that every text is known
+        end_command = self.end_command
         cmd = self.current
         if cmd is not None:
             first = (cmd.text or "").strip().split(None, 1)
-            if first and first[0] == "exec":
+            if cmd.source in ("unsegmented", "argv"):
+                code = exit_code
+            elif first and first[0] == "exec":
                 # `exec bash`/`exec zsh`: the new program replaced the shell and its hooks
                 # (SHELL_INTEGRATION.md §8); everything since is this command's output and
                 # its end is the session's end.
@@ -571,8 +631,6 @@ class Session:
                 # The shell left while this command ran: the command made it leave (`exit`,
                 # `false || exit 5`, exit from a function or alias, `set -e`), and the
                 # shell's status is the command's. bash has no exit hook to say it.
-                code = exit_code
-            elif cmd.source in ("unsegmented", "argv") or (first and first[0] in ("exit", "logout")):
                 code = exit_code
             else:
                 code = None
@@ -595,6 +653,8 @@ class Session:
             reason=reason,
             cast_sha256=digest[0],
             cast_bytes=digest[1],
+            **({"end_command": self.redact(end_command)[0] if self.redact else end_command}
+               if end_command is not None else {}),
         )
 
 

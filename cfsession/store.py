@@ -121,9 +121,10 @@ def as_str(v: object) -> str | None:
     return v if isinstance(v, str) else None
 
 
-def is_failed(exit_code: object) -> bool:
+def is_failed(exit_code: object, status_kind: object = None) -> bool:
+    """Non-zero and not a stopped job (Ctrl-Z): the one rule for every count of failures."""
     code = as_int(exit_code)
-    return code is not None and code != 0
+    return code is not None and code != 0 and status_kind != "stopped"
 
 
 def epoch(ts: object) -> float | None:
@@ -264,11 +265,45 @@ def summarise(loaded: LoadedSession) -> Record:
         "ended_at": as_str(end.get("ended_at")) if end else None,
         "duration_ms": session_duration(started_at, end, last_ts),
         "command_count": len(commands),
-        "failed_count": sum(1 for c in commands if is_failed(c.get("exit_code"))),
+        "failed_count": sum(1 for c in commands if is_failed(c.get("exit_code"), c.get("status_kind"))),
         "exit_code": as_int(end.get("exit_code")) if end else None,
         "reason": as_str(end.get("reason")) if end else None,
         "complete": end is not None,
     }
+
+
+def gaps(loaded: LoadedSession) -> list[Record]:
+    """The pauses in capture from the ``gap`` events: paused_at, resumed_at (None: the
+    session ended paused), paused_ms, skipped_commands, after_command (the seq of the last
+    command recorded before the pause; 0 for none)."""
+    out: list[Record] = []
+    open_at: str | None = None
+    seq = 0
+    for ev in loaded.events:
+        kind = ev.get("event_type")
+        if kind == "terminal_capture":
+            seq = as_int(ev.get("command_seq")) or seq
+        elif kind == "gap" and ev.get("state") == "paused":
+            open_at = as_str(ev.get("ts"))
+        elif kind == "gap" and ev.get("state") == "resumed":
+            out.append({"paused_at": open_at, "resumed_at": as_str(ev.get("ts")),
+                        "paused_ms": as_float(ev.get("paused_ms")),
+                        "skipped_commands": as_int(ev.get("skipped_commands")), "after_command": seq})
+            open_at = None
+    if open_at is not None:
+        out.append({"paused_at": open_at, "resumed_at": None, "paused_ms": None,
+                    "skipped_commands": None, "after_command": seq})
+    return out
+
+
+def gap_text(gap: Record) -> str:
+    """One line for people: ``[capture paused 2.5 s; 1 command not recorded]``."""
+    ms = as_float(gap.get("paused_ms"))
+    n = as_int(gap.get("skipped_commands"))
+    what = "capture paused" + (f" {ms / 1000:.1f} s" if ms is not None else " until the end")
+    if n:
+        what += f"; {n} command{'' if n == 1 else 's'} not recorded"
+    return f"[{what}]"
 
 
 def session_duration(started_at: object, end: Record | None, last_ts: object) -> float | None:

@@ -268,6 +268,10 @@ def verify_session(
     if res.lines == 0:
         res.status, res.problem = INCOMPLETE, "empty"
         res.reason = "no lines: the recorder stopped before writing anything"
+    elif not res.complete and first is not None and alive is not None and alive(first):
+        res.status, res.problem = INCOMPLETE, "recording"
+        res.reason = (f"still recording: intact up to line {res.valid_lines} so far; "
+                      "verify again once it has ended")
     elif not res.complete:
         res.status, res.problem = INCOMPLETE, "no_end"
         res.reason = f"no session_end: intact up to line {res.valid_lines}"
@@ -323,6 +327,26 @@ def session_files(sessions_dir: Path) -> list[Path]:
     if not sessions_dir.is_dir():
         return []
     return sorted(sessions_dir.glob("*.jsonl"), key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def chain_problem(jsonl_path: Path) -> tuple[int, str] | None:
+    """The first line whose hash chain is broken, as ``(line, reason)``; None when the
+    JSONL chain holds (the .cast is not read: this is the cheap check ``show`` makes so
+    an edited file is not shown as if nothing were wrong; ``verify`` does the whole)."""
+    prev, first = GENESIS, None
+    try:
+        for n, line in enumerate(_lines(jsonl_path), start=1):
+            if not line.endswith(b"\n"):
+                return None  # being written, or cut by a crash: verify tells which
+            try:
+                rec = _check_line(line[:-1], n, prev, first)
+            except _Bad as exc:
+                return n, str(exc)
+            first = first or rec
+            prev = rec["hash"]
+    except OSError:
+        return None
+    return None
 
 
 def recorder_alive(start: dict[str, Any]) -> bool:

@@ -123,3 +123,15 @@ def wait_foreground(root_pid: int, name: str, timeout: float = 10.0) -> None:
                 return
         time.sleep(0.02)
     raise AssertionError(f"{name} never became the foreground job")
+
+
+def wait_for(pred, timeout: float = 10.0, what: str = "condition"):  # type: ignore[no-untyped-def]
+    """Poll ``pred`` until it is true (with a deadline); fails the test naming ``what``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")

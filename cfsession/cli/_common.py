@@ -12,9 +12,20 @@ from cfsession.errors import CfsessionError
 
 
 def console(stderr: bool = False) -> Any:  # rich.console.Console, imported lazily
+    """A rich console; on a pipe or file as wide as need be, so no recorded text is cut
+    or wrapped for display (``_render.PIPE_WIDTH``), whatever $COLUMNS says."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        tty = stream.isatty()
+    except ValueError:
+        tty = False
+    if tty:
+        return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    from cfsession.cli._render import PIPE_WIDTH
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=PIPE_WIDTH)
 
 
 def print_json(obj: Any) -> None:

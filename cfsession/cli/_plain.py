@@ -67,6 +67,10 @@ def console(stream: TextIO | None = None) -> tuple[int, Sgr | None] | None:
         return None
     if not (getattr(out, "encoding", None) or "utf-8").lower().startswith("utf"):
         return None
+    if not tty:  # as _common.console(): a pipe is as wide as need be, nothing is cut
+        from cfsession.cli._render import PIPE_WIDTH
+
+        return PIPE_WIDTH, None
     # rich.console.Console.size: $COLUMNS if it is digits, else the first of stdin, stdout,
     # stderr that is a terminal, else 80.
     columns = env.get("COLUMNS")

@@ -171,6 +171,74 @@ def _fixed(name: str, opts: str) -> int:
     return max(len(name), int(digits) if digits else 0)
 
 
+# -- fitting a table to a terminal ------------------------------------------------------------
+PIPE_WIDTH = 1 << 20  # stdout is not a terminal: nothing is cut or wrapped for display
+
+
+def _cell_width(cell: Cell) -> int:
+    return sum(len(part) for part, _ in cell) if isinstance(cell, list) else len(cell[0])
+
+
+def _cut(cell: Cell, width: int, keep_tail: bool) -> Cell:
+    """A one-line cell cut to ``width`` with a visible "…" (paths keep their end)."""
+    if isinstance(cell, list) or len(cell[0]) <= width:
+        return cell
+    text, style = cell
+    if width <= 1:
+        return ("…"[:width], style)
+    return ("…" + text[-(width - 1):], style) if keep_tail else (text[: width - 1] + "…", style)
+
+
+def fit(columns: list[str], rows: list[list[Cell]], width: int,
+        drop: tuple[str, ...] = ()) -> tuple[list[str], list[list[Cell]]]:
+    """Columns and cells that fit ``width`` without anything cut unseen.
+
+    Numbers, ids and times (fixed columns) are never cut; the ``drop`` columns go, in that
+    order, while even their narrowest layout does not fit; one-line text columns (cwd,
+    name) give up their room before the wrapping ones (the command), and are cut with a
+    visible "…"; wrapping columns wrap, within at least 12 cells. On a pipe (PIPE_WIDTH)
+    nothing changes.
+    """
+    if width >= PIPE_WIDTH or not rows:
+        return columns, rows
+    specs = [column(c) for c in columns]
+    natural = [max([len(c.name), c.min_width or 0, *(_cell_width(r[i]) for r in rows)])
+               for i, c in enumerate(specs)]
+
+    def floor(i: int) -> int:
+        c = specs[i]
+        if c.no_wrap and c.overflow != "ellipsis":  # fixed: ids, times, counts
+            return natural[i]
+        return min(natural[i], max(len(c.name), 12 if not c.no_wrap else 6))
+
+    keep = list(range(len(specs)))
+
+    def room(idx: list[int]) -> int:
+        return width - 2 * len(idx)  # an edge or a gap of padding around every column
+
+    for name in drop:
+        if sum(floor(i) for i in keep) <= room(keep):
+            break
+        keep = [i for i in keep if specs[i].name != name]
+    widths = {i: natural[i] for i in keep}
+    excess = sum(widths.values()) - room(keep)
+    # One-line text columns give up room first (the widest first), down to their floor;
+    # what is still too wide is left to the wrapping columns, which wrap.
+    cuttable = [i for i in keep if specs[i].overflow == "ellipsis"]
+    while excess > 0:
+        over = [i for i in cuttable if widths[i] > floor(i)]
+        if not over:
+            break
+        i = max(over, key=lambda j: widths[j])
+        give = min(excess, widths[i] - floor(i))
+        widths[i] -= give
+        excess -= give
+    out_rows = [[_cut(r[i], widths[i], specs[i].name == "cwd") if i in cuttable else r[i]
+                 for i in keep] for r in rows]
+    out_cols = [columns[i] for i in keep]
+    return out_cols, out_rows
+
+
 # -- views ------------------------------------------------------------------------------------
 NO_SESSIONS = "No sessions yet. Record one with: cfsession record"
 NO_MATCHES = "No matches."
@@ -213,13 +281,15 @@ def list_view(sessions: list[Any], width: int) -> tuple[list[str], list[list[Cel
     """
     wide = width >= 110
     many_hosts = len({s.host for s in sessions}) > 1 and width >= 100
+    if width >= PIPE_WIDTH:  # a pipe: every column, nothing cut
+        wide, many_hosts = True, len({s.host for s in sessions}) > 1
     # Nesting: a session recorded inside another shows its parent.
     nested = any(s.parent_session_id for s in sessions)
     columns = ["id:f8", *(["parent:f8"] if nested else []), "started:f16", "duration:rf8",
                "cmds:rf", "failed:rf", "status:f10", "name:n", *(["shell:n"] if wide else []),
                *(["host:n"] if many_hosts else []), "cwd:n"]
     rows: list[list[Cell]] = []
-    for s in sessions:
+    for s in tree_order(sessions):
         rows.append([
             _c(s.session_id[:8], "bold"),
             *([_c(("└ " + s.parent_session_id[:6]) if s.parent_session_id else "", "dim")] if nested else []),
@@ -230,7 +300,38 @@ def list_view(sessions: list[Any], width: int) -> tuple[list[str], list[list[Cel
             *([_c(os.path.basename(s.shell or ""))] if wide else []),
             *([_c(s.host)] if many_hosts else []), _c(_home_path(s.cwd)),
         ])
-    return columns, rows
+    return fit(columns, rows, width, drop=("host", "shell", "name", "duration", "cwd", "cmds", "failed", "parent",
+                                              "started"))
+
+
+def tree_order(sessions: list[Any]) -> list[Any]:
+    """Newest first, but each listed session's nested ones right below it, oldest first,
+    so the tree reads top-down (a child starts after its parent, so newest-first alone
+    would put it above)."""
+    listed = {s.session_id for s in sessions}
+    kids: dict[str, list[Any]] = {}
+    for s in sessions:
+        if s.parent_session_id in listed and s.parent_session_id != s.session_id:
+            kids.setdefault(s.parent_session_id, []).append(s)
+    if not kids:
+        return sessions
+    out: list[Any] = []
+    seen: set[str] = set()
+
+    def add(s: Any) -> None:
+        if s.session_id in seen:
+            return
+        seen.add(s.session_id)
+        out.append(s)
+        for k in reversed(kids.get(s.session_id, [])):  # newest-first in, oldest-first out
+            add(k)
+
+    for s in sessions:
+        if not (s.parent_session_id in listed and s.parent_session_id != s.session_id):
+            add(s)
+    for s in sessions:  # a cycle in hand-edited files: still every row, once
+        add(s)
+    return out
 
 
 def render_list(con: Any, sessions: list[Any]) -> None:
@@ -262,29 +363,57 @@ def render_show(detail: Any, output: bool) -> None:
         ("children", ", ".join(s.get("children") or []) or None),
         ("integration", s.get("integration") if s.get("integration") != "active" else None),
         ("exit", s.get("exit_code")),
+        ("paused", _paused_fact(detail.gaps)),
     ]
     for label, value in facts:
         if value is not None and value != "":
             con.print(Text.assemble((f"  {label:<12}", "dim"), _t(value)))
+    from cfsession.store import gap_text
+
+    gaps: dict[int, list[str]] = {}
+    for g in detail.gaps:
+        gaps.setdefault(g.after_command, []).append(gap_text(g.to_dict()))
     if not detail.commands:
         con.print("  (no commands recorded)", style="dim")
+        for line in gaps.get(0, []):
+            con.print(_t("  " + line, "yellow"))
         return
     if output:
+        for line in gaps.get(0, []):
+            con.print(_t(line, "yellow"))
         for c in detail.commands:
             head = f"{c.get('command_seq', '?')} · exit {c.get('exit_code')} · {_dur(c.get('duration_ms'))} · {_home_path(c.get('cwd')) or ''}"
-            con.print(Rule(_t(head), align="left", style="dim"))
+            if con.width >= PIPE_WIDTH:  # a rule as wide as the pipe is not a rule
+                con.print(_t("── " + head + " ──", "dim"))
+            else:
+                con.print(Rule(_t(head), align="left", style="dim"))
             con.print(_t("$ " + (c.get("command") if c.get("command") is not None else "(not recorded)"), "bold"))
             con.print(_t((c.get("output") or "").rstrip("\n")))
+            for line in gaps.get(c.get("command_seq") or -1, []):
+                con.print(_t(line, "yellow"))
         return
-    table = _table("seq:rf", "exit:rf", "duration:rf8", "cwd:n", "command:w")
+    rows: list[list[Cell]] = []
+    for line in gaps.get(0, []):
+        rows.append([_c(""), _c(""), _c(""), _c(""), _c(line, "yellow")])
     for c in detail.commands:
         cmd = c.get("command")
-        table.add_row(_t(c.get("command_seq")), _rich_cell(_exit(c.get("exit_code"))), _t(_dur(c.get("duration_ms"))),
-                      _t(_home_path(c.get("cwd"))), _t(cmd) if cmd is not None else _t("(not recorded)", "dim"))
-    con.print(table)
+        rows.append([_c(c.get("command_seq")), _exit(c.get("exit_code")), _c(_dur(c.get("duration_ms"))),
+                     _c(_home_path(c.get("cwd"))), _c(cmd) if cmd is not None else _c("(not recorded)", "dim")])
+        for line in gaps.get(c.get("command_seq") or -1, []):
+            rows.append([_c(""), _c(""), _c(""), _c(""), _c(line, "yellow")])
+    con.print(rich_table(*fit(["seq:rf", "exit:rf", "duration:rf8", "cwd:n", "command:w"], rows,
+                              con.width, drop=("cwd", "duration"))))
 
 
-def search_view(hits: list[Any]) -> tuple[list[str], list[list[Cell]]]:
+def _paused_fact(gaps: list[Any]) -> str | None:
+    if not gaps:
+        return None
+    total = sum(g.paused_ms or 0.0 for g in gaps)
+    n = len(gaps)
+    return f"{n} time{'' if n == 1 else 's'}, {_dur(total) or '0 ms'} not recorded"
+
+
+def search_view(hits: list[Any], width: int = PIPE_WIDTH) -> tuple[list[str], list[list[Cell]]]:
     """The ``search`` table's columns and cells; the snippet's matches are highlighted spans."""
     columns = ["session:f8", "seq:rf", "exit:rf", "command:w", "match:w"]
     rows: list[list[Cell]] = []
@@ -292,7 +421,7 @@ def search_view(hits: list[Any]) -> tuple[list[str], list[list[Cell]]]:
         snippet = [(text, "bold black on yellow" if is_match else "") for text, is_match in segments]
         rows.append([_c(hit.session_id[:8], "bold"), _c(hit.seq), _exit(hit.exit_code),
                      _c(hit.command), snippet])
-    return columns, rows
+    return fit(columns, rows, width, drop=("exit", "seq", "command"))
 
 
 def render_search(hits: list[Any]) -> None:
@@ -300,7 +429,7 @@ def render_search(hits: list[Any]) -> None:
     if not hits:
         con.print(NO_MATCHES, style="dim")
         return
-    con.print(rich_table(*search_view(hits)))
+    con.print(rich_table(*search_view(hits, con.width)))
 
 
 def render_stats(st: Any) -> None:

@@ -132,7 +132,7 @@ def _search(query: str, session: str | None, failed: bool, cwd: str | None,
         return 0
     out = _Out()
     if hits:
-        out.table(*search_view(hits))
+        out.table(*search_view(hits, out.width))
     else:
         out.message(NO_MATCHES)
     return 0

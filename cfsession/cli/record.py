@@ -6,16 +6,37 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    @app.command(
-        "record",
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-        add_help_option=False,
-    )
-    def record(ctx: typer.Context) -> int:
-        """Record an interactive shell, or one command after `--` (see `cfsession record --help`)."""
-        from cfsession.recorder.main import main as record_main
+    @app.command("record", context_settings={"allow_interspersed_args": False})
+    def record(
+        command: list[str] = typer.Argument(  # noqa: B008 - Typer reads its defaults
+            None, metavar="[-- COMMAND [ARGS]...]", show_default=False,
+            help="Record this one command as a one-command session (scripts, CI, agents)."),
+        shell: str = typer.Option(None, "--shell", metavar="PATH",
+                                  help="Shell to run (default: $SHELL, else bash, else sh)."),
+        login: bool = typer.Option(False, "--login", "-l", help="Start the shell as a login shell."),
+        name: str = typer.Option(None, "--name", "-n", metavar="NAME", help="A name for the session."),
+        session_type: str = typer.Option(None, "--type", metavar="TYPE",
+                                         help="Session type (default: interactive, or command)."),
+        no_etw: bool = typer.Option(False, "--no-etw", help="Do not emit ETW events."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No start and end lines on stderr."),
+        pause_key: str = typer.Option(
+            None, "--pause-key", metavar="KEY",
+            help="A control key (C-] or ^]) that pauses and resumes capture; each toggle is "
+                 "shown on the terminal and recorded as a gap."),
+        pty: bool = typer.Option(
+            None, "--pty/--no-pty", show_default=False,
+            help="Run COMMAND on a pseudo-terminal, or on pipes (stdout and stderr kept apart). "
+                 "Default: a pseudo-terminal only when stdin and stdout are both terminals."),
+    ) -> None:
+        """Record an interactive shell (exit it to stop), or with `-- COMMAND` one command.
 
-        raise typer.Exit(record_main(list(ctx.args)))
+        The exit status is the shell's or the command's: 127 not found, 126 cannot run, 128+N when the recorder was ended by signal N.
+        """
+        from cfsession.recorder.main import Options, parse_key, run_options
+
+        key = parse_key(pause_key) if pause_key else None
+        opts = Options(shell, login, name, session_type, no_etw, quiet, list(command or []), key, pty)
+        raise typer.Exit(run_options(opts))
 
     @app.command("pause")
     def pause() -> None:

@@ -66,8 +66,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("show")
     def show(
-        session_id: str = typer.Argument(..., metavar="ID", help="Full id, a unique prefix (4+ hex digits) or `last`."),
-        output: bool = typer.Option(False, "--output", "-o", help="Also print each command's output."),
+        session_id: str = typer.Argument(..., metavar="ID", help="Full id, a unique prefix (4+ hex digits) or `last` (the top-level session that ended last)."),
+        output: bool = typer.Option(False, "--output", "-O", help="Also print each command's output (-o is a file elsewhere)."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON: {session, commands}."),
         web: bool = typer.Option(False, "--web", help="Open the session's page in the browser (= `open`)."),
         remote: bool = typer.Option(False, "--remote", help="Read the fleet server (docs/FLEET.md) instead of this machine's store."),
@@ -78,7 +78,9 @@ def register(app: typer.Typer) -> None:
 
             fleet.show(session_id, output, as_json)
             return
-        from cfsession import api
+        from cfsession import api, paths
+        from cfsession.text import sanitize
+        from cfsession.verify import chain_problem
 
         if web:
             from cfsession.cli.web import open_page
@@ -90,8 +92,16 @@ def register(app: typer.Typer) -> None:
         warn(warnings)
         if as_json:
             emit_json(detail.to_dict())
-            return
-        render_show(detail, output)
+        else:
+            render_show(detail, output)
+        # An edited file still reads; say so after it, so it is not taken at face value.
+        path = paths.jsonl_path(detail.session.session_id)
+        broken = chain_problem(path) if path.exists() else None
+        if broken is not None:
+            sys.stderr.write(
+                f"cfsession: warning: {sanitize(str(path))}:{broken[0]}: {sanitize(broken[1])}"
+                f" — `cfsession verify {detail.session.session_id[:8]}` would fail\n"
+            )
 
     @app.command("replay")
     def replay(
@@ -204,7 +214,15 @@ def _replay(session_id: str, speed: float, idle_limit: float | None, command: in
             _common.fail(f"session {loaded.session_id[:8]} has no command {command}",
                          f"see the seq column of `cfsession show {loaded.session_id[:8]}`")
         c = match[0]
-        frames = replay.iter_command_span(frames, c["cast_start"], as_float(c.get("cast_end")))
+        # The command starts where its line was entered: show that line, as a prompt
+        # and the command (the recorded prompt is the shell's and may hold anything).
+        import itertools
+
+        from cfsession.text import sanitize
+
+        line = sanitize(export.marker_label(c.get("command"))).replace("\n", "\r\n")
+        frames = itertools.chain([(0.0, "o", line + "\r\n")],
+                                 replay.iter_command_span(frames, c["cast_start"], as_float(c.get("cast_end"))))
     if idle_limit is None:
         idle_limit = as_float(header.get("idle_time_limit"))
     steps = replay.iter_schedule(frames, speed=speed, idle_limit=idle_limit)

@@ -216,7 +216,11 @@ def _verdict(store: Path, finished: bool, timeout: float) -> tuple[bool, str]:
         if r.get("event_type") == "integration" and r.get("status") == "unsegmented":
             return False, f"no command boundaries: {r.get('reason')}"
     cmds = [r for r in records if r.get("event_type") == "terminal_capture"]
-    if any(c.get("command") == "exit" and c.get("command_source") != "unsegmented" for c in cmds):
+    ends = [r for r in records if r.get("event_type") == "session_end"]
+    # The shell's `exit` reached us through its hooks: session_end names it (it is the
+    # session's end, not a command); older recordings held it as a command.
+    if any(e.get("end_command") == "exit" for e in ends) or any(
+            c.get("command") == "exit" and c.get("command_source") != "unsegmented" for c in cmds):
         return True, "integration works"
     if not finished:
         return False, f"no prompt within {timeout:g} s (does a startup file wait for input?)"

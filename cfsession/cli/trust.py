@@ -39,10 +39,14 @@ def _resolve(query: str, sdir: Path) -> Path:
         if not files:
             raise SessionNotFound("no sessions recorded yet", "record one with `cfsession record`")
 
-        def started(p: Path) -> tuple[str, float]:
-            return str(_first_line(p).get("started_at") or ""), p.stat().st_mtime
+        # As the index's `last`: the top-level session written to last (a session ends
+        # with its last write), this shell's own session skipped and its children counted.
+        import os
 
-        return max(files, key=started)
+        inside = os.environ.get("CFSESSION_ID") or None
+        top = [p for p in files if p.stem != inside
+               and _first_line(p).get("parent_session_id") in (None, inside)]
+        return max(top or files, key=lambda p: p.stat().st_mtime)
     matches = [p for p in files if p.stem.lower().startswith(value)]
     if kind == "full":
         matches = [p for p in matches if p.stem.lower() == value]
@@ -67,7 +71,8 @@ def _line(res: VerifyResult) -> Any:
         out.append("✓ ", "green").append(sid).append("  intact", "green")
         out.append(f"  {res.lines} lines, {res.cast_checks} .cast digests", "dim")
     elif res.status == "incomplete":
-        out.append("✓ ", "yellow").append(sid).append("  incomplete", "yellow")
+        label = "  still recording" if res.problem == "recording" else "  incomplete"
+        out.append("✓ ", "yellow").append(sid).append(label, "yellow")
         out.append(f"  {sanitize(res.reason or '')}", "dim")
     else:
         out.append("✗ ", "bold red").append(sid).append("  TAMPERED", "bold red")
@@ -125,7 +130,8 @@ def run_verify(session_id: str | None, all_: bool, as_json: bool) -> int:
             con.print(_line(r), soft_wrap=True)
         if len(results) == 1 and results[0].ok and results[0].final_hash:
             # The value to compare with an anchored copy (session-end line, ETW SessionEnd).
-            con.print(f"final hash {results[0].final_hash}", style="dim", soft_wrap=True)
+            what = "hash so far" if results[0].problem == "recording" else "final hash"
+            con.print(f"{what} {results[0].final_hash}", style="dim", soft_wrap=True)
         elif len(results) > 1:
             con.print(
                 f"{len(results)} sessions: {len(results) - len(bad)} ok, {len(bad)} tampered",

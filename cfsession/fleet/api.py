@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from cfsession.api_records import CommandInfo, SearchHit, SessionDetail, SessionInfo
+from cfsession.api_records import CommandInfo, SearchHit, SessionDetail, SessionHeader, SessionInfo
 from cfsession.errors import AmbiguousSessionId, SessionNotFound, UsageError
 from cfsession.fleet import config
 from cfsession.integrity import GENESIS
@@ -193,7 +193,10 @@ def get_session(session_id: str, *, url: str | None = None, conn: Any = None) ->
         kids = c.execute("SELECT session_guid::text FROM cfsession.sessions WHERE parent_session_id = %s"
                          " ORDER BY started_at", (sid,)).fetchall()
         session["children"] = [str(k[0]) for k in kids]
-        return SessionDetail(session=session, commands=list(loaded.commands))  # type: ignore[arg-type]
+        # The same typed shape as api.get_session (SessionHeader, CommandInfo, gaps).
+        return SessionDetail(session=SessionHeader.from_record(session),
+                             commands=[CommandInfo.from_record(c) for c in loaded.commands],
+                             gaps=api.gaps_of(loaded))
 
 
 # -- commands and search ----------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import shutil
 import signal
 import termios
 from typing import Any
@@ -100,12 +101,15 @@ def spawn(
         except termios.error:
             attrs = None
 
-    def _copy_termios() -> None:
+    # ptyprocess would exec with argv[0] replaced by the full path, so messages read
+    # `/usr/bin/ls: …` instead of `ls: …`; exec here instead, with argv as given.
+    exe = shutil.which(argv[0], path=env.get("PATH", os.defpath)) or argv[0]
+
+    def _exec() -> None:
         # Same erase/kill/intr characters as the user's terminal (§4.1).
         if attrs is not None:
             termios.tcsetattr(0, termios.TCSANOW, attrs)
+        os.execve(exe, argv, env)
 
-    proc = PtyProcess.spawn(
-        argv, env=env, cwd=cwd, dimensions=(rows, cols), preexec_fn=_copy_termios if attrs else None
-    )
+    proc = PtyProcess.spawn(argv, env=env, cwd=cwd, dimensions=(rows, cols), preexec_fn=_exec)
     return PosixPty(proc)

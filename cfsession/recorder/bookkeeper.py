@@ -31,7 +31,7 @@ from typing import Any
 # not cut into by another write. A frame that does not check out is a framing error: the
 # child says so in the JSONL, looks for the next tag and goes on (recorder/framing.py).
 _HEAD = struct.Struct("<8scdI")
-_DATA, _CALL = b"o", b"c"
+_DATA, _ERR, _CALL = b"o", b"e", b"c"  # output, stderr apart (pipes mode), a call
 MAX_FRAME = 64 << 20  # no frame is this large (a burst is 256 KiB): a longer one is corrupt
 PIPE_SIZE = 1 << 20  # room for 4 bursts of output before the loop waits for the child
 REPLY_TIMEOUT_S = 30.0
@@ -102,7 +102,7 @@ def _serve(session: Any, sinks: list[Any], rfd: int, wfd: int, tag: bytes) -> No
     failed = False
     lost_frames = lost_bytes = 0
     t_last = 0.0
-    for frame in read_frames(rfd, tag, _HEAD, (_DATA, _CALL), MAX_FRAME):
+    for frame in read_frames(rfd, tag, _HEAD, (_DATA, _ERR, _CALL), MAX_FRAME):
         if isinstance(frame, Lost):
             # Never apply bytes that did not come in a whole frame: they would reach the
             # .cast as screen output. Say in the JSONL what was lost, and go on.
@@ -115,6 +115,10 @@ def _serve(session: Any, sinks: list[Any], rfd: int, wfd: int, tag: bytes) -> No
             if kind == _DATA:
                 t_last = t
                 session.data(payload, t)
+                continue
+            if kind == _ERR:
+                t_last = t
+                session.data_err(payload, t)
                 continue
             name, args = marshal.loads(payload)
             if name == "mark":
@@ -203,6 +207,11 @@ class Remote:
         if len(data) >= BATCH_FLUSH:  # volume: no point holding it back
             self.end_batch()
 
+    def data_err(self, data: bytes, t: float) -> None:
+        self._batch += (_HEAD.pack(self._tag, _ERR, t, len(data)), data, self._tag)
+        if len(data) >= BATCH_FLUSH:
+            self.end_batch()
+
     def mark(self, m: Any, t: float) -> None:
         payload = marshal.dumps(("mark", ((m.event, m.seq, dict(m.fields)), t)))
         self._batch += (_HEAD.pack(self._tag, _CALL, 0.0, len(payload)), payload, self._tag)
@@ -235,6 +244,9 @@ class Remote:
 
     def toggle_pause(self, t: float) -> None:
         self._call("toggle_pause", t)
+
+    def typeahead(self, t: float) -> None:
+        self._call("typeahead", t)
 
     def no_hello(self, t: float, reason: str) -> None:
         self._call("no_hello", t, reason)

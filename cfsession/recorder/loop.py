@@ -49,6 +49,18 @@ def _nothing() -> None:
     pass
 
 
+def _line_mode(fd: int) -> bool:
+    """The PTY is in canonical mode with echo (no line editor or full-screen program reads
+    it raw): what is typed now is echoed by the terminal driver. False where unknown."""
+    try:
+        import termios
+
+        lflag = termios.tcgetattr(fd)[3]
+        return bool(lflag & termios.ICANON and lflag & termios.ECHO)
+    except (ImportError, OSError, ValueError, Exception):  # Windows, a closed PTY
+        return False
+
+
 class LoopResult(NamedTuple):
     exit_code: int
     reason: str  # exit / hangup / signal / error
@@ -72,6 +84,8 @@ class Loop:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.pause_key = pause_key
+        self.paused = False  # capture paused (pause key or `cfsession pause`)
+        self.last_out = b"\n"  # the last byte shown: the end line starts a line of its own
         self.pty = pty
         self.session = session
         self.seg = segmenter
@@ -150,8 +164,9 @@ class Loop:
         return self.clock() - self.t0
 
     def _write_out(self, data: bytes) -> None:
-        if not self.out_ok:
+        if not self.out_ok or not data:
             return
+        self.last_out = data[-1:]
         try:
             self.term.write(data)
         except OSError:
@@ -247,11 +262,21 @@ class Loop:
             return
         if self.pause_key is not None and self.pause_key in data:
             # The pause key toggles capture and never reaches the shell; nothing else
-            # typed is looked at or kept.
+            # typed is looked at or kept. Each toggle is announced on the terminal only
+            # (the recording has its gap event and .cast marker).
+            from cfsession.recorder.keys import toggle_notice
+
             for _ in range(data.count(self.pause_key)):
                 self._settle_deferred()
                 self.session.toggle_pause(self.now())
+                self.paused = not self.paused
+                self._write_out(toggle_notice(self.paused, self.pause_key))
             data = data.replace(self.pause_key, b"")
+        if data and _line_mode(self.pty.fileno()):
+            # Keys typed while a program runs in line mode (typeahead during `sleep`): the
+            # terminal echoes them into that program's output. What was typed is never
+            # looked at; the command is only flagged (anomaly "typeahead").
+            self.session.typeahead(self.now())
         self._inq += data
 
     def _flush_input(self) -> None:
@@ -370,6 +395,7 @@ class Loop:
             elif s in (_PAUSE, _RESUME) and s is not None:
                 self._settle_deferred()  # what came before the request is recorded
                 (self.session.pause if s == _PAUSE else self.session.resume)(self.now())
+                self.paused = s == _PAUSE  # `cfsession pause` says so itself
             elif s == signal.SIGINT:
                 # No terminal of ours: do what a terminal does with Ctrl-C — send the
                 # interrupt character; the PTY signals its foreground job.

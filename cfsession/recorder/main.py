@@ -13,33 +13,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from cfsession import __version__, log, paths
-from cfsession.errors import CfsessionError
+from cfsession.errors import CfsessionError, UsageError
 
 INTEGRATION_TIMEOUT_S = 10.0  # rc files that load nvm/conda can take seconds
-
-
-def build_parser() -> Any:  # argparse.ArgumentParser, imported only when needed
-    import argparse
-
-    p = argparse.ArgumentParser(
-        prog="cfsession record",
-        description="Record an interactive shell (exit the shell to stop), or with `-- CMD ARGS…` "
-        "one command as a one-command session. Exit code = the shell's / command's.",
-    )
-    p.add_argument("--shell", metavar="PATH", help="shell to run (default: $SHELL, else bash, else sh)")
-    p.add_argument("--login", "-l", action="store_true", help="start the shell as a login shell")
-    p.add_argument("--name", "-n", default=None, help="a name for the session")
-    p.add_argument("--type", dest="session_type", default=None, help="session type (default: interactive, or command)")
-    p.add_argument("--no-etw", action="store_true", help="do not emit ETW events")
-    p.add_argument("--quiet", "-q", action="store_true", help="no start and end lines on stderr")
-    p.add_argument(
-        "--pause-key",
-        metavar="KEY",
-        help="a control key (e.g. C-] or ^]) that pauses and resumes capture; the stream "
-        "still passes through and the pause is recorded as a gap",
-    )
-    p.add_argument("command", nargs=argparse.REMAINDER, help="after --: the command to record")
-    return p
 
 
 class Options(NamedTuple):
@@ -51,11 +27,13 @@ class Options(NamedTuple):
     quiet: bool = False
     command: list[str] = []  # never mutated
     pause_key: bytes | None = None
+    pty: bool | None = None  # record -- CMD: None = a PTY only when stdin and stdout are terminals
 
 
 _VALUED = {"--shell": "shell", "--name": "name", "-n": "name", "--type": "session_type",
            "--pause-key": "pause_key"}
 _FLAGS = {"--login": "login", "-l": "login", "--no-etw": "no_etw", "--quiet": "quiet", "-q": "quiet"}
+_PTY_FLAGS = {"--pty": True, "--no-pty": False}
 
 
 def _parse_plain(argv: list[str]) -> dict[str, Any] | None:
@@ -79,6 +57,8 @@ def _parse_plain(argv: list[str]) -> dict[str, Any] | None:
             out[_VALUED[name]] = value
         elif a in _FLAGS:
             out[_FLAGS[a]] = True
+        elif a in _PTY_FLAGS:
+            out["pty"] = _PTY_FLAGS[a]
         else:
             return None
         i += 1
@@ -86,20 +66,16 @@ def _parse_plain(argv: list[str]) -> dict[str, Any] | None:
 
 
 def parse(argv: list[str]) -> Options:
+    """Options from the everyday argument forms (anything else: the CLI parses it, see main)."""
     plain = _parse_plain(argv)
-    if plain is not None:
-        key = parse_key(plain["pause_key"]) if plain.get("pause_key") else None
-        return Options(
-            plain.get("shell"), plain.get("login", False), plain.get("name"),
-            plain.get("session_type"), plain.get("no_etw", False), plain.get("quiet", False),
-            list(plain["command"]), key,
-        )
-    ns = build_parser().parse_args(argv)
-    cmd = list(ns.command)
-    if cmd and cmd[0] == "--":
-        cmd = cmd[1:]
-    key = parse_key(ns.pause_key) if ns.pause_key else None
-    return Options(ns.shell, ns.login, ns.name, ns.session_type, ns.no_etw, ns.quiet, cmd, key)
+    if plain is None:
+        raise UsageError("cannot read these options", "see `cfsession record --help`")
+    key = parse_key(plain["pause_key"]) if plain.get("pause_key") else None
+    return Options(
+        plain.get("shell"), plain.get("login", False), plain.get("name"),
+        plain.get("session_type"), plain.get("no_etw", False), plain.get("quiet", False),
+        list(plain["command"]), key, plain.get("pty"),
+    )
 
 
 def parse_key(spec: str) -> bytes:
@@ -247,13 +223,22 @@ def _open_etw(session_id: str, parent: str | None, enabled: bool, warn: Warner) 
 
 
 def main(argv: list[str]) -> int:
+    if _parse_plain(argv) is None:
+        # --help, a typo, an abbreviation, a missing value: the CLI's parser, so help and
+        # errors read as they do for every other command (it then calls run_options).
+        from cfsession.cli import run
+
+        return run(["record", *argv])
     try:
         opts = parse(argv)
-    except SystemExit as exc:  # argparse: --help (0) or usage error (2)
-        return int(exc.code or 0)
     except CfsessionError as exc:
         sys.stderr.write(f"cfsession: {exc.message}" + (f" — {exc.hint}" if exc.hint else "") + "\n")
         return 2
+    return run_options(opts)
+
+
+def run_options(opts: Options) -> int:
+    """Record with parsed options; errors become one line on stderr and an exit code."""
     try:
         return record(opts)
     except CfsessionError as exc:
@@ -281,14 +266,18 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
     # -- what to run ----------------------------------------------------------------------
     tmpdir: Path | None = None
     nonce = os.urandom(16).hex()  # 128 bits from the OS CSPRNG, as secrets.token_hex
+    pipes = False
     if opts.command:
-        exe = shutil.which(opts.command[0])
-        if exe is None:
-            raise CfsessionError(f"command not found: {opts.command[0]}", "check the name or PATH")
+        exe = find_command(opts.command[0])
+        pipes = use_pipes(opts.pty)
         shell_path, kind = exe, shell_mod.shell_kind(exe)
         launch = shell_mod.Launch(argv=list(opts.command), env=env, integrated=False, reason="single command")
         session_type = opts.session_type or "command"
     else:
+        if opts.pty is False:
+            err = CfsessionError("--no-pty needs a command", "use `cfsession record --no-pty -- CMD ARGS…`")
+            err.exit_code = 2
+            raise err
         shell_path = resolve_shell(opts.shell, env, platform_io.default_shell(env))
         kind = shell_mod.shell_kind(shell_path)
         tmpdir = shell_mod.make_tmpdir()
@@ -381,6 +370,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
             "etw": getattr(etw, "status", "unavailable: emitter not installed"),
             "integration": integration,
             "command_argv": argv_record,
+            "io": "pipes" if pipes else "pty",
             "actor": detect_actor(env=env, interactive=term.is_tty),
         }
     )
@@ -390,13 +380,18 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
              etw=getattr(etw, "status", None), nested=parent is not None)
     if not opts.quiet:
         note = f" (nested in {parent})" if parent else ""
-        what = "command" if opts.command else "session; exit the shell to stop"
+        what = ("command on pipes" if pipes else "command") if opts.command else "session; exit the shell to stop"
         if opts.pause_key:
-            what += f"; {opts.pause_key!r} pauses and resumes capture"
+            from cfsession.recorder.keys import key_name
+
+            what += f"; {key_name(opts.pause_key)} pauses and resumes capture"
         sys.stderr.write(f"cfsession: recording {session_id}{note} — {what}\n")
         sys.stderr.flush()
 
     # -- run -------------------------------------------------------------------------------------
+    if pipes:
+        term.close()
+        return _finish_line(opts, session_id, *_run_pipes(opts, launch, session, sinks, warn, t0, argv_record))
     try:
         pty = platform_io.spawn(launch.argv, env=launch.env, cwd=None, cols=cols, rows=rows, termios_from=0 if term.is_tty else None)
     except Exception as exc:
@@ -406,6 +401,8 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
         if tmpdir:
             shell_mod.remove_tmpdir(tmpdir)
         term.close()
+        if opts.command and isinstance(exc, OSError):
+            raise _cannot_run(opts.command[0], exc) from exc
         raise CfsessionError(f"cannot start {launch.argv[0]}: {exc}", "check --shell / the command") from exc
     # POSIX shells put their pid in marks, so a child shell that inherited a prompt
     # fragment is rejected. (On Windows the started process may be a launcher — the
@@ -463,24 +460,131 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
         pty.close()
         if tmpdir:
             shell_mod.remove_tmpdir(tmpdir)
+    _log_end(session_id, code, reason, summary, t_end)
+    assert result is not None
+    return _finish_line(opts, session_id, summary, result.exit_code, result.signal,
+                        loop.last_out in (b"\n", b""))
+
+
+def _run_pipes(opts: Options, launch: Any, session: Any, sinks: list[Any], warn: Warner, t0: float,
+               argv_record: list[str] | None) -> tuple[dict[str, Any] | None, int, int | None, bool]:
+    """``record -- CMD`` on pipes (recorder/pipes.py): (summary, exit code, ending signal)."""
+    from cfsession.recorder import bookkeeper
+    from cfsession.recorder import pipes as pipes_mod
+    from cfsession.session import argv_text
+
+    own_group = os.name != "nt" and not pipes_mod.terminal_signals_us()
+    try:
+        proc = pipes_mod.spawn(launch.argv, launch.env, own_group)
+    except OSError as exc:
+        session.finish(time.monotonic() - t0, None, "error")
+        for s in sinks:
+            s.close()
+        raise _cannot_run(opts.command[0], exc) from exc
+    session.open_pseudo(0.0, argv_text(argv_record or opts.command), "argv", streams=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    fds = [proc.stdout.fileno(), proc.stderr.fileno()]
+    remote = bookkeeper.start(session, sinks, fds, warn, False) if bookkeeper.available() else None
+    result = None
+    try:
+        result = pipes_mod.PipesRunner(proc, remote or session, t0=t0, own_group=own_group).run()
+    finally:
+        t_end = time.monotonic() - t0
+        if result is None:
+            proc.kill()
+            code, reason = pipes_mod.exit_status(proc.wait()), "error"
+        else:
+            code, reason = result.exit_code, result.reason
+        if remote is not None:
+            summary = remote.finish(t_end, code, reason)
+        else:
+            session.finish(t_end, code, reason)
+            for s in sinks:
+                s.close()
+            summary = bookkeeper.summary(session, sinks)
+    _log_end(session.session_id, code, reason, summary, t_end)
+    assert result is not None
+    return summary, result.exit_code, result.signal, result.last_out in (b"\n", b"")
+
+
+def _log_end(session_id: str, code: int | None, reason: str, summary: dict[str, Any] | None,
+             t_end: float) -> None:
     log.info("session ended", session_id=session_id, exit_code=code, reason=reason,
              commands=summary and summary["command_count"], failed=summary and summary["failed_count"],
              saved=summary and summary["saved"], duration_s=round(t_end, 3))
+
+
+def _finish_line(opts: Options, session_id: str, summary: dict[str, Any] | None,
+                 exit_code: int, signal: int | None, at_line_start: bool = True) -> int:
+    """The end line on stderr; the recorder's exit status."""
+    if not opts.quiet and not at_line_start and _isatty(2):
+        sys.stderr.write("\n")  # after `^C` or output without a final newline: column 0
     if not opts.quiet:
         if summary is None:
             sys.stderr.write(f"cfsession: session {session_id}: the recording did not report its end\n")
         else:
             saved = summary["saved"]
-            where = f"{summary['path']} (final hash {summary['last_hash'][:16]})" if saved else "(not saved)"
+            where = f"{summary['path']} (final hash {summary['last_hash']})" if saved else "(not saved)"
             if saved and summary.get("lost_records"):
                 where += f"; {summary['lost_records']} earlier records were lost with a deleted file"
+            n = summary["command_count"]
             sys.stderr.write(
-                f"cfsession: session {session_id}: {summary['command_count']} commands, "
+                f"cfsession: session {session_id}: {n} command{'' if n == 1 else 's'}, "
                 f"{summary['failed_count']} failed — {where}\n"
             )
-    if result.signal is not None:
-        return 128 + result.signal  # killed by a signal, as a shell would report it
-    return result.exit_code
+    if signal is not None:
+        return 128 + signal  # killed by a signal, as a shell would report it
+    return exit_code
+
+
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
+
+
+def use_pipes(pty: bool | None) -> bool:
+    """``record -- CMD``: pipes unless both stdin and stdout are terminals (or --pty/--no-pty).
+
+    Windows keeps the console by default: its console programs write a pipe in the
+    console's code page (cmd's `echo café`), which the record would misread; ``--no-pty``
+    still chooses pipes there.
+    """
+    if pty is not None:
+        return not pty
+    if os.name == "nt":
+        return False
+    try:
+        return not (os.isatty(0) and os.isatty(1))
+    except OSError:
+        return True
+
+
+def find_command(name: str) -> str:
+    """The command's path, or the shell's answer: 127 not found, 126 found but not runnable."""
+    exe = shutil.which(name)
+    if exe is not None:
+        return exe
+    if os.sep in name or (os.altsep and os.altsep in name):
+        if os.path.isdir(name):
+            raise _cannot_run(name, IsADirectoryError(21, "is a directory"))
+        if os.path.exists(name):
+            raise _cannot_run(name, PermissionError(13, "permission denied"))
+    err = CfsessionError(f"{name}: command not found", "check the name or PATH")
+    err.exit_code = 127
+    raise err
+
+
+def _cannot_run(name: str, exc: OSError) -> CfsessionError:
+    if isinstance(exc, FileNotFoundError):
+        err = CfsessionError(f"{name}: command not found", "check the name or PATH")
+        err.exit_code = 127
+        return err
+    err = CfsessionError(f"{name}: cannot run: {exc.strerror or exc}", "check its permissions and format")
+    err.exit_code = 126
+    return err
+
 
 
 def _uuid4() -> str:

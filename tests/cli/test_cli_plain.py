@@ -140,7 +140,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("sizes", [{}, {1: 133}, {0: 61, 2: 90}, {2: 0}])
 def test_console_width_is_rich_width(columns: str | None, sizes: dict[int, int],
                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """$COLUMNS, else the first of stdin/stdout/stderr that is a terminal, else 80."""
+    """On a terminal: $COLUMNS, else the first of stdin/stdout/stderr that is a terminal,
+    else 80. On a pipe: as wide as need be (nothing cut), as _common.console()."""
     from rich.console import Console
 
     def get_terminal_size(fd: int = 1) -> os.terminal_size:
@@ -152,7 +153,10 @@ def test_console_width_is_rich_width(columns: str | None, sizes: dict[int, int],
     _clean_env(monkeypatch)
     if columns is not None:
         monkeypatch.setenv("COLUMNS", columns)
-    for stream in (Pipe(), Tty()):
+    from cfsession.cli._render import PIPE_WIDTH
+
+    assert _plain.console(Pipe()) == (PIPE_WIDTH, None)
+    for stream in (Tty(),):
         how = _plain.console(stream)
         if columns == "０９９":  # digits to str.isdigit(), but not ASCII: left to rich
             assert how is None
@@ -186,7 +190,9 @@ def test_what_rich_would_do_with_a_stream(env: dict[str, str], stream: type[Pipe
     columns = _render.search_view([])[0]
     rows: list[list[_render.Cell]] = [[("6bf1b14d", "bold"), ("3", ""), ("1", "red"), ("ls", ""), SNIPPET]]
     out = stream()
-    Console(file=out, highlight=False, soft_wrap=False).print(_render.rich_table(columns, rows))
+    # What _common.console() makes: on a pipe as wide as need be.
+    wide = {} if stream is Tty else {"width": _render.PIPE_WIDTH}
+    Console(file=out, highlight=False, soft_wrap=False, **wide).print(_render.rich_table(columns, rows))
     assert _plain.table(columns, rows, how[0], how[1]) == out.getvalue()
     assert (how[1] is None) == (stream is Pipe)
 
@@ -197,10 +203,10 @@ def test_what_cannot_be_matched_is_left_to_rich(monkeypatch: pytest.MonkeyPatch)
 
     _clean_env(monkeypatch)
     monkeypatch.setenv("COLUMNS", "97")
-    assert _plain.console(Pipe()) == (97, None)
+    assert _plain.console(Pipe()) == (_render.PIPE_WIDTH, None)  # a pipe: nothing cut
     assert _plain.console(Latin1()) is None  # rich would switch to ASCII boxes
     closed = Pipe()
     closed.close()
     assert _plain.console(closed) is None
     monkeypatch.setenv("COLUMNS", "12")
-    assert _plain.console(Pipe()) is None  # too narrow
+    assert _plain.console(Tty()) is None  # too narrow

@@ -58,7 +58,7 @@ def test_same_records_in_and_out_of_process(tmp_path: Path, work: str) -> None:
         proc = subprocess.run(h.cfsession_argv("record", "--", "sh", "-c", work), env=env,
                               capture_output=True, timeout=120)
         assert proc.returncode == (4 if "exit 4" in work else 0), proc.stderr
-        assert b" 1 commands, " in proc.stderr  # the exit line's figures came back from the child
+        assert b" 1 command, " in proc.stderr  # the exit line's figures came back from the child
         (path,) = h.sessions(cf_home)
         assert verify_session(path).status == INTACT
         cast = path.with_suffix(".cast").read_bytes()

@@ -79,10 +79,10 @@ def test_nested_recorder_is_a_child_session(user_home: Path, cf_home: Path) -> N
         r"cfsession: recording ([0-9a-f-]{36}) \(nested in ([0-9a-f-]{36})\)", notice
     ) == [(inner_id, outer_id)]
     got_inner = [(c["command"], c["exit_code"], c["output"]) for c in _commands(inner)]
-    assert got_inner == [("echo in-$CFSESSION_ID", 0, f"in-{inner_id}\n"), ("exit 7", 7, "exit\n")]
-    assert inner[-1]["exit_code"] == 7
+    assert got_inner == [("echo in-$CFSESSION_ID", 0, f"in-{inner_id}\n")]
+    assert inner[-1]["exit_code"] == 7 and inner[-1]["end_command"] == "exit 7"
     got_outer = [(c["command"], c["exit_code"]) for c in _commands(outer)]
-    assert got_outer == [(inner_cmd, 7), ("echo back", 0), ("exit", 0)]
+    assert got_outer == [(inner_cmd, 7), ("echo back", 0)]  # `exit` ends it: not a command
     nested = _commands(outer)[0]
     assert f"in-{inner_id}" in nested["output"]  # the child session is the outer command's output
     assert "session" in after and inner_id in after  # the inner end-of-session line
@@ -146,7 +146,7 @@ def test_child_shell_with_its_own_osc133_is_one_command(
     sh.run("exit 3")
     assert sh.finish() == 3
     cmds = sf.commands(cf_home)
-    assert [(c["command"], c["exit_code"]) for c in cmds] == [(line, 3), ("exit", 3)]
+    assert [(c["command"], c["exit_code"]) for c in cmds] == [(line, 3)]
     assert "in-child" in cmds[0]["output"] and "CHILD> " in cmds[0]["output"]
     assert "\x1b]133;D;1\x07" in seen  # foreign marks reach the terminal untouched
     (jsonl,) = h.sessions(cf_home)

@@ -35,7 +35,7 @@ def test_pause_and_resume_commands(bash_home: Path, cf_home: Path) -> None:
     assert rec.finish() == 0
     cmds = [c["command"] for c in h.commands(cf_home)]
     assert cmds[0] == "echo before" and cmds[1].endswith("cfsession pause")
-    assert cmds[2:] == ["echo after", "exit"]
+    assert cmds[2:] == ["echo after"]
     gaps = _gaps(cf_home)
     assert [g["state"] for g in gaps] == ["paused", "resumed"]
     assert gaps[1]["skipped_commands"] == 2 and gaps[1]["paused_ms"] > 0
@@ -58,7 +58,7 @@ def test_pause_key(bash_home: Path, cf_home: Path) -> None:
     rec.child.send("\x1d")  # resume
     rec.run("echo two")
     assert rec.finish() == 0
-    assert [c["command"] for c in h.commands(cf_home)] == ["echo one", "echo two", "exit"]
+    assert [c["command"] for c in h.commands(cf_home)] == ["echo one", "echo two"]
     assert [g["state"] for g in _gaps(cf_home)] == ["paused", "resumed"]
     (jsonl,) = h.sessions(cf_home)
     assert "typed-while-paused" not in jsonl.with_suffix(".cast").read_text()

@@ -59,7 +59,6 @@ def test_bash_set_euo_pipefail(user_home: Path, cf_home: Path) -> None:
         ("[ -f /nonexistent ] && echo y", 1),
         ("echo still here", 0),
         ("false | true || echo pipefail=$?", 0),
-        ("exit", 0),
     ]
     assert h.commands(cf_home)[2]["output"] == "pipefail=1\n"
 
@@ -83,7 +82,6 @@ def test_bash_rc_sourced_again_and_prompt_command_typed(user_home: Path, cf_home
         ("PROMPT_COMMAND='echo \"[pc2]\"'", 0),
         ("sh -c 'exit 3'", 3),
         ("echo ok", 0),
-        ("exit", 0),
     ]
     cmds = h.commands(cf_home)
     assert all(not c["anomalies"] for c in cmds), [c["anomalies"] for c in cmds]
@@ -120,7 +118,7 @@ def test_bash_readonly_prompt_command(user_home: Path, cf_home: Path) -> None:
     events = [r for r in lines if r["event_type"] == "integration"]
     assert [e["status"] for e in events] == ["partial"]
     assert "read-only" in events[0]["reason"]
-    assert [c["command"] for c in h.commands(cf_home)] == ["echo hi", "echo two", "exit"]
+    assert [c["command"] for c in h.commands(cf_home)] == ["echo hi", "echo two"]
 
 
 def test_bash_readonly_histtimeformat(user_home: Path, cf_home: Path) -> None:
@@ -128,7 +126,7 @@ def test_bash_readonly_histtimeformat(user_home: Path, cf_home: Path) -> None:
     rec.run("echo hi")
     rec.run("ls -d /")
     rec.finish()
-    assert got(cf_home) == [("echo hi", 0), ("ls -d /", 0), ("exit", 0)]
+    assert got(cf_home) == [("echo hi", 0), ("ls -d /", 0)]
 
 
 def test_bash_string_prompt_command_sees_pipestatus(user_home: Path, cf_home: Path) -> None:
@@ -323,7 +321,7 @@ def test_zsh_err_exit(user_home: Path, cf_home: Path) -> None:
     sh.run("echo still")
     sh.finish()
     got = [(c["command"], c["exit_code"]) for c in sf.commands(cf_home)]
-    assert got == [("[[ -f /nonexistent ]] && echo y", 1), ("echo still", 0), ("exit", 0)]
+    assert got == [("[[ -f /nonexistent ]] && echo y", 1), ("echo still", 0)]
 
 
 # -- fish ----------------------------------------------------------------------------------

@@ -62,7 +62,6 @@ def test_ordinary_session(bash_home: Path, cf_home: Path) -> None:
         ("false | true", 0),
         (r"printf '\033]133;D;0\007\033]633;E;ls\007\033]6973;0123456789abcdef0123456789abcdef;9;D;st=0\007done\n'", 0),
         ("echo st''arted; sleep 30", 130),
-        ("exit 5", 5),
     ]
     by = {c["command"]: c for c in cmds}
     assert by["echo hi"]["output"] == "hi\n"
@@ -109,7 +108,8 @@ def test_files_private_and_summary(bash_home: Path, cf_home: Path) -> None:
     assert lines[0]["event_type"] == "session_start" and lines[-1]["event_type"] == "session_end"
     assert lines[0]["integration"] == "active" and lines[0]["shell_kind"] == "bash"
     assert [r["seq"] for r in lines] == list(range(1, len(lines) + 1))
-    assert lines[-1]["command_count"] == 2  # `true` and `exit`
+    assert lines[-1]["command_count"] == 1  # `true`; the `exit` is the session's end
+    assert lines[-1]["end_command"] == "exit"
 
 
 def test_user_rc_ran_once_and_prompt_command_kept(user_home: Path, cf_home: Path) -> None:
@@ -137,7 +137,7 @@ def test_hidden_and_duplicate_commands(user_home: Path, cf_home: Path) -> None:
     rec.run("echo unlogged")
     rec.finish()
     got = [(c["command"], c["command_source"]) for c in h.commands(cf_home)]
-    assert got[:-1] == [
+    assert got == [  # the `exit` that ended the shell is not a command
         ("echo same", "history"),
         ("echo same", "history"),
         (None, "hidden"),

@@ -60,18 +60,20 @@ def _record(tmp_path: Path, mode: str, damage: str) -> tuple[str, Path]:
 def test_the_rest_of_the_session_is_kept_after_the_store_is_deleted(tmp_path: Path, mode: str) -> None:
     out, cf_home = _record(tmp_path, mode, "deleted")
     assert "will not be kept" not in out
-    m = re.search(r"4 commands, 0 failed — (\S+\.jsonl) \(final hash ([0-9a-f]{16})\); (\d+) earlier records were lost", out)
+    # `exit` ends the session and is not a command; the end line gives the whole final hash.
+    m = re.search(r"3 commands, 0 failed — (\S+\.jsonl) \(final hash ([0-9a-f]{64})\); (\d+) earlier records were lost", out)
     assert m, out[-2000:]
     path = Path(m.group(1))
     assert path.is_file()  # the exit line names a file that exists
     recs = h.load(path)
-    assert recs[-1]["hash"].startswith(m.group(2))
+    assert recs[-1]["hash"] == m.group(2)
     assert [r["event_type"] for r in recs[:2]] == ["session_start", "gap"]
     gap = recs[1]
     assert gap["state"] == "lost" and gap["lost_records"] >= 2 and len(gap["lost_last_hash"]) == 64
     assert int(m.group(3)) == gap["lost_records"]
     cmds = [r["command"] for r in recs if r["event_type"] == "terminal_capture"]
-    assert cmds == ["echo after-1", "echo after-2", "exit"]  # only what came before the deletion is gone
+    assert cmds == ["echo after-1", "echo after-2"]  # only what came before the deletion is gone
+    assert recs[-1]["end_command"] == "exit"
     assert recs[-1]["event_type"] == "session_end"
     assert any(r["event_type"] == "warning" and r["code"] == "store_deleted" for r in recs)
     assert path.parent.stat().st_mode & 0o777 == 0o700 and path.stat().st_mode & 0o777 == 0o600

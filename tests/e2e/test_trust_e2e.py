@@ -97,9 +97,9 @@ def test_store_owned_by_another_user_is_refused_clearly(cf_home: Path) -> None:
 
 
 # -- signals ---------------------------------------------------------------------------------
-def _start_sleeper(cf_home: Path) -> subprocess.Popen[str]:
+def _start_sleeper(cf_home: Path, io: str = "--pty") -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        h.cfsession_argv("record", "--", "sh", "-c", "echo ready; sleep 30"),
+        h.cfsession_argv("record", io, "--", "sh", "-c", "echo ready; sleep 30"),
         env=dict(os.environ, CFSESSION_HOME=str(cf_home)),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -108,9 +108,12 @@ def _start_sleeper(cf_home: Path) -> subprocess.Popen[str]:
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"  # the command runs: the pty is set up
-    # A ^C that reaches sh before it has started sleep is deferred by sh until sleep ends
-    # (as in a real terminal), so signal only once sleep is the foreground job.
-    h.wait_foreground(proc.pid, "sleep")
+    if io == "--pty":
+        # A ^C that reaches sh before it has started sleep is deferred by sh until sleep ends
+        # (as in a real terminal), so signal only once sleep is the foreground job.
+        h.wait_foreground(proc.pid, "sleep")
+    else:  # on pipes there is no foreground job: sleep only has to exist
+        h.wait_for(lambda: any(p.name() == "sleep" for p in _descendants(proc.pid)), what="sleep running")
     return proc
 
 
@@ -138,10 +141,11 @@ def _reap(procs: list[psutil.Process]) -> list[psutil.Process]:
         (signal.SIGINT, {"signal", "exit"}),
     ],
 )
+@pytest.mark.parametrize("io", ["--pty", "--no-pty"])
 def test_signal_to_a_command_recorder_closes_the_session(
-    cf_home: Path, sig: signal.Signals, reasons: set[str]
+    cf_home: Path, sig: signal.Signals, reasons: set[str], io: str
 ) -> None:
-    proc = _start_sleeper(cf_home)
+    proc = _start_sleeper(cf_home, io)
     kids = _descendants(proc.pid)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=20)
@@ -296,8 +300,8 @@ def test_concurrent_recorders_lose_no_lines(bash_home: Path, cf_home: Path) -> N
     for path in paths:
         recs_ = h.load(path)
         caps = [r for r in recs_ if r["event_type"] == "terminal_capture"]
-        assert caps.pop()["command"] == "exit"
         assert len(caps) == 8 and recs_[-1]["event_type"] == "session_end"
+        assert recs_[-1]["end_command"] == "exit"  # the session's end, not a command
         (n,) = {int(c["command"].split()[2].rstrip(";")) - 200 for c in caps}
         for i, c in enumerate(caps):
             assert c["output"].splitlines() == [*map(str, range(1, 201 + n)), f"r{n}c{i}"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 from cfsession.recorder.main import Warner, _load_redact, _uuid4, parse
 
@@ -41,26 +42,44 @@ def test_pause_key_forms() -> None:
             parse_key(bad)
 
 
-def test_plain_parser_agrees_with_argparse() -> None:
-    from cfsession.recorder.main import _parse_plain, build_parser
+def test_plain_parser_agrees_with_the_cli_parser() -> None:
+    """The light parser (no Typer before the first prompt) reads what `record --help` says."""
+    import typer
 
+    from cfsession.cli import app
+    from cfsession.recorder.main import _parse_plain
+
+    command = typer.main.get_command(app).commands["record"]  # type: ignore[attr-defined]
     cases = [
         [], ["--shell", "zsh"], ["--shell=zsh", "-l"], ["-n", "x", "--type", "ci", "--no-etw", "-q"],
         ["--", "make", "-j2"], ["make", "-j2", "--shell", "x"], ["--name=a b", "--", "--weird"],
         ["--login", "--quiet", "--pause-key", "C-]", "--", "sh", "-c", "exit 3"], ["-"],
+        ["--no-pty", "--", "ls"], ["--pty", "ls"],
     ]
     for argv in cases:
         plain = _parse_plain(argv)
         assert plain is not None, argv
-        ns = build_parser().parse_args(argv)
-        cmd = list(ns.command)
-        if cmd and cmd[0] == "--":
-            cmd = cmd[1:]
-        assert plain["command"] == cmd, argv
-        for key in ("shell", "name", "session_type", "pause_key"):
-            assert plain.get(key) == getattr(ns, key), (argv, key)
+        params = command.make_context("record", list(argv)).params
+        assert plain["command"] == list(params["command"] or []), argv
+        for key in ("shell", "name", "session_type", "pause_key", "pty"):
+            assert plain.get(key) == params[key], (argv, key)
         for key in ("login", "no_etw", "quiet"):
-            assert plain.get(key, False) == getattr(ns, key), (argv, key)
-    # Anything unusual goes to argparse (help, typos, abbreviations, a missing value).
+            assert plain.get(key, False) == params[key], (argv, key)
+    # Anything unusual goes to the CLI's parser (help, typos, abbreviations, a missing value).
     for argv in (["--help"], ["-h"], ["--shel", "zsh"], ["--shell"], ["--bogus"], ["-x"]):
         assert _parse_plain(argv) is None, argv
+
+
+def test_pipes_off_a_terminal_by_default_and_on_windows_only_when_asked(monkeypatch: Any) -> None:
+    import os
+
+    from cfsession.recorder import main as rmain
+
+    monkeypatch.setattr(os, "isatty", lambda fd: fd != 1)  # stdout is a pipe
+    assert rmain.use_pipes(None) is True
+    assert rmain.use_pipes(True) is False  # --pty
+    monkeypatch.setattr(os, "isatty", lambda fd: True)
+    assert rmain.use_pipes(None) is False and rmain.use_pipes(False) is True  # --no-pty
+    monkeypatch.setattr(os, "isatty", lambda fd: False)
+    monkeypatch.setattr(rmain.os, "name", "nt")
+    assert rmain.use_pipes(None) is False and rmain.use_pipes(False) is True

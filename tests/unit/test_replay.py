@@ -102,7 +102,13 @@ def test_terminal_writer_restores_screen() -> None:
     w2 = replay.TerminalWriter(buf2)  # type: ignore[arg-type]
     w2("\x1b[?1049hx\x1b[?1049l")
     w2.finish()
-    assert buf2.getvalue().endswith(b"x\x1b[?1049l\x1b[0m\x1b[?25h")  # left alt screen itself
+    # Left the alternate screen itself; the cursor is where it was: a new line to be sure.
+    assert buf2.getvalue().endswith(b"x\x1b[?1049l\x1b[0m\x1b[?25h\r\n")
+    buf3 = io.BytesIO()
+    w3 = replay.TerminalWriter(buf3)  # type: ignore[arg-type]
+    w3("$ ls\r\nfile\r\n")
+    w3.finish()
+    assert buf3.getvalue().endswith(b"file\r\n\x1b[0m\x1b[?25h")  # already at column 0
 
 
 def test_plain_writer_sanitises() -> None:

@@ -117,14 +117,40 @@ def test_finish_closes_exit_with_shell_status(tmp_path: Path) -> None:
     s.mark(Mark("C", 20, {"cmd": "exit 3"}), 0.3)
     s.finish(0.4, 3, "exit")
     cs = caps(sink)
+    # The shell's own `exit` is the session's end, not a command (one rule for all shells).
     assert [(c["command"], c["exit_code"], c["status_kind"]) for c in cs] == [
         ("sleep 9", 130, "likely_signal"),
-        ("exit 3", 3, "exited"),
     ]
     end = sink.records[-1]
     assert end["event_type"] == "session_end"
-    assert (end["command_count"], end["failed_count"], end["exit_code"]) == (2, 2, 3)
+    assert (end["command_count"], end["failed_count"], end["exit_code"]) == (1, 1, 3)
+    assert end["end_command"] == "exit 3"
     assert end["cast_bytes"] == (tmp_path / "s.cast").stat().st_size
+
+
+def test_exit_reported_ended_is_still_the_session_end(tmp_path: Path) -> None:
+    """fish reports the end of `exit` before it leaves: the same rule applies."""
+    s, sink, _ = new_session(tmp_path)
+    s.mark(Mark("H", 1, {}), 0.0)
+    s.mark(Mark("C", 2, {"cmd": "false"}), 0.1)
+    prompt(s, 10, 0.2, st="1")
+    s.mark(Mark("C", 20, {"cmd": "exit"}), 0.3)
+    s.mark(Mark("D", 21, {"st": "1"}), 0.35)
+    s.finish(0.4, 1, "exit")
+    assert [c["command"] for c in caps(sink)] == ["false"]
+    end = sink.records[-1]
+    assert (end["command_count"], end["failed_count"], end["end_command"]) == (1, 1, "exit")
+
+
+def test_stopped_job_is_not_a_failure(tmp_path: Path) -> None:
+    s, sink, _ = new_session(tmp_path)
+    s.mark(Mark("H", 1, {}), 0.0)
+    s.mark(Mark("C", 2, {"cmd": "vim x"}), 0.1)
+    prompt(s, 10, 0.2, st="148")
+    s.finish(0.4, 0, "exit")
+    (c,) = caps(sink)
+    assert (c["exit_code"], c["status_kind"]) == (148, "stopped")
+    assert (sink.records[-1]["command_count"], sink.records[-1]["failed_count"]) == (1, 0)
 
 
 def test_unsegmented_when_no_hello(tmp_path: Path) -> None:

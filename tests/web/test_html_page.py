@@ -32,7 +32,7 @@ def require_chromium() -> None:
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A real bash session: five commands and `exit`, one failing, one printing the XSS string; the
+    """A real bash session: five commands (the `exit` that ends it is not one), one failing, one printing the XSS string; the
     second sleeps so the third starts well after the first (seeking to it moves the clock)."""
     bash = require_shell("bash")
     root = tmp_path_factory.mktemp("page")
@@ -82,7 +82,7 @@ def test_loads_offline_without_errors_and_plays(recorded: tuple[Path, Path]) -> 
     with launch(sync_api) as (page, seen):
         opened(page, path)
         assert page.locator("#player .ap-player").count() == 1
-        assert page.locator("#commands li").count() == 6  # `exit` too
+        assert page.locator("#commands li").count() == 5  # the `exit` ends the session: no command
         page.evaluate("cfsessionPlayer.play()")
         page.wait_for_function("() => cfsessionPlayer.getCurrentTime() > 0.2", timeout=30_000)
         # Played to the end, the highlight has followed the commands down to the last.
@@ -144,7 +144,7 @@ def test_filter_box_and_failed_only(recorded: tuple[Path, Path]) -> None:
         opened(page, path)
         page.fill("#filter", "SLEEP")
         assert page.locator("#commands li:not([hidden])").count() == 1
-        assert page.inner_text("#shown") == "1 of 6"
+        assert page.inner_text("#shown") == "1 of 5"
         page.fill("#filter", "")
         page.check("#failed-only")
         visible = page.locator("#commands li:not([hidden]) .cmd")
