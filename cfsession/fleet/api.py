@@ -234,6 +234,11 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# How many of the newest indexed commands a word search looks through before it asks the
+# GIN index for every match (see search_segments).
+PROBE_ROWS = 5000
+
+
 def search(query: str, *, session: str | None = None, failed: bool = False, cwd: str | None = None,
            limit: int = 20, host: str | None = None, actor: str | None = None,
            substring: bool = False, url: str | None = None, conn: Any = None) -> list[SearchHit]:
@@ -258,9 +263,10 @@ def search_segments(query: str, *, session: str | None = None, failed: bool = Fa
     if not query.strip():
         raise UsageError("empty search", "give a word to look for, e.g. `cfsession search --remote error`")
     if substring:
-        match = "(c.command ILIKE %(pat)s OR c.output ILIKE %(pat)s)"
+        match = pending = "(c.command ILIKE %(pat)s OR c.output ILIKE %(pat)s)"
     else:
-        match = "cfsession.search_doc(c.command, c.output) @@ cfsession.search_words(%(q)s)"
+        match = "c.doc @@ cfsession.search_words(%(q)s)"  # stored by index_pending
+        pending = "cfsession.search_doc(c.command, c.output) @@ cfsession.search_words(%(q)s)"
     # One branch per side of the deferred index: indexed rows through the GIN indexes,
     # pending rows (not yet indexed) read directly.
     filters = (" AND (%(sid)s::uuid IS NULL OR c.session_guid = %(sid)s)"
@@ -272,31 +278,48 @@ def search_segments(query: str, *, session: str | None = None, failed: bool = Fa
                " FROM cfsession.sessions s WHERE s.actor = %(actor)s"
                " OR (%(actor)s = 'agent' AND s.actor LIKE 'agent:%%')))")
     cols = "c.session_guid, c.seq, c.started_at"
-    # "+ interval '0'": the planner must not walk the started_at index newest first and
-    # compute the tsvector of every row until enough match (minutes for a rare word over
-    # 1M rows); the GIN bitmap, then a sort of the matches, is what answers fast.
-    sql = (
-        f"WITH hits AS ((SELECT {cols} FROM cfsession.commands c WHERE c.indexed AND {match}{filters}"
-        f" ORDER BY c.started_at + interval '0' DESC LIMIT %(limit)s) UNION ALL"
-        f" (SELECT {cols} FROM cfsession.commands c WHERE NOT c.indexed AND {match}{filters}"
-        f" ORDER BY c.started_at DESC LIMIT %(limit)s))"
-        " SELECT c.session_guid::text, c.command_seq, c.command, c.exit_code, c.started_at,"
-        " (SELECT s.actor FROM cfsession.sessions s WHERE s.session_guid = c.session_guid), "
-        + ("c.output" if substring else
-           "ts_headline('simple', coalesce(c.command, '') || ' ' || coalesce(c.output, ''),"
-           " cfsession.search_words(%(q)s), 'StartSel=\x02, StopSel=\x03, MaxWords=24,"
-           " MinWords=8, MaxFragments=1, FragmentDelimiter=\" … \"')")
-        + " FROM (SELECT * FROM hits ORDER BY started_at DESC LIMIT %(limit)s) k"
-        " JOIN cfsession.commands c ON c.session_guid = k.session_guid AND c.seq = k.seq"
-        " AND c.started_at = k.started_at ORDER BY c.started_at DESC, c.seq DESC"
-    )
+    # Indexed rows, two ways. The probe looks for the matches among the PROBE newest
+    # indexed rows only (a walk of started_at through the month partitions, newest first,
+    # checking each stored tsvector): if it finds `limit` of them they are the newest
+    # matches there are, and a common word costs a few ms instead of fetching and sorting
+    # every match. Otherwise the GIN bitmap of all matches, sorted ("+ interval '0'" keeps
+    # the planner from walking every row for a word it wrongly thinks common — it cannot
+    # tell a rare word from a word just outside its statistics). Substrings go straight
+    # to the trigram bitmap.
+    probe = (f"SELECT {cols} FROM (SELECT c.session_guid, c.seq, c.started_at, c.host_id,"
+             " c.exit_code, c.cwd, c.doc FROM cfsession.commands c WHERE c.indexed"
+             " ORDER BY c.started_at DESC LIMIT %(probe)s) c"
+             f" WHERE {match}{filters} ORDER BY c.started_at DESC LIMIT %(limit)s")
+    full = (f"SELECT {cols} FROM cfsession.commands c WHERE c.indexed AND {match}{filters}"
+            " ORDER BY c.started_at + interval '0' DESC LIMIT %(limit)s")
+
+    def sql(indexed: str) -> str:
+        return (
+            f"WITH hits AS ((SELECT true AS idx, h.* FROM ({indexed}) h) UNION ALL"
+            f" (SELECT false, {cols} FROM cfsession.commands c WHERE NOT c.indexed AND {pending}{filters}"
+            f" ORDER BY c.started_at DESC LIMIT %(limit)s))"
+            " SELECT c.session_guid::text, c.command_seq, c.command, c.exit_code, c.started_at,"
+            " (SELECT s.actor FROM cfsession.sessions s WHERE s.session_guid = c.session_guid), "
+            + ("c.output" if substring else
+               "ts_headline('simple', coalesce(c.command, '') || ' ' || coalesce(c.output, ''),"
+               " cfsession.search_words(%(q)s), 'StartSel=\x02, StopSel=\x03, MaxWords=24,"
+               " MinWords=8, MaxFragments=1, FragmentDelimiter=\" … \"')")
+            + ", (SELECT count(*) FROM hits WHERE hits.idx)"
+            " FROM (SELECT * FROM hits ORDER BY started_at DESC LIMIT %(limit)s) k"
+            " JOIN cfsession.commands c ON c.session_guid = k.session_guid AND c.seq = k.seq"
+            " AND c.started_at = k.started_at ORDER BY c.started_at DESC, c.seq DESC"
+        )
+
     with _conn(url, conn) as c:
         sid = resolve_session_id(session, conn=c) if session else None
-        rows = c.execute(sql, {
+        params = {
             "q": query, "pat": "%" + _like(query) + "%", "sid": sid, "host": host, "failed": failed,
             "cwd": cwd, "cwd_below": _like(cwd.rstrip("/")) + "/%" if cwd else None, "limit": limit,
-            "actor": actor,
-        }).fetchall()
+            "actor": actor, "probe": PROBE_ROWS,
+        }
+        rows = [] if substring else c.execute(sql(probe), params).fetchall()
+        if not rows or rows[0][7] < limit:
+            rows = c.execute(sql(full), params).fetchall()
     out = []
     for r in rows:
         raw = _substring_snippet(r[2], r[6], query) if substring else str(r[6] or "")

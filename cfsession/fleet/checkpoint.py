@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from cfsession.integrity import GENESIS
 from cfsession.paths import FILE_MODE, ensure_dir
+
+_OPEN = threading.Lock()
 
 
 @dataclass
@@ -36,14 +40,26 @@ class Checkpoints:
         os.chmod(path, FILE_MODE)
         self.server = server
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS position (server TEXT NOT NULL, session_id TEXT NOT NULL,"
-            " offset INTEGER NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL,"
-            " cast_offset INTEGER NOT NULL, complete INTEGER NOT NULL, refused TEXT,"
-            " PRIMARY KEY (server, session_id))"
-        )
+        # Switching to WAL takes an exclusive lock and does not wait on the busy timeout:
+        # two streams (threads) opening at once would see "database is locked". One at a
+        # time in this process, and a retry for another process doing the same.
+        deadline = time.monotonic() + 30
+        with _OPEN:
+            while True:
+                try:
+                    self.db.execute("PRAGMA journal_mode=WAL")
+                    self.db.execute("PRAGMA synchronous=NORMAL")
+                    self.db.execute(
+                        "CREATE TABLE IF NOT EXISTS position (server TEXT NOT NULL,"
+                        " session_id TEXT NOT NULL, offset INTEGER NOT NULL, seq INTEGER NOT NULL,"
+                        " hash TEXT NOT NULL, cast_offset INTEGER NOT NULL,"
+                        " complete INTEGER NOT NULL, refused TEXT, PRIMARY KEY (server, session_id))"
+                    )
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
 
     def load(self) -> dict[str, Position]:
         rows = self.db.execute(

@@ -11,7 +11,6 @@ are sent; a live session's last line waits for the next pass.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
@@ -27,6 +26,7 @@ from cfsession import paths
 from cfsession.errors import CfsessionError
 from cfsession.fleet import config
 from cfsession.fleet.checkpoint import Checkpoints, Position
+from cfsession.fleet.encode import copy_row
 from cfsession.fleet.errors import first_line as _first_line
 from cfsession.fleet.errors import retryable as _retryable
 from cfsession.fleet.errors import server_error as _server_error
@@ -183,14 +183,7 @@ class Shipper:
                     offset += len(raw)
                     seq += 1
                     try:
-                        rec = json.loads(raw)
-                        if not isinstance(rec, dict):
-                            raise ValueError("not an object")
-                        body = {k: v for k, v in rec.items() if k != "hash"}
-                        line = json.dumps(body, sort_keys=True, separators=(",", ":"),
-                                          ensure_ascii=False)
-                        data = (line.replace("\\", "\\\\") + "\t" + str(rec.get("hash") or "")
-                                + "\n").encode("utf-8")
+                        rec, data = copy_row(raw)
                     except (ValueError, UnicodeError) as exc:
                         if not out:
                             self._refuse(pos, f"{path.name}:{seq} cannot be read ({exc}); it was damaged")
