@@ -136,9 +136,10 @@ class RecordingSession:
             _user,
             _uuid4,
         )
+        from cfsession.records import utc_ts
         from cfsession.session import Session
         from cfsession.sinks.cast import CastWriter
-        from cfsession.sinks.jsonl import JsonlSink, utc_ts
+        from cfsession.sinks.jsonl import JsonlSink
 
         root = self.home
         if root.exists():

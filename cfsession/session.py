@@ -14,10 +14,10 @@ from typing import Any
 
 from cfsession.echo import echo_label, from_echo, typed_line
 from cfsession.echo_hold import EchoHold, scrub
+from cfsession.records import Record, utc_ts
 from cfsession.segmenter import Mark
-from cfsession.sinks import Record, Sink
+from cfsession.sinks import Sink
 from cfsession.sinks.cast import CastWriter
-from cfsession.sinks.jsonl import utc_ts
 from cfsession.spool import OutputSpool
 from cfsession.text import render_plain
 
@@ -208,7 +208,7 @@ class Session:
             return  # cmd PROMPT markers once Clink reports exact commands
         if "part" in m.fields:
             if self._joiner is None:
-                from cfsession.shell.pwsh import PartJoiner
+                from cfsession.parts import PartJoiner
 
                 self._joiner = PartJoiner()
             joined = self._joiner.feed(m)

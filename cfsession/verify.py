@@ -89,7 +89,7 @@ def _lines(path: Path) -> Iterator[bytes]:
 def _writer_form(record: dict[str, Any]) -> bytes:
     # Byte-for-byte what JsonlSink writes; a reformatted line (spaces, key order, escapes)
     # is an edit even when its values, and so its hash, are unchanged.
-    from cfsession.sinks.jsonl import dumps
+    from cfsession.records import dumps
 
     return dumps(record)
 

@@ -251,10 +251,11 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
     from cfsession.actor import detect as detect_actor
     from cfsession.recorder import bookkeeper
     from cfsession.recorder import pty as platform_io
+    from cfsession.records import utc_ts
     from cfsession.segmenter import Segmenter
     from cfsession.session import Session
     from cfsession.sinks.cast import CastWriter
-    from cfsession.sinks.jsonl import JsonlSink, utc_ts
+    from cfsession.sinks.jsonl import JsonlSink
 
     env = dict(os.environ)
     session_id = _uuid4()
