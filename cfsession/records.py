@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from pathlib import Path
 from typing import Any
 
 Record = dict[str, Any]
@@ -28,3 +29,14 @@ def utc_ts(t: float | None = None) -> str:
 def dumps(record: Record) -> bytes:
     """The line encoding of a record (without the newline)."""
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def first_record(path: Path, limit: int = 1 << 20) -> Record:
+    """The first line of a session file (.jsonl start record or .cast header) as a dict;
+    ``{}`` when the file cannot be read or the line is not a JSON object."""
+    try:
+        with open(path, "rb") as f:
+            item = json.loads(f.readline(limit))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return item if isinstance(item, dict) else {}

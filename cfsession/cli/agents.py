@@ -6,6 +6,8 @@ import sys
 
 import typer
 
+from cfsession.errors import ExitCode
+
 
 def register(app: typer.Typer) -> None:
     """Add ``mcp`` and ``diff`` to ``app``."""
@@ -22,7 +24,7 @@ def register(app: typer.Typer) -> None:
             from cfsession.cli import _common
 
             _common.fail(f"the MCP SDK is not installed ({exc.name})",
-                         "pip install 'cfsession[mcp]'", code=2)
+                         "pip install 'cfsession[mcp]'", code=ExitCode.USAGE)
         raise typer.Exit(serve())
 
     @app.command("diff")

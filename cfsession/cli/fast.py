@@ -17,6 +17,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from cfsession.errors import ExitCode
+
 # option -> name of the value it sets; None marks a flag (no value)
 _LIST_OPTIONS: dict[str, str | None] = {
     "--limit": "limit", "-n": "limit", "--since": "since", "--failed": None, "--json": None,
@@ -102,7 +104,7 @@ def _list(limit: int | None, since: str | None, failed: bool, as_json: bool,
 
     got = fetch_list(limit, since, failed, as_json, actor=actor)
     if got is None:
-        return 0
+        return ExitCode.OK
     out = _Out()
     if got.sessions:
         columns, rows = list_view(got.sessions, out.width)
@@ -111,7 +113,7 @@ def _list(limit: int | None, since: str | None, failed: bool, as_json: bool,
         out.message(NO_SESSIONS)
     if got.note:
         out.message(got.note)
-    return 0
+    return ExitCode.OK
 
 
 def _search(query: str, session: str | None, failed: bool, cwd: str | None,
@@ -129,13 +131,13 @@ def _search(query: str, session: str | None, failed: bool, cwd: str | None,
     warn(warnings)
     if as_json:
         emit_json([h.to_dict() for h, _ in hits])
-        return 0
+        return ExitCode.OK
     out = _Out()
     if hits:
         out.table(*search_view(hits, out.width))
     else:
         out.message(NO_MATCHES)
-    return 0
+    return ExitCode.OK
 
 
 class _Out:

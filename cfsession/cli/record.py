@@ -50,7 +50,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _signal_recorder(signame: str, what: str) -> None:
-    import json
     import os
     import signal
     import sys
@@ -69,10 +68,11 @@ def _signal_recorder(signame: str, what: str) -> None:
             "pausing from inside the session is not available here",
             "start the recording with `cfsession record --pause-key C-]` and press that key",
         )
+    from cfsession.records import first_record
+
     try:
-        with open(paths.jsonl_path(sid), encoding="utf-8") as fh:
-            pid = int(json.loads(fh.readline())["pid"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        pid = int(first_record(paths.jsonl_path(sid))["pid"])
+    except (ValueError, KeyError, TypeError) as exc:
         raise CfsessionError(
             f"cannot find the recorder of session {sid}: {exc}",
             "check CFSESSION_HOME is the same as the recorder's",

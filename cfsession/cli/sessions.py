@@ -33,6 +33,7 @@ from cfsession.cli._render import (
     render_stats,
     warn,
 )
+from cfsession.errors import ExitCode
 
 FORMATS = ("asciicast", "asciicast-v3", "text", "markdown", "jsonl", "html")  # = export.FORMATS, kept light
 
@@ -161,7 +162,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Convert a session: asciicast (v2, plays in asciinema), asciicast-v3, text, markdown, jsonl, html (one page: player and command list)."""
         if fmt not in FORMATS:
-            _common.fail(f"unknown format {fmt!r}", f"use one of: {', '.join(FORMATS)}", code=2)
+            _common.fail(f"unknown format {fmt!r}", f"use one of: {', '.join(FORMATS)}", code=ExitCode.USAGE)
         _export(session_id, fmt, Path(out) if out else None)
 
     @app.command("stats")

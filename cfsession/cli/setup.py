@@ -21,6 +21,7 @@ from typing import Any
 import typer
 
 from cfsession.cli import _common
+from cfsession.errors import ExitCode
 
 INIT_SHELLS = ("bash", "zsh", "fish", "pwsh")
 PROBE_TIMEOUT_S = 10.0
@@ -409,4 +410,4 @@ def register(app: typer.Typer) -> None:
         else:
             print_report(report, _common.console())
         if not report.ok:
-            raise typer.Exit(1)
+            raise typer.Exit(ExitCode.ERROR)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from cfsession import __version__, log, paths
-from cfsession.errors import CfsessionError, UsageError
+from cfsession.errors import CfsessionError, ExitCode, UsageError
 
 INTEGRATION_TIMEOUT_S = 10.0  # rc files that load nvm/conda can take seconds
 
@@ -183,7 +183,7 @@ class LazyStreamRedactor:
         return self._get().flush()  # type: ignore[no-any-return]
 
 
-def _load_redact(root: Path, warn: Warner) -> Any:
+def _load_redact(root: Path, warn: Warner) -> tuple[Any, LazyRedactor]:
     try:
         from cfsession.config import load_config
 
@@ -232,8 +232,10 @@ def main(argv: list[str]) -> int:
     try:
         opts = parse(argv)
     except CfsessionError as exc:
-        sys.stderr.write(f"cfsession: {exc.message}" + (f" — {exc.hint}" if exc.hint else "") + "\n")
-        return 2
+        from cfsession.cli._common import report_error
+
+        report_error(exc)
+        return ExitCode.USAGE
     return run_options(opts)
 
 
@@ -242,8 +244,9 @@ def run_options(opts: Options) -> int:
     try:
         return record(opts)
     except CfsessionError as exc:
-        sys.stderr.write(f"cfsession: {exc.message}" + (f" — {exc.hint}" if exc.hint else "") + "\n")
-        return int(exc.exit_code)
+        from cfsession.cli._common import report_error
+
+        return report_error(exc)
 
 
 def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one place on purpose
@@ -277,7 +280,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
     else:
         if opts.pty is False:
             err = CfsessionError("--no-pty needs a command", "use `cfsession record --no-pty -- CMD ARGS…`")
-            err.exit_code = 2
+            err.exit_code = ExitCode.USAGE
             raise err
         shell_path = resolve_shell(opts.shell, env, platform_io.default_shell(env))
         kind = shell_mod.shell_kind(shell_path)
@@ -301,9 +304,9 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
     except (OSError, CfsessionError) as exc:
         warn("store", f"cannot write to {root} ({exc}); running without recording")
     cfg, redactor = _load_redact(root, warn)
-    redact = redactor.redact if redactor is not None else None
+    redact = redactor.redact
     argv_record = list(opts.command) or None
-    if argv_record and redactor is not None:
+    if argv_record:
         from cfsession.redact import redact_argv
 
         argv_record = redact_argv(redactor.get(), argv_record)[0]
@@ -317,7 +320,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
                 title=f"cfsession {session_id}" + (f" {opts.name}" if opts.name else ""),
                 env={"SHELL": shell_path, "TERM": env.get("TERM", "")},
                 on_warning=warn,
-                redact=LazyStreamRedactor(redactor) if redactor is not None else None,
+                redact=LazyStreamRedactor(redactor),
             )
         except OSError as exc:
             warn("cast", f"cannot write the .cast file ({exc})")
@@ -573,17 +576,17 @@ def find_command(name: str) -> str:
         if os.path.exists(name):
             raise _cannot_run(name, PermissionError(13, "permission denied"))
     err = CfsessionError(f"{name}: command not found", "check the name or PATH")
-    err.exit_code = 127
+    err.exit_code = ExitCode.NOT_FOUND
     raise err
 
 
 def _cannot_run(name: str, exc: OSError) -> CfsessionError:
     if isinstance(exc, FileNotFoundError):
         err = CfsessionError(f"{name}: command not found", "check the name or PATH")
-        err.exit_code = 127
+        err.exit_code = ExitCode.NOT_FOUND
         return err
     err = CfsessionError(f"{name}: cannot run: {exc.strerror or exc}", "check its permissions and format")
-    err.exit_code = 126
+    err.exit_code = ExitCode.CANNOT_EXECUTE
     return err
 
 
