@@ -596,6 +596,13 @@ class Session:
     def toggle_pause(self, t: float) -> None:
         (self.resume if self.paused_at is not None else self.pause)(t)
 
+    def tick(self, t: float) -> None:
+        if self.cast is not None:
+            self.cast.tick(t)
+
+    def end_batch(self) -> None:
+        """Nothing: in one process every call has already been handled."""
+
     def resize(self, cols: int, rows: int, t: float) -> None:
         self.cols = cols
         if self._hold.active:

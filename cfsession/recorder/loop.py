@@ -20,8 +20,8 @@ from typing import Any, NamedTuple
 
 from cfsession.recorder.modes import ModeTracker
 from cfsession.recorder.pty import Pty, Terminal, Wakeup, wakeup_pair
+from cfsession.recorder.target import LoopSession
 from cfsession.segmenter import Mark, Segmenter
-from cfsession.session import Session
 
 READ_SIZE = 65536
 BURST_MAX = 256 * 1024
@@ -43,10 +43,6 @@ _PAUSE = getattr(signal, "SIGUSR1", None)
 _RESUME = getattr(signal, "SIGUSR2", None)
 # Signals that end the recording (those this platform has).
 _ENDING = {getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, n)}
-
-
-def _nothing() -> None:
-    pass
 
 
 def _line_mode(fd: int) -> bool:
@@ -71,7 +67,7 @@ class Loop:
     def __init__(
         self,
         pty: Pty,
-        session: Session,
+        session: LoopSession,
         segmenter: Segmenter | None,
         term: Terminal,
         *,
@@ -114,7 +110,7 @@ class Loop:
         self._child_changed = True
         # A session in another process (recorder/bookkeeper.py) takes what one pass of
         # bookkeeping hands over in one write.
-        self._end_batch: Callable[[], None] = getattr(session, "end_batch", None) or _nothing
+        self._end_batch: Callable[[], None] = session.end_batch
 
     # -- signals --------------------------------------------------------------------------
     def _install_signals(self) -> None:
@@ -408,8 +404,7 @@ class Loop:
             self.integration_deadline = None
             if not self.session.active:
                 self.session.no_hello(now, "the shell sent no integration marker in time")
-        if self.session.cast is not None:
-            self.session.cast.tick(now)
+        self.session.tick(now)
 
     def _end_child(self) -> None:
         """SIGTERM/SIGHUP to the recorder: hang up the shell, then kill it if it lingers."""

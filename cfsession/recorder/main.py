@@ -432,7 +432,7 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
     try:
         loop = platform_io.loop_class()(
             pty,
-            remote or session,  # type: ignore[arg-type]
+            remote or session,
             segmenter,
             term,
             t0=t0,
