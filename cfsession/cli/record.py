@@ -32,7 +32,8 @@ def register(app: typer.Typer) -> None:
 
         The exit status is the shell's or the command's: 127 not found, 126 cannot run, 128+N when the recorder was ended by signal N.
         """
-        from cfsession.recorder.main import Options, parse_key, run_options
+        from cfsession.recorder.main import run_options
+        from cfsession.recorder.options import Options, parse_key
 
         key = parse_key(pause_key) if pause_key else None
         opts = Options(shell, login, name, session_type, no_etw, quiet, list(command or []), key, pty)
