@@ -6,16 +6,16 @@ Kept free of Typer/rich/sqlite so the first prompt appears fast (DESIGN.md §7).
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from cfsession import __version__, log, paths
 from cfsession.errors import CfsessionError, ExitCode
+from cfsession.recorder.launch import Plan, cannot_run
+from cfsession.recorder.launch import plan as plan_launch
 from cfsession.recorder.options import Options, _parse_plain, parse
 from cfsession.recorder.wiring import (
     LazyRedactor,
@@ -29,19 +29,6 @@ from cfsession.recorder.wiring import (
 )
 
 INTEGRATION_TIMEOUT_S = 10.0  # rc files that load nvm/conda can take seconds
-
-
-def resolve_shell(requested: str | None, env: dict[str, str], platform_default: str | None = None) -> str:
-    cands = (requested, platform_default) if platform_default else (requested, env.get("SHELL"), "bash", "sh")
-    for cand in cands:
-        if not cand:
-            continue
-        found = shutil.which(cand)
-        if found:
-            return found
-        if requested and cand == requested:
-            raise CfsessionError(f"shell {requested!r} not found", "pass --shell with the path of an installed shell")
-    raise CfsessionError("no shell found", "pass --shell PATH")
 
 
 def main(argv: list[str]) -> int:
@@ -71,18 +58,6 @@ def run_options(opts: Options) -> int:
         return report_error(exc)
 
 
-class _Plan(NamedTuple):
-    """What to run: the launch (argv, env, integration) and what the start record says of it."""
-
-    launch: Any  # shell.Launch
-    shell_path: str
-    kind: str
-    session_type: str
-    pipes: bool
-    tmpdir: Path | None
-    nonce: str
-
-
 class _Wired(NamedTuple):
     """The sinks of one recording and the settings they were built from."""
 
@@ -105,7 +80,7 @@ def record(opts: Options) -> int:
     warn = Warner()
     term = platform_io.open_terminal()
     cols, rows = term.size()
-    plan = _plan(opts, env, platform_io.default_shell(env))
+    plan = plan_launch(opts, env, platform_io.default_shell(env))
     plan.launch.env["CFSESSION_ID"] = session_id  # not secret: lets a nested recorder find its parent
     use_child = bookkeeper.available()
     wired = _wire(opts, session_id, parent, plan, env, (cols, rows), warn, use_child)
@@ -124,27 +99,7 @@ def record(opts: Options) -> int:
     return _run_pty(opts, session_id, plan, session, wired, warn, term, (cols, rows), t0, use_child)
 
 
-def _plan(opts: Options, env: dict[str, str], default_shell: str | None) -> _Plan:
-    from cfsession import shell as shell_mod
-
-    nonce = os.urandom(16).hex()  # 128 bits from the OS CSPRNG, as secrets.token_hex
-    if opts.command:
-        exe = find_command(opts.command[0])
-        launch = shell_mod.Launch(argv=list(opts.command), env=env, integrated=False, reason="single command")
-        return _Plan(launch, exe, shell_mod.shell_kind(exe), opts.session_type or "command",
-                     use_pipes(opts.pty), None, nonce)
-    if opts.pty is False:
-        err = CfsessionError("--no-pty needs a command", "use `cfsession record --no-pty -- CMD ARGS…`")
-        err.exit_code = ExitCode.USAGE
-        raise err
-    shell_path = resolve_shell(opts.shell, env, default_shell)
-    kind = shell_mod.shell_kind(shell_path)
-    tmpdir = shell_mod.make_tmpdir()
-    ctx = shell_mod.LaunchContext(shell=shell_path, kind=kind, nonce=nonce, login=opts.login, env=env, tmpdir=tmpdir)
-    return _Plan(shell_mod.prepare(ctx), shell_path, kind, opts.session_type or "interactive", False, tmpdir, nonce)
-
-
-def _wire(opts: Options, session_id: str, parent: str | None, plan: _Plan, env: dict[str, str],
+def _wire(opts: Options, session_id: str, parent: str | None, plan: Plan, env: dict[str, str],
           size: tuple[int, int], warn: Warner, use_child: bool) -> _Wired:
     """Open the sinks; a store that cannot be written means recording nothing, never failing."""
     from cfsession.sinks.cast import CastWriter
@@ -194,11 +149,11 @@ def _wire(opts: Options, session_id: str, parent: str | None, plan: _Plan, env: 
     return _Wired(sinks, cast, etw, cfg, redactor, argv_record)
 
 
-def _integration(plan: _Plan) -> str:
+def _integration(plan: Plan) -> str:
     return "active" if plan.launch.integrated else f"unsegmented: {plan.launch.reason}"
 
 
-def _start(opts: Options, session_id: str, parent: str | None, plan: _Plan, env: dict[str, str],
+def _start(opts: Options, session_id: str, parent: str | None, plan: Plan, env: dict[str, str],
            size: tuple[int, int], wired: _Wired, warn: Warner, is_tty: bool, start_epoch: float) -> Any:
     """The Session, with its ``session_start`` record written (DESIGN.md §3.1)."""
     from cfsession.actor import detect as detect_actor
@@ -293,7 +248,7 @@ def _end(session: Any, remote: Any, sinks: list[Any], t_end: float, code: int | 
     return bookkeeper.summary(session, sinks)
 
 
-def _run_pty(opts: Options, session_id: str, plan: _Plan, session: Any, wired: _Wired, warn: Warner,
+def _run_pty(opts: Options, session_id: str, plan: Plan, session: Any, wired: _Wired, warn: Warner,
              term: Any, size: tuple[int, int], t0: float, use_child: bool) -> int:
     """Run the shell or command on a PTY through the loop; the recorder's exit status."""
     from cfsession import shell as shell_mod
@@ -311,7 +266,7 @@ def _run_pty(opts: Options, session_id: str, plan: _Plan, session: Any, wired: _
             shell_mod.remove_tmpdir(plan.tmpdir)
         term.close()
         if opts.command and isinstance(exc, OSError):
-            raise _cannot_run(opts.command[0], exc) from exc
+            raise cannot_run(opts.command[0], exc) from exc
         raise CfsessionError(f"cannot start {launch.argv[0]}: {exc}", "check --shell / the command") from exc
     # POSIX shells put their pid in marks, so a child shell that inherited a prompt
     # fragment is rejected. (On Windows the started process may be a launcher — the
@@ -378,7 +333,7 @@ def _run_pipes(opts: Options, launch: Any, session: Any, sinks: list[Any], warn:
         proc = pipes_mod.spawn(launch.argv, launch.env, own_group)
     except OSError as exc:
         _abandon(session, sinks, t0)
-        raise _cannot_run(opts.command[0], exc) from exc
+        raise cannot_run(opts.command[0], exc) from exc
     session.open_pseudo(0.0, argv_text(argv_record or opts.command), "argv", streams=True)
     assert proc.stdout is not None and proc.stderr is not None
     fds = [proc.stdout.fileno(), proc.stderr.fileno()]
@@ -436,43 +391,3 @@ def _isatty(fd: int) -> bool:
         return False
 
 
-def use_pipes(pty: bool | None) -> bool:
-    """``record -- CMD``: pipes unless both stdin and stdout are terminals (or --pty/--no-pty).
-
-    Windows keeps the console by default: its console programs write a pipe in the
-    console's code page (cmd's `echo café`), which the record would misread; ``--no-pty``
-    still chooses pipes there.
-    """
-    if pty is not None:
-        return not pty
-    if os.name == "nt":
-        return False
-    try:
-        return not (os.isatty(0) and os.isatty(1))
-    except OSError:
-        return True
-
-
-def find_command(name: str) -> str:
-    """The command's path, or the shell's answer: 127 not found, 126 found but not runnable."""
-    exe = shutil.which(name)
-    if exe is not None:
-        return exe
-    if os.sep in name or (os.altsep and os.altsep in name):
-        if os.path.isdir(name):
-            raise _cannot_run(name, IsADirectoryError(21, "is a directory"))
-        if os.path.exists(name):
-            raise _cannot_run(name, PermissionError(13, "permission denied"))
-    err = CfsessionError(f"{name}: command not found", "check the name or PATH")
-    err.exit_code = ExitCode.NOT_FOUND
-    raise err
-
-
-def _cannot_run(name: str, exc: OSError) -> CfsessionError:
-    if isinstance(exc, FileNotFoundError):
-        err = CfsessionError(f"{name}: command not found", "check the name or PATH")
-        err.exit_code = ExitCode.NOT_FOUND
-        return err
-    err = CfsessionError(f"{name}: cannot run: {exc.strerror or exc}", "check its permissions and format")
-    err.exit_code = ExitCode.CANNOT_EXECUTE
-    return err

@@ -74,7 +74,7 @@ def test_plain_parser_agrees_with_the_cli_parser() -> None:
 def test_pipes_off_a_terminal_by_default_and_on_windows_only_when_asked(monkeypatch: Any) -> None:
     import os
 
-    from cfsession.recorder import main as rmain
+    from cfsession.recorder import launch as rmain
 
     monkeypatch.setattr(os, "isatty", lambda fd: fd != 1)  # stdout is a pipe
     assert rmain.use_pipes(None) is True
