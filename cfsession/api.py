@@ -1,3 +1,4 @@
+# Over ~400 lines: the one public read surface for programs; its record types already live in api_records.py.
 """Python API for agents and scripts: the same facts as the CLI's ``--json``, as typed records.
 
 Every record has ``to_dict()`` and the CLI prints exactly that, so a program and a person

@@ -1,3 +1,4 @@
+# Over ~400 lines: one state machine: every record shape comes out of its transitions, and splitting them would spread one set of invariants over several modules.
 """Segmentation state machine (SHELL_INTEGRATION.md §6): data and marks in, records out.
 
 No file descriptors and no clock here: the loop hands in data and marks stamped with

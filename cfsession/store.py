@@ -1,3 +1,4 @@
+# Over ~400 lines: every reader of the two file formats and their damage tolerance, so schema upgrades live in one place (STYLE.md §3).
 """Reading recorded sessions back from their files (DESIGN.md §3), tolerating damage (§6).
 
 The JSONL file is the source of truth. Readers never crash on bad data: a corrupt line,

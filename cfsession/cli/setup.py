@@ -1,3 +1,4 @@
+# Over ~400 lines: init's rc snippets and doctor's real-shell checks, both about installing into a user's shells.
 """``cfsession init`` (the rc-file snippet) and ``cfsession doctor`` (is this machine ready?).
 
 ``init`` prints text for the user's rc file and nothing else, so ``cfsession init zsh >>

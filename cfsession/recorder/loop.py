@@ -1,3 +1,4 @@
+# Over ~400 lines: the select loop, its signal handling and the deferred bookkeeping share the state of one object on the hot path.
 """The pump: stdin → PTY, PTY → terminal (markers stripped) → session → sinks.
 
 One thread, one ``select``. Output is written to the user's terminal *before* any
