@@ -17,12 +17,14 @@ import select
 import signal
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cfsession.recorder.modes import ModeTracker
 from cfsession.recorder.pty import Pty, Terminal, Wakeup, wakeup_pair
-from cfsession.recorder.target import LoopSession
 from cfsession.segmenter import Mark, Segmenter
+
+if TYPE_CHECKING:
+    from cfsession.recorder.target import LoopSession
 
 READ_SIZE = 65536
 BURST_MAX = 256 * 1024
