@@ -10,6 +10,7 @@ bounded: at most ``MAX_LINES`` lines of input per side and ``MAX_DIFF`` characte
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,11 @@ def last_two_runs(ix: Any, command: str) -> list[tuple[str, int]]:
         "SELECT session_id, seq FROM commands WHERE command = ? ORDER BY start_epoch DESC, id DESC"
         " LIMIT 2", (command,),
     ).fetchall()
+    return two_runs(command, [(str(r[0]), int(r[1])) for r in rows])
+
+
+def two_runs(command: str, rows: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The newest two of ``rows`` (newest first) as (older, newer), or the CLI's error."""
     if not rows:
         raise UsageError(f"no command {command!r} recorded (nor is it a SESSION:SEQ reference)",
                          "give the exact command line, or two references such as 3f2a:4 3f2a:9")
@@ -96,12 +102,15 @@ def last_two_runs(ix: Any, command: str) -> list[tuple[str, int]]:
     return [(rows[1][0], int(rows[1][1])), (rows[0][0], int(rows[0][1]))]
 
 
-def resolve_pair(ix: Any, a: str, b: str | None) -> list[tuple[str, int]]:
+def resolve_pair(ix: Any, a: str, b: str | None,
+                 last_two: Callable[[Any, str], list[tuple[str, int]]] = last_two_runs,
+                 ) -> list[tuple[str, int]]:
+    """The two (session, seq) to compare; ``last_two`` finds a command line's last runs."""
     ra = parse_ref(a)
     if b is None:
         if ra is not None:
             raise UsageError(f"{a} is one command", "give a second one, or a command line to compare its last two runs")
-        return last_two_runs(ix, a)
+        return last_two(ix, a)
     rb = parse_ref(b)
     for text, ref in ((a, ra), (b, rb)):
         if ref is None:
@@ -120,14 +129,20 @@ def _lines(text: str) -> tuple[list[str], bool]:
 def diff_outputs(a: str, b: str | None = None, *, context: int = 3,
                  home: Path | None = None) -> DiffResult:
     """The unified diff of two commands' outputs (see the module doc for ``a``/``b``)."""
-    import difflib
-
     from cfsession.api import open_index
 
     with open_index(home) as ix:
         (sa, qa), (sb, qb) = resolve_pair(ix, a, b)
         side_a, out_a = fetch(ix, sa, qa)
         side_b, out_b = fetch(ix, sb, qb)
+    return diff_sides(side_a, out_a, side_b, out_b, context=context)
+
+
+def diff_sides(side_a: Side, out_a: str, side_b: Side, out_b: str, *,
+               context: int = 3) -> DiffResult:
+    """The bounded unified diff of two fetched outputs (a local or a fleet store's)."""
+    import difflib
+
     la, cut_a = _lines(out_a)
     lb, cut_b = _lines(out_b)
     notes = [f"only the first {MAX_LINES} lines of {s.ref} were compared"

@@ -8,6 +8,7 @@ CLI's one-line message; the server keeps serving.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,8 @@ def build(store: Store | None = None, home: Path | None = None) -> Any:
     from mcp.types import ToolAnnotations
 
     backend: Store = store or LocalStore(home)
-    server = MCPServer("cfsession", instructions=INSTRUCTIONS, version=__version__,
+    notes = getattr(backend, "notes", "")  # what differs for a fleet server's store
+    server = MCPServer("cfsession", instructions=INSTRUCTIONS + notes, version=__version__,
                        log_level="WARNING")
     read_only = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
@@ -106,7 +108,31 @@ def build(store: Store | None = None, home: Path | None = None) -> Any:
     return server
 
 
-def serve(home: Path | None = None) -> int:
-    """Run the server on stdin/stdout until the client closes it."""
-    build(home=home).run("stdio")
+def serve(home: Path | None = None, remote: bool = False, url: str | None = None) -> int:
+    """Run the server on stdin/stdout until the client closes it.
+
+    ``remote``: serve the fleet server's sessions (``url``, else ``$CFSESSION_REMOTE_URL``,
+    ``[remote] url``, then the ship URL), as ``list --remote`` reads them.
+    """
+    if not remote:
+        build(home=home).run("stdio")
+        return 0
+    import signal
+
+    from cfsession.mcp_remote import RemoteStore
+
+    store = RemoteStore(url)
+    def stop(signum: int, _frame: object) -> None:
+        # A client that stops the server with SIGTERM/SIGHUP still gets the copies deleted.
+        # Exit at once: a SystemExit would wait for the thread blocked reading stdin.
+        store.close()
+        os._exit(128 + signum)
+
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, stop)
+    try:
+        build(store=store).run("stdio")
+    finally:
+        store.close()  # the copied sessions go with the server
     return 0

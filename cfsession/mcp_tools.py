@@ -2,7 +2,7 @@
 
 :class:`LocalStore` reads the user's store through :mod:`cfsession.api`; the server
 (:mod:`cfsession.mcp_server`) only wraps its methods as tools. A store on a fleet server
-(``--remote``) is another class with the same methods (:class:`Store`).
+(``--remote``, :class:`cfsession.mcp_remote.RemoteStore`) has the same methods (:class:`Store`).
 
 Every answer is JSON-ready and bounded: lists are capped (``MAX_LIMIT``), long strings cut
 (``MAX_STRING``), output comes in pages of at most ``PAGE`` characters. Every string
@@ -67,7 +67,8 @@ def _visible(obj: Any, limit: int) -> Any:
     return obj
 
 
-def _limit(value: int, default: int = 20) -> int:
+def clamp(value: int, default: int = 20) -> int:
+    """A listing's ``limit``: the default for none, at most ``MAX_LIMIT``."""
     if value is None or value <= 0:
         return default
     return min(int(value), MAX_LIMIT)
@@ -86,7 +87,7 @@ class LocalStore:
                       actor: str | None = None, limit: int = 20) -> dict[str, Any]:
         from cfsession import api
 
-        n = _limit(limit)
+        n = clamp(limit)
         rows = api.list_sessions(limit=n + 1, since=since, failed=failed, actor=actor,
                                  cwd=cwd, home=self.home)
         return visible({"sessions": [r.to_dict() for r in rows[:n]], "more": len(rows) > n})
@@ -96,7 +97,7 @@ class LocalStore:
                limit: int = 20) -> dict[str, Any]:
         from cfsession import api
 
-        n = _limit(limit)
+        n = clamp(limit)
         hits = api.search(query, session=session, failed=failed, cwd=cwd, limit=n + 1,
                           actor=actor, home=self.home)
         return visible({"query": query, "hits": [h.to_dict() for h in hits[:n]],
@@ -111,13 +112,7 @@ class LocalStore:
     def get_session(self, session: str, offset: int = 0, limit: int = MAX_LIMIT) -> dict[str, Any]:
         from cfsession import api
 
-        detail = api.get_session(session, home=self.home)
-        start, n = max(0, int(offset or 0)), _limit(limit, MAX_LIMIT)
-        commands = [_summary(c) for c in detail.commands[start:start + n]]
-        more = start + n < len(detail.commands)
-        return visible({"session": detail.session.to_dict(), "commands": commands,
-                        "commands_total": len(detail.commands),
-                        "next_offset": start + n if more else None})
+        return session_page(api.get_session(session, home=self.home), offset, limit)
 
     def get_command(self, session: str, seq: int) -> dict[str, Any]:
         rec = self._record(session, seq)
@@ -205,6 +200,16 @@ class LocalStore:
         while len(self._outputs) > 4:
             self._outputs.popitem(last=False)
         return sid, text, starts, source
+
+
+def session_page(detail: Any, offset: int, limit: int) -> dict[str, Any]:
+    """``get_session``'s answer from a :class:`cfsession.api_records.SessionDetail`."""
+    start, n = max(0, int(offset or 0)), clamp(limit, MAX_LIMIT)
+    commands = [_summary(c) for c in detail.commands[start:start + n]]
+    more = start + n < len(detail.commands)
+    return visible({"session": detail.session.to_dict(), "commands": commands,
+                    "commands_total": len(detail.commands),
+                    "next_offset": start + n if more else None})
 
 
 def _from_cast(path: Path, rec: dict[str, Any]) -> str | None:

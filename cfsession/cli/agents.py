@@ -13,19 +13,30 @@ def register(app: typer.Typer) -> None:
     """Add ``mcp`` and ``diff`` to ``app``."""
 
     @app.command("mcp")
-    def mcp() -> None:
+    def mcp(
+        remote: bool = typer.Option(False, "--remote", help="Serve the fleet server's sessions (docs/FLEET.md) instead of this machine's store."),
+        url: str = typer.Argument(None, metavar="[URL]", help="With --remote: the postgresql:// URL (default $CFSESSION_REMOTE_URL, then url in the remote table of config.toml, then the ship URL)."),
+    ) -> None:
         """Serve the recorded sessions to an agent as MCP tools on stdin/stdout.
 
-        Client configuration: {"command": "cfsession", "args": ["mcp"]}.
+        Client configuration: {"command": "cfsession", "args": ["mcp"]}; for the fleet
+        server, "args": ["mcp", "--remote"] (or ["mcp", "--remote", "postgresql://…"]).
         """
+        from cfsession.cli import _common
+
+        if url and not remote:
+            _common.fail(f"unexpected argument {url!r}", "a server URL goes with --remote: "
+                         "`cfsession mcp --remote postgresql://…`", code=ExitCode.USAGE)
         try:
             from cfsession.mcp_server import serve
         except ImportError as exc:  # the SDK is an optional extra
-            from cfsession.cli import _common
-
             _common.fail(f"the MCP SDK is not installed ({exc.name})",
                          "pip install 'cfsession[mcp]'", code=ExitCode.USAGE)
-        raise typer.Exit(serve())
+        if remote:
+            from cfsession.cli.fleet import _need_psycopg
+
+            _need_psycopg()
+        raise typer.Exit(serve(remote=remote, url=url))
 
     @app.command("diff")
     def diff(

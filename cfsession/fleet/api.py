@@ -82,6 +82,7 @@ WHERE (%(host)s::text IS NULL OR h.name = %(host)s)
   AND (%(actor)s::text IS NULL OR s.actor = %(actor)s OR (%(actor)s = 'agent' AND s.actor LIKE 'agent:%%'))
   AND (%(since)s::timestamptz IS NULL OR s.started_at >= %(since)s)
   AND (NOT %(failed)s OR s.failed_count > 0)
+  AND (%(cwd)s::text IS NULL OR s.cwd = %(cwd)s OR s.cwd LIKE %(cwd_below)s)
 ORDER BY s.started_at DESC NULLS LAST, s.session_guid
 LIMIT %(limit)s
 """
@@ -89,12 +90,15 @@ LIMIT %(limit)s
 
 def list_sessions(*, limit: int | None = None, since: str | datetime | None = None,
                   failed: bool = False, host: str | None = None, actor: str | None = None,
-                  url: str | None = None, conn: Any = None) -> list[SessionInfo]:
+                  cwd: str | None = None, url: str | None = None,
+                  conn: Any = None) -> list[SessionInfo]:
     """Sessions on the server, newest first (``list --remote --json``).
 
-    ``actor``: ``human``, ``agent:claude-code``, or ``agent`` for every ``agent:*``.
+    ``actor``: ``human``, ``agent:claude-code``, or ``agent`` for every ``agent:*``;
+    ``cwd``: sessions started in that directory or below.
     """
-    params = {"host": host, "since": _since(since), "failed": failed, "limit": limit, "actor": actor}
+    params = {"host": host, "since": _since(since), "failed": failed, "limit": limit, "actor": actor,
+              "cwd": cwd, "cwd_below": _like(cwd.rstrip("/")) + "/%" if cwd else None}
     with _conn(url, conn) as c:
         rows = c.execute(_LIST_SQL, params).fetchall()
     return [

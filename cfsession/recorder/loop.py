@@ -346,8 +346,11 @@ class Loop:
                 self._child_changed = False
                 if self.pty.poll() is not None:
                     exited_at = now
+            # Quiet is counted from the exit too: the kernel hands the slave's last
+            # writes to the master asynchronously, so SIGCHLD can come before the shell's
+            # final output (the echo of `exit`, its marks) is readable.
             if exited_at is not None and (
-                eof or now - last_data >= DRAIN_QUIET_S or now - exited_at >= DRAIN_MAX_S
+                eof or now - max(last_data, exited_at) >= DRAIN_QUIET_S or now - exited_at >= DRAIN_MAX_S
             ):
                 break
             if eof and exited_at is None:

@@ -172,3 +172,32 @@ def test_a_resize_signal_does_no_io_in_its_handler() -> None:
     assert rec.calls == [] and pty.sizes == []
     assert loop._handle_signals() is None
     assert rec.calls == ["resize 132x50"] and pty.sizes == [(132, 50)]  # one resize: the last size
+
+
+def test_output_that_lands_after_the_exit_is_noticed_is_kept(tmp_path: Path) -> None:
+    """The kernel hands a PTY slave's last writes to the master asynchronously: SIGCHLD
+    can come before the shell's final bytes (the echo of `exit`) are readable, long after
+    the last output. The loop must still read them, not call the quiet since the last
+    output a drain."""
+
+    class LateTail(SocketPty):
+        def poll(self) -> int | None:
+            if self.status is None and time.monotonic() >= self.exit_at:
+                self.status = 0
+                # What the shell wrote just before it exited, readable only now.
+                self.theirs.sendall(b"exit\r\n")
+                self.theirs.close()
+            return self.status
+
+    pty, term, sink = LateTail(), PolledTerminal(), ListSink()
+    cast = CastWriter(tmp_path / "c.cast", cols=80, rows=24, timestamp=0, title="", env={})
+    session = Session(session_id="s", start_epoch=0.0, cast=cast, sinks=[sink])
+    session.open_pseudo(0.0, "child", "argv")
+    loop = Loop(pty, session, None, term, t0=time.monotonic())
+    pty.theirs.sendall(b"prompt$ ")
+    pty.exit_at = time.monotonic() + 0.6  # type: ignore[attr-defined]  # well past the drain's quiet
+    result = loop.run()
+    session.finish(loop.now(), result.exit_code, result.reason)
+    assert bytes(term.out) == b"prompt$ exit\r\n"
+    (cap,) = [r for r in sink.records if r["event_type"] == "terminal_capture"]
+    assert cap["output"] == "prompt$ exit\n"
