@@ -71,11 +71,13 @@ def _signal_recorder(signame: str, what: str) -> None:
         )
     from cfsession.records import first_record
 
+    start = first_record(paths.jsonl_path(sid))
     try:
-        pid = int(first_record(paths.jsonl_path(sid))["pid"])
+        pid = int(start["pid"])
     except (ValueError, KeyError, TypeError) as exc:
+        why = "its session file has no recorder pid" if start else "its session file cannot be read"
         raise CfsessionError(
-            f"cannot find the recorder of session {sid}: {exc}",
+            f"cannot find the recorder of session {sid}: {why}",
             "check CFSESSION_HOME is the same as the recorder's",
         ) from exc
     try:
