@@ -1,3 +1,4 @@
+# Over ~400 lines: the one public read surface for programs; its record types already live in api_records.py.
 """Python API for agents and scripts: the same facts as the CLI's ``--json``, as typed records.
 
 Every record has ``to_dict()`` and the CLI prints exactly that, so a program and a person
@@ -47,7 +48,7 @@ from cfsession.api_records import (
     SessionHeader,
     SessionInfo,
 )
-from cfsession.errors import AmbiguousSessionId, SchemaError, SessionNotFound, UsageError
+from cfsession.errors import SchemaError, UsageError
 from cfsession.index import Index
 from cfsession.store import StoreWarning
 
@@ -122,20 +123,9 @@ def resolve_session_id(query: str, *, home: Path | None = None, index: Index | N
 
             sid = ix.last_id(os.environ.get("CFSESSION_ID") or None)
             if sid is None:
-                raise SessionNotFound("no sessions recorded yet", "record one with `cfsession record`")
+                raise store.no_sessions()
             return sid
-        matches = ix.ids_with_prefix(value)
-        if kind == "full" and value not in matches:
-            matches = []
-        if not matches:
-            raise SessionNotFound(f"session {query} not found", "run `cfsession list` to see the ids")
-        if len(matches) > 1:
-            shown = ", ".join(m[:13] for m in matches[:5])
-            raise AmbiguousSessionId(
-                f"'{query}' matches {len(matches)}{'+' if len(matches) >= 10 else ''} sessions ({shown}…)",
-                "give more of the id",
-            )
-        return matches[0]
+        return store.pick_id(query, kind, value, ix.ids_with_prefix(value), capped=10)
     finally:
         if own:
             ix.close()

@@ -35,7 +35,7 @@ from typing import Any
 
 from cfsession import paths
 from cfsession.errors import CfsessionError, UsageError
-from cfsession.recorder.main import Warner
+from cfsession.recorder.wiring import Warner
 
 __all__ = ["CommandRecord", "RecordingSession", "record"]
 
@@ -128,28 +128,29 @@ class RecordingSession:
     # -- opening and closing ------------------------------------------------------------
     def _open(self) -> None:
         from cfsession import __version__
-        from cfsession.recorder.main import (
+        from cfsession.recorder.wiring import (
             LazyStreamRedactor,
-            _host,
-            _load_redact,
-            _open_etw,
-            _user,
-            _uuid4,
+            host_name,
+            load_redact,
+            open_etw,
+            user_name,
+            uuid4,
         )
+        from cfsession.records import utc_ts
         from cfsession.session import Session
         from cfsession.sinks.cast import CastWriter
-        from cfsession.sinks.jsonl import JsonlSink, utc_ts
+        from cfsession.sinks.jsonl import JsonlSink
 
         root = self.home
         if root.exists():
             paths.check_owner(root)
         paths.ensure_dir(root)
         sdir = paths.ensure_dir(paths.sessions_dir(root))
-        self.session_id = sid = _uuid4()
+        self.session_id = sid = uuid4()
         parent = os.environ.get("CFSESSION_ID") or None
         warn = self.warnings
         jsonl = JsonlSink(sdir / f"{sid}.jsonl", sid, on_warning=warn)
-        cfg, redactor = _load_redact(root, warn)
+        cfg, redactor = load_redact(root, warn)
         self._cfg = cfg
         cast = None
         try:
@@ -159,7 +160,7 @@ class RecordingSession:
                               redact=LazyStreamRedactor(redactor))
         except OSError as exc:
             warn("cast", f"cannot write the .cast file ({exc})")
-        etw = _open_etw(sid, parent, bool(cfg.etw) if cfg.etw is not None else True, warn)
+        etw = open_etw(sid, parent, bool(cfg.etw) if cfg.etw is not None else True, warn)
         self._sinks = [s for s in (jsonl, etw) if s is not None]
         start_epoch = time.time()
         self._t0 = time.monotonic()
@@ -174,8 +175,8 @@ class RecordingSession:
         session.emit({
             "event_type": "session_start", "ts": utc_ts(start_epoch), "schema_version": 1,
             "session_type": "api", "name": self.name, "parent_session_id": parent,
-            "correlation_id": sid, "started_at": utc_ts(start_epoch), "host": _host(),
-            "user": _user(), "pid": os.getpid(), "shell": None, "shell_kind": None,
+            "correlation_id": sid, "started_at": utc_ts(start_epoch), "host": host_name(),
+            "user": user_name(), "pid": os.getpid(), "shell": None, "shell_kind": None,
             "cwd": os.getcwd(), "cols": COLS, "rows": ROWS, "term": None,
             "platform": sys.platform, "cfsession_version": __version__,
             "etw": getattr(etw, "status", "unavailable: emitter not installed"),

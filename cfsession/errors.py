@@ -9,6 +9,8 @@ class ExitCode(IntEnum):
     OK = 0
     ERROR = 1
     USAGE = 2
+    CANNOT_EXECUTE = 126  # the shell conventions for a command that cannot run
+    NOT_FOUND = 127
     INTERRUPTED = 130
 
 

@@ -29,14 +29,6 @@ _CODES = {"o", "i", "m", "r"}
 
 
 # -- the stream ---------------------------------------------------------------------------
-def cast_frames(
-    loaded: LoadedSession, cast_file: Path, warnings: list[StoreWarning] | None = None
-) -> tuple[dict[str, Any], list[Frame]]:
-    """:func:`iter_cast_frames` with the frames in a list."""
-    header, frames = iter_cast_frames(loaded, cast_file, warnings)
-    return header, list(frames)
-
-
 def iter_cast_frames(
     loaded: LoadedSession, cast_file: Path, warnings: list[StoreWarning] | None = None
 ) -> tuple[dict[str, Any], Iterator[Frame]]:

@@ -37,7 +37,6 @@ from typing import Any
 from cfsession import store
 from cfsession.html_cast import (
     Plan,
-    cast_header,
     cast_lines,
     iter_cast,
     plan,
@@ -45,6 +44,7 @@ from cfsession.html_cast import (
     size_text,
     warn,
 )
+from cfsession.records import first_record
 from cfsession.store import Frame, LoadedSession, StoreWarning, as_float, as_int, as_str
 
 WEB = Path(__file__).resolve().parent / "web"
@@ -103,7 +103,7 @@ def page(loaded: LoadedSession, cast_file: Path, warnings: list[StoreWarning] | 
          chain: Any = None) -> Iterator[str]:
     """The page as text chunks; the cast is streamed from ``cast_file`` (twice), never held."""
     budget = OUTPUT_BUDGET if budget is None else budget
-    header = cast_header(cast_file) if cast_file.exists() else {}
+    header = first_record(cast_file) if cast_file.exists() else {}
     width = as_int(header.get("width")) or as_int(loaded.start.get("cols")) or 80
     height = as_int(header.get("height")) or as_int(loaded.start.get("rows")) or 24
     limit = as_float(header.get("idle_time_limit")) or idle_limit

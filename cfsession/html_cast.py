@@ -19,7 +19,6 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from cfsession import store
 from cfsession.store import Frame, StoreWarning, as_float
@@ -66,16 +65,6 @@ _RESIZE = re.compile(r"^\d+x\d+$")  # the player, like asciinema 3, fails on any
 def warn(warnings: list[StoreWarning] | None, path: Path, line: int, text: str) -> None:
     if warnings is not None:
         warnings.append(StoreWarning(str(path), line, text))
-
-
-def cast_header(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as f:
-            first = f.readline(1 << 20)
-        item = json.loads(first)
-    except (OSError, ValueError, RecursionError):
-        return {}
-    return item if isinstance(item, dict) else {}
 
 
 # -- the plan: what the player gets -----------------------------------------------------------

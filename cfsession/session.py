@@ -1,3 +1,4 @@
+# Over ~400 lines: one state machine: every record shape comes out of its transitions, and splitting them would spread one set of invariants over several modules.
 """Segmentation state machine (SHELL_INTEGRATION.md §6): data and marks in, records out.
 
 No file descriptors and no clock here: the loop hands in data and marks stamped with
@@ -14,10 +15,10 @@ from typing import Any
 
 from cfsession.echo import echo_label, from_echo, typed_line
 from cfsession.echo_hold import EchoHold, scrub
+from cfsession.records import Record, utc_ts
 from cfsession.segmenter import Mark
-from cfsession.sinks import Record, Sink
+from cfsession.sinks import Sink
 from cfsession.sinks.cast import CastWriter
-from cfsession.sinks.jsonl import utc_ts
 from cfsession.spool import OutputSpool
 from cfsession.text import render_plain
 
@@ -208,7 +209,7 @@ class Session:
             return  # cmd PROMPT markers once Clink reports exact commands
         if "part" in m.fields:
             if self._joiner is None:
-                from cfsession.shell.pwsh import PartJoiner
+                from cfsession.parts import PartJoiner
 
                 self._joiner = PartJoiner()
             joined = self._joiner.feed(m)
@@ -595,6 +596,13 @@ class Session:
 
     def toggle_pause(self, t: float) -> None:
         (self.resume if self.paused_at is not None else self.pause)(t)
+
+    def tick(self, t: float) -> None:
+        if self.cast is not None:
+            self.cast.tick(t)
+
+    def end_batch(self) -> None:
+        """Nothing: in one process every call has already been handled."""
 
     def resize(self, cols: int, rows: int, t: float) -> None:
         self.cols = cols

@@ -1,3 +1,4 @@
+# Over ~400 lines: every reader of the two file formats and their damage tolerance, so schema upgrades live in one place (STYLE.md §3).
 """Reading recorded sessions back from their files (DESIGN.md §3), tolerating damage (§6).
 
 The JSONL file is the source of truth. Readers never crash on bad data: a corrupt line,
@@ -16,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from cfsession.errors import SchemaError, UsageError
+from cfsession.errors import AmbiguousSessionId, SchemaError, SessionNotFound, UsageError
 
 SCHEMA_VERSION = 1
 GUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -368,6 +369,25 @@ def parse_id_query(query: str) -> tuple[str, str]:
         f"'{query}' is not a session id",
         f"give the full id, a prefix of at least {MIN_PREFIX} hex digits, or `last`",
     )
+
+
+def no_sessions() -> SessionNotFound:
+    return SessionNotFound("no sessions recorded yet", "record one with `cfsession record`")
+
+
+def pick_id(query: str, kind: str, value: str, ids: list[str], *, capped: int = 0) -> str:
+    """The one id among ``ids`` (the candidates for prefix ``value``) that ``query`` names,
+    or the error every command gives. ``capped``: the caller fetched at most that many."""
+    matches = [i for i in ids if i.lower() == value] if kind == "full" else ids
+    if not matches:
+        raise SessionNotFound(f"session {query} not found", "run `cfsession list` to see the ids")
+    if len(matches) > 1:
+        shown = ", ".join(m[:13] for m in matches[:5])
+        more = "+" if capped and len(matches) >= capped else ""
+        raise AmbiguousSessionId(
+            f"'{query}' matches {len(matches)}{more} sessions ({shown}…)", "give more of the id"
+        )
+    return matches[0]
 
 
 # -- the .cast file ---------------------------------------------------------------------

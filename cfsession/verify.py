@@ -89,7 +89,7 @@ def _lines(path: Path) -> Iterator[bytes]:
 def _writer_form(record: dict[str, Any]) -> bytes:
     # Byte-for-byte what JsonlSink writes; a reformatted line (spaces, key order, escapes)
     # is an edit even when its values, and so its hash, are unchanged.
-    from cfsession.sinks.jsonl import dumps
+    from cfsession.records import dumps
 
     return dumps(record)
 
@@ -280,12 +280,9 @@ def verify_session(
 
 def _cast_title_id(cast_path: Path) -> str | None:
     """The session id in the .cast header's title (``cfsession <id> [name]``), if any."""
-    try:
-        with open(cast_path, "rb") as f:
-            header = json.loads(f.readline(65536))
-    except (OSError, ValueError):
-        return None
-    title = header.get("title") if isinstance(header, dict) else None
+    from cfsession.records import first_record
+
+    title = first_record(cast_path, 65536).get("title")
     parts = title.split() if isinstance(title, str) else []
     return parts[1] if len(parts) >= 2 and parts[0] == "cfsession" else None
 

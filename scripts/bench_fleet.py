@@ -57,7 +57,7 @@ def _ts(t: float) -> str:
 def generate(home: Path, commands: int, per_session: int = 1000, seed: int = 7) -> list[dict[str, Any]]:
     """Hash-chained sessions in ``home``; returns every terminal_capture record written."""
     from cfsession.integrity import GENESIS, seal
-    from cfsession.sinks.jsonl import dumps
+    from cfsession.records import dumps
 
     rng = random.Random(seed)
     vocab = _words(rng, 5000)

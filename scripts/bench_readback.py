@@ -38,8 +38,9 @@ def make_recording(home: Path, size: int, commands: int) -> str:
     """A session with ``size`` bytes of output over ``commands`` commands; returns its id."""
     sys.path.insert(0, str(REPO))
     from cfsession.paths import cast_path, ensure_dir, jsonl_path, sessions_dir
+    from cfsession.records import utc_ts
     from cfsession.sinks.cast import CastWriter
-    from cfsession.sinks.jsonl import JsonlSink, utc_ts
+    from cfsession.sinks.jsonl import JsonlSink
 
     sid = str(uuid.uuid4())
     ensure_dir(sessions_dir(home))

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from cfsession.paths import cast_path, ensure_dir, jsonl_path, sessions_dir
+from cfsession.records import utc_ts
 from cfsession.sinks.cast import CastWriter
-from cfsession.sinks.jsonl import JsonlSink, utc_ts
+from cfsession.sinks.jsonl import JsonlSink
 
 DEAD_PID = 99_999_999  # above any pid_max: never a live process
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc).timestamp()

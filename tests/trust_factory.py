@@ -13,8 +13,9 @@ from typing import Any
 
 from cfsession.anchor import AnchorWriter, anchor_path
 from cfsession.paths import cast_path, ensure_dir, jsonl_path, sessions_dir
+from cfsession.records import utc_ts
 from cfsession.sinks.cast import CastWriter
-from cfsession.sinks.jsonl import JsonlSink, utc_ts
+from cfsession.sinks.jsonl import JsonlSink
 
 T0 = 1_714_564_800.0  # 2024-05-01T12:00:00Z
 DEAD_PID = 99_999_999  # above any pid_max: never a live recorder

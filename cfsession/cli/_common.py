@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from cfsession import log
-from cfsession.errors import CfsessionError
+from cfsession.errors import CfsessionError, ExitCode
 
 
 def console(stderr: bool = False) -> Any:  # rich.console.Console, imported lazily
@@ -42,7 +42,7 @@ def print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
+def fail(message: str, hint: str | None = None, code: int = ExitCode.ERROR) -> NoReturn:
     err = CfsessionError(message, hint)
     err.exit_code = code
     raise err
@@ -71,9 +71,9 @@ def guarded(call: Callable[[], int], debug: Callable[[], bool]) -> int:
             raise
         return report_error(exc)
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
-        return 0
+        return ExitCode.OK
     except OSError as exc:  # the store is not a directory, not readable, …
         if debug():
             raise

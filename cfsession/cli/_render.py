@@ -1,3 +1,4 @@
+# Over ~400 lines: the views of every read-side command (list, search, show, stats, JSON); list/search move to their own table module when cli/_plain.py goes.
 """How the read-side commands print: warnings, fast JSON, and rich tables and views.
 
 The ``list`` and ``search`` tables are built once as plain cells (:func:`list_view`,

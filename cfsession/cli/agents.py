@@ -6,6 +6,8 @@ import sys
 
 import typer
 
+from cfsession.errors import ExitCode
+
 
 def register(app: typer.Typer) -> None:
     """Add ``mcp`` and ``diff`` to ``app``."""
@@ -24,12 +26,12 @@ def register(app: typer.Typer) -> None:
 
         if url and not remote:
             _common.fail(f"unexpected argument {url!r}", "a server URL goes with --remote: "
-                         "`cfsession mcp --remote postgresql://…`", code=2)
+                         "`cfsession mcp --remote postgresql://…`", code=ExitCode.USAGE)
         try:
             from cfsession.mcp_server import serve
         except ImportError as exc:  # the SDK is an optional extra
             _common.fail(f"the MCP SDK is not installed ({exc.name})",
-                         "pip install 'cfsession[mcp]'", code=2)
+                         "pip install 'cfsession[mcp]'", code=ExitCode.USAGE)
         if remote:
             from cfsession.cli.fleet import _need_psycopg
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from cfsession.cli import _common
+from cfsession.errors import ExitCode
 from cfsession.etw import (
     CAPTURE_ENV,
     CHANNEL,
@@ -191,7 +192,7 @@ def _decode(file: Path, as_json: bool) -> int:
         _common.print_json([e.to_json() for e in events])
     else:
         _print_table(events)
-    return 1 if bad else 0
+    return ExitCode.ERROR if bad else ExitCode.OK
 
 
 def _print_table(events: list[Any]) -> None:

@@ -1,21 +1,17 @@
-"""``cfsession list`` and ``cfsession search`` without Typer (DESIGN.md §7: 150 / 100 ms).
+"""``cfsession list`` and ``cfsession search`` parsed without Typer (DESIGN.md §7: 150 / 100 ms).
 
 A process spends ~40 ms starting Python here; Typer and click cost ~30 ms more and rich
 ~20 ms (and ~35 ms to draw 50 rows). So the everyday forms of these two commands are
-parsed here by hand and printed by ``_render`` (JSON) and ``_plain`` (tables, the same
-characters rich would write, on a pipe or a terminal; rich itself when ``_plain`` cannot
-match it). Anything this parser does not know for certain — ``--help``, an unknown
+parsed here by hand and run by :mod:`cfsession.cli.listing`, the same bodies the Typer
+commands run. Anything this parser does not know for certain — ``--help``, an unknown
 option, a missing or odd value, a value that looks like an option, ``--`` — returns None
 and the Typer app runs instead, so help and usage errors read exactly as before.
 
-What is printed must stay what ``cli/sessions.py`` prints for the same arguments:
-tests/cli/test_cli_fast.py runs both on the same store and compares.
+Both entry points must print the same for the same arguments: tests/cli/test_cli_fast.py
+runs both on the same store and compares.
 """
 
 from __future__ import annotations
-
-import sys
-from typing import Any
 
 # option -> name of the value it sets; None marks a flag (no value)
 _LIST_OPTIONS: dict[str, str | None] = {
@@ -43,16 +39,17 @@ def run(args: list[str]) -> int | None:
     if args[0] == "search" and (query is None or (limit is not None and int(limit) < 1)):
         return None  # click's "Missing argument" and IntRange messages
     from cfsession.cli import _common
+    from cfsession.cli.listing import list_sessions, search
 
     if args[0] == "list":
         return _common.guarded(
-            lambda: _list(None if limit is None else int(limit), values.get("since"),
+            lambda: list_sessions(None if limit is None else int(limit), values.get("since"),
                           "--failed" in flags, "--json" in flags, values.get("actor")),
             lambda: False,
         )
     assert query is not None
     return _common.guarded(
-        lambda: _search(query, values.get("session"), "--failed" in flags, values.get("cwd"),
+        lambda: search(query, values.get("session"), "--failed" in flags, values.get("cwd"),
                         None if limit is None else int(limit), "--json" in flags,
                         values.get("actor")),
         lambda: False,
@@ -94,90 +91,3 @@ def _parse(argv: list[str], options: dict[str, str | None],
             return None  # click would take "--json" as the value; rare, so let it
         values[dest] = value  # a repeated option: the last one wins, as in click
     return values, flags, query
-
-
-def _list(limit: int | None, since: str | None, failed: bool, as_json: bool,
-          actor: str | None = None) -> int:
-    from cfsession.cli._render import NO_SESSIONS, fetch_list, list_view
-
-    got = fetch_list(limit, since, failed, as_json, actor=actor)
-    if got is None:
-        return 0
-    out = _Out()
-    if got.sessions:
-        columns, rows = list_view(got.sessions, out.width)
-        out.table(columns, rows)
-    else:
-        out.message(NO_SESSIONS)
-    if got.note:
-        out.message(got.note)
-    return 0
-
-
-def _search(query: str, session: str | None, failed: bool, cwd: str | None,
-            limit: int | None, as_json: bool, actor: str | None = None) -> int:
-    import os
-
-    from cfsession import api
-    from cfsession.cli._render import NO_MATCHES, SEARCH_DEFAULT, emit_json, search_view, warn
-
-    warnings: list[Any] = []
-    cwd_abs = os.path.abspath(os.path.expanduser(cwd)) if cwd else None
-    hits = api.search_segments(query, session=session, failed=failed, cwd=cwd_abs,
-                               limit=SEARCH_DEFAULT if limit is None else limit, warnings=warnings,
-                               actor=actor)
-    warn(warnings)
-    if as_json:
-        emit_json([h.to_dict() for h, _ in hits])
-        return 0
-    out = _Out()
-    if hits:
-        out.table(*search_view(hits, out.width))
-    else:
-        out.message(NO_MATCHES)
-    return 0
-
-
-class _Out:
-    """stdout as ``_common.console()`` would write it: by ``_plain`` when it can draw exactly
-    what rich would (nearly always), else by rich itself."""
-
-    def __init__(self) -> None:
-        from cfsession.cli import _plain
-
-        self._plain = _plain
-        how = _plain.console()
-        self._width: int | None = how[0] if how else None
-        self._sgr: dict[str, str] | None = how[1] if how else None
-        self._console: Any = None
-
-    @property
-    def width(self) -> int:
-        return self._width if self._width is not None else int(self._rich().width)
-
-    def table(self, columns: list[str], rows: list[list[Any]]) -> None:
-        text = None if self._width is None else self._plain.table(columns, rows, self._width, self._sgr)
-        if text is not None:
-            _write(text)
-            return
-        from cfsession.cli._render import rich_table
-
-        self._rich().print(rich_table(columns, rows))
-
-    def message(self, text: str) -> None:  # a constant of ours: no markup in it
-        if self._width is not None:
-            _write(self._plain.message(text, self._width, self._sgr))
-        else:
-            self._rich().print(text, style="dim")
-
-    def _rich(self) -> Any:
-        if self._console is None:
-            from cfsession.cli import _common
-
-            self._console = _common.console()
-        return self._console
-
-
-def _write(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()

@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from cfsession.cli import _common
+from cfsession.errors import ExitCode
 
 
 def _need_psycopg() -> None:
@@ -38,7 +39,7 @@ def register(app: typer.Typer) -> None:
         """Send local sessions (JSONL lines and casts) to the fleet PostgreSQL server."""
         _need_psycopg()
         if once and follow:
-            _common.fail("give --once or --follow, not both", "see `cfsession ship --help`", code=2)
+            _common.fail("give --once or --follow, not both", "see `cfsession ship --help`", code=ExitCode.USAGE)
         import time
 
         from cfsession.fleet import config, shipper
@@ -68,7 +69,7 @@ def register(app: typer.Typer) -> None:
             + (f"; {len(report.refused)} session(s) refused" if report.refused else "") + "\n"
         )
         if report.refused:
-            raise typer.Exit(1)
+            raise typer.Exit(ExitCode.ERROR)
 
     admin = typer.Typer(help="Administer the fleet server.", no_args_is_help=True)
     app.add_typer(admin, name="admin")
@@ -190,8 +191,8 @@ def verify(session_id: str | None, all_: bool, as_json: bool) -> int:
     if not res.ok:
         sys.stderr.write(f"cfsession: verification failed on the server: {res.reason} — "
                          "the stored copy does not hold together; compare with the host's file\n")
-        return 1
-    return 0
+        return ExitCode.ERROR
+    return ExitCode.OK
 
 
 __all__ = ["list_", "register", "replay", "search", "show", "verify"]

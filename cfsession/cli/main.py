@@ -14,6 +14,7 @@ import typer
 
 from cfsession import __version__, log
 from cfsession.cli import _common
+from cfsession.errors import ExitCode
 
 app = typer.Typer(
     name="cfsession",
@@ -80,7 +81,7 @@ def run(argv: list[str] | None = None) -> int:
             return int(exc.exit_code)
         except typer.Abort:
             sys.stderr.write("cfsession: aborted\n")
-            return 130
+            return ExitCode.INTERRUPTED
         except click.exceptions.ClickException as exc:
             exc.show()
             return int(exc.exit_code)

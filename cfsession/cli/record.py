@@ -32,7 +32,8 @@ def register(app: typer.Typer) -> None:
 
         The exit status is the shell's or the command's: 127 not found, 126 cannot run, 128+N when the recorder was ended by signal N.
         """
-        from cfsession.recorder.main import Options, parse_key, run_options
+        from cfsession.recorder.main import run_options
+        from cfsession.recorder.options import Options, parse_key
 
         key = parse_key(pause_key) if pause_key else None
         opts = Options(shell, login, name, session_type, no_etw, quiet, list(command or []), key, pty)
@@ -50,7 +51,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _signal_recorder(signame: str, what: str) -> None:
-    import json
     import os
     import signal
     import sys
@@ -69,12 +69,15 @@ def _signal_recorder(signame: str, what: str) -> None:
             "pausing from inside the session is not available here",
             "start the recording with `cfsession record --pause-key C-]` and press that key",
         )
+    from cfsession.records import first_record
+
+    start = first_record(paths.jsonl_path(sid))
     try:
-        with open(paths.jsonl_path(sid), encoding="utf-8") as fh:
-            pid = int(json.loads(fh.readline())["pid"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        pid = int(start["pid"])
+    except (ValueError, KeyError, TypeError) as exc:
+        why = "its session file has no recorder pid" if start else "its session file cannot be read"
         raise CfsessionError(
-            f"cannot find the recorder of session {sid}: {exc}",
+            f"cannot find the recorder of session {sid}: {why}",
             "check CFSESSION_HOME is the same as the recorder's",
         ) from exc
     try:

@@ -26,13 +26,11 @@ from cfsession.cli._render import (
     SEARCH_DEFAULT,
     emit_json,
     escape_c1,
-    fetch_list,
-    render_list,
-    render_search,
     render_show,
     render_stats,
     warn,
 )
+from cfsession.errors import ExitCode
 
 FORMATS = ("asciicast", "asciicast-v3", "text", "markdown", "jsonl", "html")  # = export.FORMATS, kept light
 
@@ -56,13 +54,9 @@ def register(app: typer.Typer) -> None:
 
             fleet.list_(limit, since, failed, host, as_json, actor)
             return
-        got = fetch_list(limit, since, failed, as_json, actor=actor)
-        if got is None:
-            return
-        con = _common.console()
-        render_list(con, got.sessions)
-        if got.note:
-            con.print(got.note, style="dim")
+        from cfsession.cli.listing import list_sessions
+
+        list_sessions(limit, since, failed, as_json, actor)
 
     @app.command("show")
     def show(
@@ -141,17 +135,9 @@ def register(app: typer.Typer) -> None:
             cwd_arg = os.path.abspath(os.path.expanduser(cwd)) if cwd else None
             fleet.search(query, session, failed, cwd_arg, limit, host, substring, as_json, actor)
             return
-        from cfsession import api
+        from cfsession.cli.listing import search as search_local
 
-        warnings: list[Any] = []
-        cwd_abs = os.path.abspath(os.path.expanduser(cwd)) if cwd else None
-        hits = api.search_segments(query, session=session, failed=failed, cwd=cwd_abs,
-                                   limit=limit, warnings=warnings, actor=actor)
-        warn(warnings)
-        if as_json:
-            emit_json([h.to_dict() for h, _ in hits])
-            return
-        render_search(hits)
+        search_local(query, session, failed, cwd, limit, as_json, actor)
 
     @app.command("export")
     def export(
@@ -161,7 +147,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Convert a session: asciicast (v2, plays in asciinema), asciicast-v3, text, markdown, jsonl, html (one page: player and command list)."""
         if fmt not in FORMATS:
-            _common.fail(f"unknown format {fmt!r}", f"use one of: {', '.join(FORMATS)}", code=2)
+            _common.fail(f"unknown format {fmt!r}", f"use one of: {', '.join(FORMATS)}", code=ExitCode.USAGE)
         _export(session_id, fmt, Path(out) if out else None)
 
     @app.command("stats")

@@ -1,3 +1,4 @@
+# Over ~400 lines: init's rc snippets and doctor's real-shell checks, both about installing into a user's shells.
 """``cfsession init`` (the rc-file snippet) and ``cfsession doctor`` (is this machine ready?).
 
 ``init`` prints text for the user's rc file and nothing else, so ``cfsession init zsh >>
@@ -21,6 +22,7 @@ from typing import Any
 import typer
 
 from cfsession.cli import _common
+from cfsession.errors import ExitCode
 
 INIT_SHELLS = ("bash", "zsh", "fish", "pwsh")
 PROBE_TIMEOUT_S = 10.0
@@ -409,4 +411,4 @@ def register(app: typer.Typer) -> None:
         else:
             print_report(report, _common.console())
         if not report.ok:
-            raise typer.Exit(1)
+            raise typer.Exit(ExitCode.ERROR)

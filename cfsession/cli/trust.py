@@ -6,7 +6,6 @@ derived data, and a trust check must also see a file the index refused to read.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,30 +13,23 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from cfsession.cli import _common
+from cfsession.errors import ExitCode
 
 if TYPE_CHECKING:
     from cfsession.verify import VerifyResult
 
 
-def _first_line(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as f:
-            rec = json.loads(f.readline())
-        return rec if isinstance(rec, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
 def _resolve(query: str, sdir: Path) -> Path:
-    """A session's .jsonl from a full id, a unique prefix (≥ 4 hex digits) or ``last``."""
-    from cfsession.errors import AmbiguousSessionId, SessionNotFound
-    from cfsession.store import parse_id_query
+    """A session's .jsonl from a full id, a unique prefix (≥ 4 hex digits) or ``last``
+    (the rules and messages of :func:`cfsession.api.resolve_session_id`, over the files)."""
+    from cfsession.records import first_record
+    from cfsession.store import no_sessions, parse_id_query, pick_id
 
     kind, value = parse_id_query(query)
     files = sorted(sdir.glob("*.jsonl")) if sdir.is_dir() else []
     if kind == "last":
         if not files:
-            raise SessionNotFound("no sessions recorded yet", "record one with `cfsession record`")
+            raise no_sessions()
 
         # As the index's `last`: the top-level session written to last (a session ends
         # with its last write), this shell's own session skipped and its children counted.
@@ -45,19 +37,10 @@ def _resolve(query: str, sdir: Path) -> Path:
 
         inside = os.environ.get("CFSESSION_ID") or None
         top = [p for p in files if p.stem != inside
-               and _first_line(p).get("parent_session_id") in (None, inside)]
+               and first_record(p).get("parent_session_id") in (None, inside)]
         return max(top or files, key=lambda p: p.stat().st_mtime)
-    matches = [p for p in files if p.stem.lower().startswith(value)]
-    if kind == "full":
-        matches = [p for p in matches if p.stem.lower() == value]
-    if not matches:
-        raise SessionNotFound(f"session {query} not found", "run `cfsession list` to see the ids")
-    if len(matches) > 1:
-        shown = ", ".join(p.stem[:13] for p in matches[:5])
-        raise AmbiguousSessionId(
-            f"'{query}' matches {len(matches)} sessions ({shown}…)", "give more of the id"
-        )
-    return matches[0]
+    sid = pick_id(query, kind, value, [p.stem for p in files if p.stem.lower().startswith(value)])
+    return sdir / f"{sid}.jsonl"
 
 
 def _line(res: VerifyResult) -> Any:
@@ -145,8 +128,8 @@ def run_verify(session_id: str | None, all_: bool, as_json: bool) -> int:
             f"{sanitize(first.reason or '')}{more} — the recording was altered or damaged "
             "after it was written; keep a copy as evidence\n"
         )
-        return 1
-    return 0
+        return ExitCode.ERROR
+    return ExitCode.OK
 
 
 def register(app: typer.Typer) -> None:

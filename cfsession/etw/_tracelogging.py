@@ -1,3 +1,4 @@
+# Over ~400 lines: one section per FORMAT.md section of a byte format tested vector by vector; splitting it would split the spec.
 """TraceLogging-over-ETW encoding: pure byte building, no ctypes, importable on every OS.
 
 Everything here follows ``shared/etw-vectors/FORMAT.md`` and is tested byte for byte

@@ -1,3 +1,4 @@
+# Over ~400 lines: one object owns the Windows console (modes, code pages, input thread) with the kernel32 calls it needs.
 """The recorder's own console on Windows: raw VT mode, UTF-8, size, input and output.
 
 The Windows counterpart of :class:`cfsession.recorder.terminal.PosixTerminal`. One object,

@@ -131,9 +131,6 @@ def _serve(session: Any, sinks: list[Any], rfd: int, wfd: int, tag: bytes) -> No
             elif name == "no_hello":
                 if not session.active:
                     session.no_hello(*args)
-            elif name == "tick":
-                if session.cast is not None:
-                    session.cast.tick(*args)
             else:
                 getattr(session, name)(*args)
         except Exception as exc:  # a bug here must not stop the recording of the rest
@@ -197,7 +194,7 @@ class Remote:
         self.broken = False
         self._writing = False  # a write is under way: nothing else may reach the pipe
         self._batch: list[bytes] = []  # data and marks of one settle of the loop, sent at once
-        self.cast = self if has_cast else None  # the loop calls session.cast.tick(t)
+        self._has_cast = has_cast
 
     # -- what Loop uses ------------------------------------------------------------------------
     active = False  # the child checks: no_hello is sent and applied only if still inactive
@@ -252,7 +249,8 @@ class Remote:
         self._call("no_hello", t, reason)
 
     def tick(self, t: float) -> None:
-        self._call("tick", t)
+        if self._has_cast:
+            self._call("tick", t)
 
     # -- the end -------------------------------------------------------------------------------
     def finish(self, t: float, exit_code: int | None, reason: str) -> dict[str, Any] | None:

@@ -1,3 +1,4 @@
+# Over ~400 lines: the select loop, its signal handling and the deferred bookkeeping share the state of one object on the hot path.
 """The pump: stdin → PTY, PTY → terminal (markers stripped) → session → sinks.
 
 One thread, one ``select``. Output is written to the user's terminal *before* any
@@ -16,12 +17,14 @@ import select
 import signal
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cfsession.recorder.modes import ModeTracker
 from cfsession.recorder.pty import Pty, Terminal, Wakeup, wakeup_pair
 from cfsession.segmenter import Mark, Segmenter
-from cfsession.session import Session
+
+if TYPE_CHECKING:
+    from cfsession.recorder.target import LoopSession
 
 READ_SIZE = 65536
 BURST_MAX = 256 * 1024
@@ -43,10 +46,6 @@ _PAUSE = getattr(signal, "SIGUSR1", None)
 _RESUME = getattr(signal, "SIGUSR2", None)
 # Signals that end the recording (those this platform has).
 _ENDING = {getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, n)}
-
-
-def _nothing() -> None:
-    pass
 
 
 def _line_mode(fd: int) -> bool:
@@ -71,7 +70,7 @@ class Loop:
     def __init__(
         self,
         pty: Pty,
-        session: Session,
+        session: LoopSession,
         segmenter: Segmenter | None,
         term: Terminal,
         *,
@@ -114,7 +113,7 @@ class Loop:
         self._child_changed = True
         # A session in another process (recorder/bookkeeper.py) takes what one pass of
         # bookkeeping hands over in one write.
-        self._end_batch: Callable[[], None] = getattr(session, "end_batch", None) or _nothing
+        self._end_batch: Callable[[], None] = session.end_batch
 
     # -- signals --------------------------------------------------------------------------
     def _install_signals(self) -> None:
@@ -411,8 +410,7 @@ class Loop:
             self.integration_deadline = None
             if not self.session.active:
                 self.session.no_hello(now, "the shell sent no integration marker in time")
-        if self.session.cast is not None:
-            self.session.cast.tick(now)
+        self.session.tick(now)
 
     def _end_child(self) -> None:
         """SIGTERM/SIGHUP to the recorder: hang up the shell, then kill it if it lingers."""

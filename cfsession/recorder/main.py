@@ -6,220 +6,29 @@ Kept free of Typer/rich/sqlite so the first prompt appears fast (DESIGN.md §7).
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from typing import Any, NamedTuple
 
 from cfsession import __version__, log, paths
-from cfsession.errors import CfsessionError, UsageError
+from cfsession.errors import CfsessionError, ExitCode
+from cfsession.recorder.launch import Plan, cannot_run
+from cfsession.recorder.launch import plan as plan_launch
+from cfsession.recorder.options import Options, _parse_plain, parse
+from cfsession.recorder.wiring import (
+    LazyRedactor,
+    LazyStreamRedactor,
+    Warner,
+    host_name,
+    load_redact,
+    open_etw,
+    user_name,
+    uuid4,
+)
 
 INTEGRATION_TIMEOUT_S = 10.0  # rc files that load nvm/conda can take seconds
-
-
-class Options(NamedTuple):
-    shell: str | None = None
-    login: bool = False
-    name: str | None = None
-    session_type: str | None = None
-    no_etw: bool = False
-    quiet: bool = False
-    command: list[str] = []  # never mutated
-    pause_key: bytes | None = None
-    pty: bool | None = None  # record -- CMD: None = a PTY only when stdin and stdout are terminals
-
-
-_VALUED = {"--shell": "shell", "--name": "name", "-n": "name", "--type": "session_type",
-           "--pause-key": "pause_key"}
-_FLAGS = {"--login": "login", "-l": "login", "--no-etw": "no_etw", "--quiet": "quiet", "-q": "quiet"}
-_PTY_FLAGS = {"--pty": True, "--no-pty": False}
-
-
-def _parse_plain(argv: list[str]) -> dict[str, Any] | None:
-    """The everyday argument lists, without importing argparse (~3 ms with gettext and
-    locale, before the first prompt). None for anything else — help, a typo, an
-    abbreviation — which argparse then handles with its usual messages."""
-    out: dict[str, Any] = {"command": []}
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a == "--" or not a.startswith("-") or a == "-":
-            out["command"] = argv[i + 1 :] if a == "--" else argv[i:]
-            return out
-        name, eq, value = a.partition("=")
-        if name in _VALUED and (not eq or name.startswith("--")):
-            if not eq:
-                if i + 1 >= len(argv):
-                    return None
-                i += 1
-                value = argv[i]
-            out[_VALUED[name]] = value
-        elif a in _FLAGS:
-            out[_FLAGS[a]] = True
-        elif a in _PTY_FLAGS:
-            out["pty"] = _PTY_FLAGS[a]
-        else:
-            return None
-        i += 1
-    return out
-
-
-def parse(argv: list[str]) -> Options:
-    """Options from the everyday argument forms (anything else: the CLI parses it, see main)."""
-    plain = _parse_plain(argv)
-    if plain is None:
-        raise UsageError("cannot read these options", "see `cfsession record --help`")
-    key = parse_key(plain["pause_key"]) if plain.get("pause_key") else None
-    return Options(
-        plain.get("shell"), plain.get("login", False), plain.get("name"),
-        plain.get("session_type"), plain.get("no_etw", False), plain.get("quiet", False),
-        list(plain["command"]), key, plain.get("pty"),
-    )
-
-
-def parse_key(spec: str) -> bytes:
-    """``C-]``, ``^]``, ``ctrl-]`` → the control byte (0x1d); only C0 controls are accepted."""
-    s = spec.strip()
-    for prefix in ("ctrl-", "ctrl+", "c-", "^"):
-        if s.lower().startswith(prefix):
-            s = s[len(prefix) :]
-            break
-    else:
-        raise CfsessionError(f"--pause-key {spec!r}: not a control key", "use a form like C-] or ^]")
-    if len(s) != 1 or not ("@" <= s.upper() <= "_"):
-        raise CfsessionError(f"--pause-key {spec!r}: not a control key", "use a form like C-] or ^]")
-    return bytes((ord(s.upper()) ^ 0x40,))
-
-
-def resolve_shell(requested: str | None, env: dict[str, str], platform_default: str | None = None) -> str:
-    cands = (requested, platform_default) if platform_default else (requested, env.get("SHELL"), "bash", "sh")
-    for cand in cands:
-        if not cand:
-            continue
-        found = shutil.which(cand)
-        if found:
-            return found
-        if requested and cand == requested:
-            raise CfsessionError(f"shell {requested!r} not found", "pass --shell with the path of an installed shell")
-    raise CfsessionError("no shell found", "pass --shell PATH")
-
-
-class Warner:
-    """One line on stderr per kind of problem, and a ``warning`` event while it can be written."""
-
-    def __init__(self) -> None:
-        self.seen: set[str] = set()
-        self.session: Any = None
-        self.raw = False
-        self.t0 = time.monotonic()  # replaced by the session's start
-
-    def __call__(self, code: str, message: str) -> None:
-        if code in self.seen:
-            return
-        self.seen.add(code)
-        log.warning("recorder warning", code=code)  # the code only: messages may quote data
-        end = "\r\n" if self.raw else "\n"
-        try:
-            sys.stderr.write(f"cfsession: warning: {message}{end}")
-            sys.stderr.flush()
-        except OSError:
-            pass
-        if self.session is not None and code != "store_write_failed":
-            try:
-                self.session.event("warning", self.session_now(), code=code, message=message)
-            except Exception:  # the warning path itself must never fail the recording
-                pass
-
-    def session_now(self) -> float:
-        return time.monotonic() - self.t0
-
-
-class LazyRedactor:
-    """The session's redactor, built on first use rather than before the first prompt.
-
-    Compiling the default shapes costs ~8 ms; built here on first use, that happens on the
-    .cast writer's thread when the first output arrives, while the prompt is already
-    on its way to the terminal. User patterns are compiled at start instead, so a bad one
-    is reported at once.
-    """
-
-    def __init__(self, build: Any) -> None:
-        import threading
-
-        self._build = build
-        self._lock = threading.Lock()
-        self._real: Any = None
-
-    def get(self) -> Any:
-        if self._real is None:
-            with self._lock:  # the loop and the .cast thread may both ask first
-                if self._real is None:
-                    self._real = self._build()
-        return self._real
-
-    def redact(self, text: str) -> tuple[str, int]:
-        return self.get().redact(text)  # type: ignore[no-any-return]
-
-
-class LazyStreamRedactor:
-    """``StreamRedactor`` over a :class:`LazyRedactor`, made on the first chunk."""
-
-    def __init__(self, redactor: LazyRedactor) -> None:
-        self._redactor = redactor
-        self._stream: Any = None
-
-    def _get(self) -> Any:
-        if self._stream is None:
-            from cfsession.redact_stream import StreamRedactor
-
-            self._stream = StreamRedactor(self._redactor.get())
-        return self._stream
-
-    def feed(self, text: str) -> str:
-        return self._get().feed(text)  # type: ignore[no-any-return]
-
-    def flush(self) -> str:
-        return self._get().flush()  # type: ignore[no-any-return]
-
-
-def _load_redact(root: Path, warn: Warner) -> Any:
-    try:
-        from cfsession.config import load_config
-
-        cfg = load_config(paths.config_path(root))
-    except CfsessionError as exc:
-        warn("config", f"{exc}; using defaults")
-        from cfsession.config import Config
-
-        cfg = Config()
-
-    def build(config: Any) -> Any:
-        from cfsession.redact import load_redactor
-
-        return load_redactor(config)
-
-    if not cfg.redact_patterns:
-        return cfg, LazyRedactor(lambda: build(cfg))
-    try:
-        built = build(cfg)
-    except Exception as exc:  # a bad user pattern must not stop recording…
-        warn("redact", f"redaction patterns not usable ({exc}); recording without user patterns")
-        # …nor switch off the default shapes.
-        built = build(cfg._replace(redact_patterns=()))
-    return cfg, LazyRedactor(lambda: built)
-
-
-def _open_etw(session_id: str, parent: str | None, enabled: bool, warn: Warner) -> Any:
-    try:
-        from cfsession.sinks.etw import EtwSink
-    except ImportError:
-        return None
-    try:
-        return EtwSink(session_id=session_id, parent_session_id=parent, enabled=enabled, on_warning=warn)
-    except Exception as exc:
-        warn("etw_failed", f"ETW unavailable: {exc}")
-        return None
 
 
 def main(argv: list[str]) -> int:
@@ -232,8 +41,10 @@ def main(argv: list[str]) -> int:
     try:
         opts = parse(argv)
     except CfsessionError as exc:
-        sys.stderr.write(f"cfsession: {exc.message}" + (f" — {exc.hint}" if exc.hint else "") + "\n")
-        return 2
+        from cfsession.cli._common import report_error
+
+        report_error(exc)
+        return ExitCode.USAGE
     return run_options(opts)
 
 
@@ -242,54 +53,61 @@ def run_options(opts: Options) -> int:
     try:
         return record(opts)
     except CfsessionError as exc:
-        sys.stderr.write(f"cfsession: {exc.message}" + (f" — {exc.hint}" if exc.hint else "") + "\n")
-        return int(exc.exit_code)
+        from cfsession.cli._common import report_error
+
+        return report_error(exc)
 
 
-def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one place on purpose
-    from cfsession import shell as shell_mod
-    from cfsession.actor import detect as detect_actor
+class _Wired(NamedTuple):
+    """The sinks of one recording and the settings they were built from."""
+
+    sinks: list[Any]  # the JSONL (when the store is writable) and ETW sinks
+    cast: Any  # the .cast writer, or None
+    etw: Any
+    cfg: Any  # config.Config
+    redactor: LazyRedactor
+    argv_record: list[str] | None  # the command's argv as recorded (redacted)
+
+
+def record(opts: Options) -> int:
+    """Record a shell session or one command; the recorder's exit status."""
     from cfsession.recorder import bookkeeper
     from cfsession.recorder import pty as platform_io
-    from cfsession.segmenter import Segmenter
-    from cfsession.session import Session
-    from cfsession.sinks.cast import CastWriter
-    from cfsession.sinks.jsonl import JsonlSink, utc_ts
 
     env = dict(os.environ)
-    session_id = _uuid4()
+    session_id = uuid4()
     parent = env.get("CFSESSION_ID") or None
     warn = Warner()
     term = platform_io.open_terminal()
     cols, rows = term.size()
-
-    # -- what to run ----------------------------------------------------------------------
-    tmpdir: Path | None = None
-    nonce = os.urandom(16).hex()  # 128 bits from the OS CSPRNG, as secrets.token_hex
-    pipes = False
-    if opts.command:
-        exe = find_command(opts.command[0])
-        pipes = use_pipes(opts.pty)
-        shell_path, kind = exe, shell_mod.shell_kind(exe)
-        launch = shell_mod.Launch(argv=list(opts.command), env=env, integrated=False, reason="single command")
-        session_type = opts.session_type or "command"
-    else:
-        if opts.pty is False:
-            err = CfsessionError("--no-pty needs a command", "use `cfsession record --no-pty -- CMD ARGS…`")
-            err.exit_code = 2
-            raise err
-        shell_path = resolve_shell(opts.shell, env, platform_io.default_shell(env))
-        kind = shell_mod.shell_kind(shell_path)
-        tmpdir = shell_mod.make_tmpdir()
-        ctx = shell_mod.LaunchContext(shell=shell_path, kind=kind, nonce=nonce, login=opts.login, env=env, tmpdir=tmpdir)
-        launch = shell_mod.prepare(ctx)
-        session_type = opts.session_type or "interactive"
-    launch.env["CFSESSION_ID"] = session_id  # not secret: lets a nested recorder find its parent
-
-    # -- sinks ------------------------------------------------------------------------------
+    plan = plan_launch(opts, env, platform_io.default_shell(env))
+    plan.launch.env["CFSESSION_ID"] = session_id  # not secret: lets a nested recorder find its parent
     use_child = bookkeeper.available()
+    wired = _wire(opts, session_id, parent, plan, env, (cols, rows), warn, use_child)
+    start_epoch = time.time()
+    t0 = time.monotonic()
+    warn.t0 = t0
+    session = _start(opts, session_id, parent, plan, env, (cols, rows), wired, warn, term.is_tty, start_epoch)
+    log.info("session started", session_id=session_id, shell_kind=plan.kind, session_type=plan.session_type,
+             integration=_integration(plan), bookkeeping="child" if use_child else "inline",
+             etw=getattr(wired.etw, "status", None), nested=parent is not None)
+    _announce(opts, session_id, parent, plan.pipes)
+    if plan.pipes:
+        term.close()
+        return _finish_line(opts, session_id,
+                            *_run_pipes(opts, plan.launch, session, wired.sinks, warn, t0, wired.argv_record))
+    return _run_pty(opts, session_id, plan, session, wired, warn, term, (cols, rows), t0, use_child)
+
+
+def _wire(opts: Options, session_id: str, parent: str | None, plan: Plan, env: dict[str, str],
+          size: tuple[int, int], warn: Warner, use_child: bool) -> _Wired:
+    """Open the sinks; a store that cannot be written means recording nothing, never failing."""
+    from cfsession.sinks.cast import CastWriter
+    from cfsession.sinks.jsonl import JsonlSink
+
     root = paths.home()
-    jsonl = cast = None
+    jsonl: JsonlSink | None = None
+    cast: Any = None  # CastWriter, or ThreadedCast around one
     try:
         paths.ensure_dir(root)
         sdir = paths.ensure_dir(paths.sessions_dir(root))
@@ -299,10 +117,9 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
                           anchor=AnchorWriter(anchor_path(session_id, root), session_id))
     except (OSError, CfsessionError) as exc:
         warn("store", f"cannot write to {root} ({exc}); running without recording")
-    cfg, redactor = _load_redact(root, warn)
-    redact = redactor.redact if redactor is not None else None
+    cfg, redactor = load_redact(root, warn)
     argv_record = list(opts.command) or None
-    if argv_record and redactor is not None:
+    if argv_record:
         from cfsession.redact import redact_argv
 
         argv_record = redact_argv(redactor.get(), argv_record)[0]
@@ -310,13 +127,13 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
         try:
             cast = CastWriter(
                 sdir / f"{session_id}.cast",
-                cols=cols,
-                rows=rows,
+                cols=size[0],
+                rows=size[1],
                 timestamp=int(time.time()),
                 title=f"cfsession {session_id}" + (f" {opts.name}" if opts.name else ""),
-                env={"SHELL": shell_path, "TERM": env.get("TERM", "")},
+                env={"SHELL": plan.shell_path, "TERM": env.get("TERM", "")},
                 on_warning=warn,
-                redact=LazyStreamRedactor(redactor) if redactor is not None else None,
+                redact=LazyStreamRedactor(redactor),
             )
         except OSError as exc:
             warn("cast", f"cannot write the .cast file ({exc})")
@@ -325,89 +142,137 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
             # bookkeeping child it runs there (threads do not survive a fork).
             from cfsession.sinks.cast_thread import ThreadedCast
 
-            cast = ThreadedCast(cast, on_warning=warn)  # type: ignore[assignment]
+            cast = ThreadedCast(cast, on_warning=warn)
     etw_enabled = not opts.no_etw if cfg.etw is None else (cfg.etw and not opts.no_etw)
-    etw = _open_etw(session_id, parent, etw_enabled, warn)
+    etw = open_etw(session_id, parent, etw_enabled, warn)
     sinks: list[Any] = [s for s in (jsonl, etw) if s is not None]
+    return _Wired(sinks, cast, etw, cfg, redactor, argv_record)
 
-    start_epoch = time.time()
-    t0 = time.monotonic()
-    warn.t0 = t0
+
+def _integration(plan: Plan) -> str:
+    return "active" if plan.launch.integrated else f"unsegmented: {plan.launch.reason}"
+
+
+def _start(opts: Options, session_id: str, parent: str | None, plan: Plan, env: dict[str, str],
+           size: tuple[int, int], wired: _Wired, warn: Warner, is_tty: bool, start_epoch: float) -> Any:
+    """The Session, with its ``session_start`` record written (DESIGN.md §3.1)."""
+    from cfsession.actor import detect as detect_actor
+    from cfsession.records import utc_ts
+    from cfsession.session import Session
+
     session = Session(
         session_id=session_id,
         start_epoch=start_epoch,
-        cast=cast,
-        sinks=sinks,
-        output_cap=cfg.output_cap,
-        redact=redact,
+        cast=wired.cast,
+        sinks=wired.sinks,
+        output_cap=wired.cfg.output_cap,
+        redact=wired.redactor.redact,
         on_warning=warn,
     )
     warn.session = session
     session.cwd = os.getcwd()
-    session.cols = cols
-    integration = "active" if launch.integrated else f"unsegmented: {launch.reason}"
+    session.cols = size[0]
     session.emit(
         {
             "event_type": "session_start",
             "ts": utc_ts(start_epoch),
             "schema_version": 1,
-            "session_type": session_type,
+            "session_type": plan.session_type,
             "name": opts.name,
             "parent_session_id": parent,
             "correlation_id": session_id,
             "started_at": utc_ts(start_epoch),
-            "host": _host(),
-            "user": _user(),
+            "host": host_name(),
+            "user": user_name(),
             "pid": os.getpid(),
-            "shell": shell_path,
-            "shell_kind": kind,
+            "shell": plan.shell_path,
+            "shell_kind": plan.kind,
             "cwd": os.getcwd(),
-            "cols": cols,
-            "rows": rows,
+            "cols": size[0],
+            "rows": size[1],
             "term": env.get("TERM"),
             "platform": sys.platform,
             "cfsession_version": __version__,
-            "etw": getattr(etw, "status", "unavailable: emitter not installed"),
-            "integration": integration,
-            "command_argv": argv_record,
-            "io": "pipes" if pipes else "pty",
-            "actor": detect_actor(env=env, interactive=term.is_tty),
+            "etw": getattr(wired.etw, "status", "unavailable: emitter not installed"),
+            "integration": _integration(plan),
+            "command_argv": wired.argv_record,
+            "io": "pipes" if plan.pipes else "pty",
+            "actor": detect_actor(env=env, interactive=is_tty),
         }
     )
+    return session
 
-    log.info("session started", session_id=session_id, shell_kind=kind, session_type=session_type,
-             integration=integration, bookkeeping="child" if use_child else "inline",
-             etw=getattr(etw, "status", None), nested=parent is not None)
-    if not opts.quiet:
-        note = f" (nested in {parent})" if parent else ""
-        what = ("command on pipes" if pipes else "command") if opts.command else "session; exit the shell to stop"
-        if opts.pause_key:
-            from cfsession.recorder.keys import key_name
 
-            what += f"; {key_name(opts.pause_key)} pauses and resumes capture"
-        sys.stderr.write(f"cfsession: recording {session_id}{note} — {what}\n")
-        sys.stderr.flush()
+def _announce(opts: Options, session_id: str, parent: str | None, pipes: bool) -> None:
+    if opts.quiet:
+        return
+    note = f" (nested in {parent})" if parent else ""
+    what = ("command on pipes" if pipes else "command") if opts.command else "session; exit the shell to stop"
+    if opts.pause_key:
+        from cfsession.recorder.keys import key_name
 
-    # -- run -------------------------------------------------------------------------------------
-    if pipes:
-        term.close()
-        return _finish_line(opts, session_id, *_run_pipes(opts, launch, session, sinks, warn, t0, argv_record))
+        what += f"; {key_name(opts.pause_key)} pauses and resumes capture"
+    sys.stderr.write(f"cfsession: recording {session_id}{note} — {what}\n")
+    sys.stderr.flush()
+
+
+@contextmanager
+def raw(term: Any, warn: Warner) -> Iterator[None]:
+    """The terminal in raw mode for the block (warnings then end lines with CR LF)."""
+    term.enter_raw()
+    warn.raw = term.is_tty
     try:
-        pty = platform_io.spawn(launch.argv, env=launch.env, cwd=None, cols=cols, rows=rows, termios_from=0 if term.is_tty else None)
+        yield
+    finally:
+        warn.raw = False
+
+
+def _abandon(session: Any, sinks: list[Any], t0: float) -> None:
+    """End a session whose command never ran."""
+    session.finish(time.monotonic() - t0, None, "error")
+    for s in sinks:
+        s.close()
+
+
+def _end(session: Any, remote: Any, sinks: list[Any], t_end: float, code: int | None,
+         reason: str) -> dict[str, Any] | None:
+    """End the session and close its sinks (in the bookkeeping child when there is one);
+    the summary for the end line, or None when the child did not answer."""
+    from cfsession.recorder import bookkeeper
+
+    if remote is not None:
+        return remote.finish(t_end, code, reason)  # type: ignore[no-any-return]
+    session.finish(t_end, code, reason)
+    for s in sinks:
+        s.close()
+    return bookkeeper.summary(session, sinks)
+
+
+def _run_pty(opts: Options, session_id: str, plan: Plan, session: Any, wired: _Wired, warn: Warner,
+             term: Any, size: tuple[int, int], t0: float, use_child: bool) -> int:
+    """Run the shell or command on a PTY through the loop; the recorder's exit status."""
+    from cfsession import shell as shell_mod
+    from cfsession.recorder import bookkeeper
+    from cfsession.recorder import pty as platform_io
+    from cfsession.segmenter import Segmenter
+
+    launch = plan.launch
+    try:
+        pty = platform_io.spawn(launch.argv, env=launch.env, cwd=None, cols=size[0], rows=size[1],
+                                termios_from=0 if term.is_tty else None)
     except Exception as exc:
-        session.finish(time.monotonic() - t0, None, "error")
-        for s in sinks:
-            s.close()
-        if tmpdir:
-            shell_mod.remove_tmpdir(tmpdir)
+        _abandon(session, wired.sinks, t0)
+        if plan.tmpdir:
+            shell_mod.remove_tmpdir(plan.tmpdir)
         term.close()
         if opts.command and isinstance(exc, OSError):
-            raise _cannot_run(opts.command[0], exc) from exc
+            raise cannot_run(opts.command[0], exc) from exc
         raise CfsessionError(f"cannot start {launch.argv[0]}: {exc}", "check --shell / the command") from exc
     # POSIX shells put their pid in marks, so a child shell that inherited a prompt
     # fragment is rejected. (On Windows the started process may be a launcher — the
     # Store's pwsh alias — so the pid the shell reports is not the one we started.)
-    session.shell_pid = pty.pid if launch.integrated and kind in ("bash", "zsh", "fish") else None
+    session.shell_pid = pty.pid if launch.integrated and plan.kind in ("bash", "zsh", "fish") else None
+
     # The init file holds the nonce: delete it as soon as the shell has read it (§2.3).
     def _forget_secrets() -> None:
         for p in launch.secrets:
@@ -415,56 +280,46 @@ def record(opts: Options) -> int:  # noqa: C901 - linear set-up, kept in one pla
 
     session.on_hello = _forget_secrets
     if opts.command:
-        session.open_pseudo(0.0, platform_io.command_line(argv_record or opts.command), "argv")
+        session.open_pseudo(0.0, platform_io.command_line(wired.argv_record or opts.command), "argv")
     # cmd.exe's PROMPT markers cannot count: they all carry seq 0.
-    segmenter = Segmenter(nonce, unsequenced=(kind == "cmd")) if launch.integrated else None
+    segmenter = Segmenter(plan.nonce, unsequenced=(plan.kind == "cmd")) if launch.integrated else None
     if not launch.integrated and not opts.command:
         session.no_hello(0.0, launch.reason or "no shell integration")
     deadline = float(os.environ.get("CFSESSION_INTEGRATION_TIMEOUT", INTEGRATION_TIMEOUT_S))
     result = None
     # From here the session and its files belong to the bookkeeping child (POSIX).
-    remote = bookkeeper.start(session, sinks, [pty.fileno()], warn, term.is_tty) if use_child else None
-    summary: dict[str, Any] | None = None
+    remote = bookkeeper.start(session, wired.sinks, [pty.fileno()], warn, term.is_tty) if use_child else None
     try:
-        loop = platform_io.loop_class()(
-            pty,
-            remote or session,  # type: ignore[arg-type]
-            segmenter,
-            term,
-            t0=t0,
-            track_size=term.is_tty,
-            forward_sigint=not term.is_tty,
-            integration_deadline=deadline if launch.integrated else None,
-            record_filter=platform_io.record_filter(),
-            pause_key=opts.pause_key,
-        )
-        term.enter_raw()
-        warn.raw = term.is_tty
-        result = loop.run()
+        with closing(term):
+            loop = platform_io.loop_class()(
+                pty,
+                remote or session,
+                segmenter,
+                term,
+                t0=t0,
+                track_size=term.is_tty,
+                forward_sigint=not term.is_tty,
+                integration_deadline=deadline if launch.integrated else None,
+                record_filter=platform_io.record_filter(),
+                pause_key=opts.pause_key,
+            )
+            with raw(term, warn):
+                result = loop.run()
     finally:
-        term.close()
-        warn.raw = False
         t_end = time.monotonic() - t0
         if result is None:  # an exception inside the loop: still close the session
             pty.terminate(force=True)
             code, reason = pty.wait(), "error"
         else:
             code, reason = result.exit_code, result.reason
-        if remote is not None:
-            summary = remote.finish(t_end, code, reason)
-        else:
-            session.finish(t_end, code, reason)
-            for s in sinks:
-                s.close()
-            summary = bookkeeper.summary(session, sinks)
+        summary = _end(session, remote, wired.sinks, t_end, code, reason)
         pty.close()
-        if tmpdir:
-            shell_mod.remove_tmpdir(tmpdir)
+        if plan.tmpdir:
+            shell_mod.remove_tmpdir(plan.tmpdir)
     _log_end(session_id, code, reason, summary, t_end)
     assert result is not None
     return _finish_line(opts, session_id, summary, result.exit_code, result.signal,
                         loop.last_out in (b"\n", b""))
-
 
 def _run_pipes(opts: Options, launch: Any, session: Any, sinks: list[Any], warn: Warner, t0: float,
                argv_record: list[str] | None) -> tuple[dict[str, Any] | None, int, int | None, bool]:
@@ -477,10 +332,8 @@ def _run_pipes(opts: Options, launch: Any, session: Any, sinks: list[Any], warn:
     try:
         proc = pipes_mod.spawn(launch.argv, launch.env, own_group)
     except OSError as exc:
-        session.finish(time.monotonic() - t0, None, "error")
-        for s in sinks:
-            s.close()
-        raise _cannot_run(opts.command[0], exc) from exc
+        _abandon(session, sinks, t0)
+        raise cannot_run(opts.command[0], exc) from exc
     session.open_pseudo(0.0, argv_text(argv_record or opts.command), "argv", streams=True)
     assert proc.stdout is not None and proc.stderr is not None
     fds = [proc.stdout.fileno(), proc.stderr.fileno()]
@@ -495,13 +348,7 @@ def _run_pipes(opts: Options, launch: Any, session: Any, sinks: list[Any], warn:
             code, reason = pipes_mod.exit_status(proc.wait()), "error"
         else:
             code, reason = result.exit_code, result.reason
-        if remote is not None:
-            summary = remote.finish(t_end, code, reason)
-        else:
-            session.finish(t_end, code, reason)
-            for s in sinks:
-                s.close()
-            summary = bookkeeper.summary(session, sinks)
+        summary = _end(session, remote, sinks, t_end, code, reason)
     _log_end(session.session_id, code, reason, summary, t_end)
     assert result is not None
     return summary, result.exit_code, result.signal, result.last_out in (b"\n", b"")
@@ -543,77 +390,4 @@ def _isatty(fd: int) -> bool:
     except OSError:
         return False
 
-
-def use_pipes(pty: bool | None) -> bool:
-    """``record -- CMD``: pipes unless both stdin and stdout are terminals (or --pty/--no-pty).
-
-    Windows keeps the console by default: its console programs write a pipe in the
-    console's code page (cmd's `echo café`), which the record would misread; ``--no-pty``
-    still chooses pipes there.
-    """
-    if pty is not None:
-        return not pty
-    if os.name == "nt":
-        return False
-    try:
-        return not (os.isatty(0) and os.isatty(1))
-    except OSError:
-        return True
-
-
-def find_command(name: str) -> str:
-    """The command's path, or the shell's answer: 127 not found, 126 found but not runnable."""
-    exe = shutil.which(name)
-    if exe is not None:
-        return exe
-    if os.sep in name or (os.altsep and os.altsep in name):
-        if os.path.isdir(name):
-            raise _cannot_run(name, IsADirectoryError(21, "is a directory"))
-        if os.path.exists(name):
-            raise _cannot_run(name, PermissionError(13, "permission denied"))
-    err = CfsessionError(f"{name}: command not found", "check the name or PATH")
-    err.exit_code = 127
-    raise err
-
-
-def _cannot_run(name: str, exc: OSError) -> CfsessionError:
-    if isinstance(exc, FileNotFoundError):
-        err = CfsessionError(f"{name}: command not found", "check the name or PATH")
-        err.exit_code = 127
-        return err
-    err = CfsessionError(f"{name}: cannot run: {exc.strerror or exc}", "check its permissions and format")
-    err.exit_code = 126
-    return err
-
-
-
-def _uuid4() -> str:
-    """A random (version 4) UUID without importing ``uuid`` on the way to the first prompt."""
-    b = bytearray(os.urandom(16))
-    b[6] = (b[6] & 0x0F) | 0x40
-    b[8] = (b[8] & 0x3F) | 0x80
-    h = b.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def _host() -> str:
-    uname = getattr(os, "uname", None)
-    if uname is not None:
-        return str(uname().nodename)  # what socket.gethostname() returns, without socket
-    import socket
-
-    return socket.gethostname()
-
-
-def _user() -> str | None:
-    """getpass.getuser() without importing getpass: the environment, then the password db."""
-    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
-        if os.environ.get(name):
-            return os.environ[name]
-    try:
-        import pwd
-
-        return pwd.getpwuid(os.getuid()).pw_name
-    except Exception:
-        return None
 

@@ -27,7 +27,10 @@ import signal
 import subprocess
 import threading
 import time
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from cfsession.recorder.target import LoopSession
 
 READ_SIZE = 65536
 TICK_S = 0.25  # the .cast timer, as the PTY loop's CAST_FLUSH_S
@@ -79,7 +82,7 @@ def spawn(argv: list[str], env: dict[str, str], own_group: bool) -> subprocess.P
 class PipesRunner:
     """Pass a started command's stdout and stderr through, recording both, until it ends."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], session: Any, *, t0: float,
+    def __init__(self, proc: subprocess.Popen[bytes], session: LoopSession, *, t0: float,
                  own_group: bool, out_fds: tuple[int, int] = (1, 2)) -> None:
         self.proc = proc
         self.own_group = own_group
@@ -88,7 +91,7 @@ class PipesRunner:
         self.out_fds = out_fds
         self._lock = threading.Lock()  # the session is not thread-safe; neither is Remote
         self._closed = False
-        self._end_batch = getattr(session, "end_batch", None)
+        self._end_batch = session.end_batch
         self._signals: list[int] = []
         self._last_out = b"\n"
 
@@ -119,8 +122,7 @@ class PipesRunner:
                 if self._closed:
                     break
                 record(chunk, t)
-                if self._end_batch is not None:
-                    self._end_batch()
+                self._end_batch()
             if not passing and not is_err:
                 break
 
@@ -173,17 +175,14 @@ class PipesRunner:
         ]
         for r in readers:
             r.start()
-        cast = getattr(self.session, "cast", None)
         while True:
             try:
                 code = self.proc.wait(TICK_S)
                 break
             except subprocess.TimeoutExpired:
-                if cast is not None:
-                    with self._lock:
-                        cast.tick(self.now())
-                        if self._end_batch is not None:
-                            self._end_batch()
+                with self._lock:
+                    self.session.tick(self.now())
+                    self._end_batch()
         deadline = time.monotonic() + DRAIN_MAX_S
         for r in readers:
             r.join(max(0.0, deadline - time.monotonic()))

@@ -21,7 +21,7 @@ Wire details specific to the Windows integrations (pwsh here, cmd/Clink in ``cmd
   UTF-8 character; concatenated in order they give the escaped value. The last part
   carries the event's other fields; the event takes effect when it arrives. Every marker
   then stays under ~200 bytes (ConPTY on Windows 10 drops OSC strings over ~256
-  characters, microsoft/terminal#15551). :class:`PartJoiner` reassembles them.
+  characters, microsoft/terminal#15551). :class:`cfsession.parts.PartJoiner` reassembles them.
 * ``C``: ``cmd``, ``src`` (``readline``; ``hidden`` when PSReadLine's AddToHistoryHandler
   keeps the line out of the history file — SkipAdding, MemoryOnly or ``$false``; ``history``
   with ``late=1`` without PSReadLine, sent at the next prompt, after the output), ``cmdno``,
@@ -39,10 +39,8 @@ Wire details specific to the Windows integrations (pwsh here, cmd/Clink in ``cmd
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from importlib import resources
 
-from cfsession.segmenter import Mark
 from cfsession.shell import OSC_NUM, Launch, LaunchContext
 
 PART = 80  # escaped characters per marker part (marker <= ~200 bytes with its other fields)
@@ -112,79 +110,6 @@ def encode_event(
         seq += 1
         out.append(f"{intro}{seq};{body}\x07")
     return "".join(out).encode("ascii"), seq
-
-
-LONG_KEYS = ("cmd", "cwd", "loc")  # the only fields the Windows integrations ever cut
-
-
-@dataclass
-class PartJoiner:
-    """Reassemble ``part=i/n`` markers into one :class:`Mark` (for the session state machine).
-
-    ``feed`` returns the mark to act on: an ordinary mark unchanged, ``None`` while parts
-    are still coming, and the joined mark when the last part arrives (its ``seq`` is the
-    last part's). When parts went missing (seq gap, out of order, interrupted) the group
-    is counted in ``lost``; its last part still yields the event, without the cut value
-    and with ``parts_lost=1``, so a command still starts or ends where it should.
-    """
-
-    lost: int = 0
-    _event: str | None = None
-    _pieces: dict[str, list[str]] = field(default_factory=dict)
-    _next: int = 1
-    _total: int = 0
-    _broken: bool = False
-
-    def feed(self, mark: Mark) -> Mark | None:
-        spec = mark.fields.get("part")
-        if spec is None:
-            self._drop()
-            return mark
-        try:
-            i_s, n_s = spec.split("/", 1)
-            i, n = int(i_s), int(n_s)
-        except ValueError:
-            i, n = 0, 0
-        if i == 1:
-            self._drop()
-            self._event, self._total, self._next = mark.event, n, 1
-        in_order = (
-            self._event == mark.event and i == self._next and n == self._total and n >= i >= 1
-        )
-        if not in_order:
-            if not self._broken:
-                self.lost += 1
-                self._broken = True
-            self._event, self._pieces, self._next, self._total = None, {}, 1, 0
-            if i == n and n >= 1:
-                self._broken = False
-                fields = {
-                    k: v for k, v in mark.fields.items() if k != "part" and k not in LONG_KEYS
-                }
-                fields["parts_lost"] = "1"
-                return Mark(mark.event, mark.seq, fields)
-            return None
-        for key, value in mark.fields.items():
-            if key != "part":
-                self._pieces.setdefault(key, []).append(value)
-        self._next += 1
-        if i < n:
-            return None
-        joined = {}
-        for key, pieces in self._pieces.items():
-            # Pieces end on character boundaries when the sender follows the rules;
-            # surrogateescape round-trips whatever bytes came if it did not.
-            text = "".join(pieces)
-            joined[key] = text.encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape")
-        self._event, self._pieces, self._next, self._total = None, {}, 1, 0
-        return Mark(mark.event, mark.seq, joined)
-
-    def _drop(self) -> None:
-        """Forget an unfinished group (counted as lost once)."""
-        if self._event is not None and not self._broken:
-            self.lost += 1
-        self._broken = False
-        self._event, self._pieces, self._next, self._total = None, {}, 1, 0
 
 
 def ps_single_quote(value: str) -> str:

@@ -7,9 +7,10 @@ through ``on_warning`` and passthrough goes on (DESIGN.md §6).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
-Record = dict[str, Any]
+from cfsession.records import Record
+
 WarningCallback = Callable[[str, str], None]  # (code, human message)
 
 

@@ -36,7 +36,8 @@ from datetime import date
 from typing import Any
 
 from cfsession.etw import LEVEL, Emitter, NullEmitter, open_emitter
-from cfsession.sinks import Record, WarningCallback
+from cfsession.records import Record
+from cfsession.sinks import WarningCallback
 
 OUTPUT_MAX_UNITS = 1000
 COMMAND_MAX_UNITS = 8192

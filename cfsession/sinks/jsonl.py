@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 import errno
-import json
-import math
 import os
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cfsession.integrity import GENESIS, seal
 from cfsession.paths import open_private
-from cfsession.sinks import Record, WarningCallback
+from cfsession.records import Record, dumps, utc_ts
+from cfsession.sinks import WarningCallback
 
 if TYPE_CHECKING:
     from cfsession.anchor import AnchorWriter
-
-
-def utc_ts(t: float | None = None) -> str:
-    """RFC 3339 UTC with microseconds and ``Z`` (``time`` only: ``datetime`` costs ~2 ms
-    of imports before the first prompt)."""
-    if t is None:
-        t = time.time()
-    frac, whole = math.modf(t)  # the rounding datetime.fromtimestamp does
-    micro = round(frac * 1e6)
-    if micro >= 1_000_000:
-        whole, micro = whole + 1, micro - 1_000_000
-    elif micro < 0:
-        whole, micro = whole - 1, micro + 1_000_000
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{micro:06d}Z"
-
-
-def dumps(record: Record) -> bytes:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _clean(value: Any) -> Any:

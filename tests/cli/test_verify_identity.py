@@ -14,7 +14,8 @@ from cfsession.anchor import anchor_path, read_anchor
 from cfsession.cli import run
 from cfsession.integrity import GENESIS
 from cfsession.paths import cast_path, jsonl_path
-from cfsession.sinks.jsonl import dumps, sealed
+from cfsession.records import dumps
+from cfsession.sinks.jsonl import sealed
 from tests.trust_factory import lines_of, write_lines, write_session
 
 

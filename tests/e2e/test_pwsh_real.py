@@ -18,9 +18,9 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from cfsession.parts import PartJoiner
 from cfsession.segmenter import Mark, Segmenter
 from cfsession.shell import LaunchContext, make_tmpdir, prepare, remove_tmpdir
-from cfsession.shell.pwsh import PartJoiner
 from tests import pty_harness as h
 
 PWSH = shutil.which("pwsh")

@@ -83,7 +83,7 @@ def test_a_tag_in_the_output_cannot_forge_a_frame() -> None:
 def test_the_child_says_so_in_the_jsonl_and_still_ends_the_session(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    from cfsession.recorder.main import Warner
+    from cfsession.recorder.wiring import Warner
 
     warner = Warner()  # as the recorder has it: a warning is one line and one record
     jsonl = JsonlSink(tmp_path / "sid.jsonl", "sid")

@@ -148,10 +148,11 @@ def test_a_resize_signal_does_no_io_in_its_handler() -> None:
     import signal
 
     class Recorder:
-        cast = None
-
         def __init__(self) -> None:
             self.calls: list[str] = []
+
+        def end_batch(self) -> None:
+            pass
 
         def resize(self, cols: int, rows: int, t: float) -> None:
             self.calls.append(f"resize {cols}x{rows}")

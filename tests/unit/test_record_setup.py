@@ -6,20 +6,21 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from cfsession.recorder.main import Warner, _load_redact, _uuid4, parse
+from cfsession.recorder.options import parse
+from cfsession.recorder.wiring import Warner, load_redact, uuid4
 
 
 def test_bad_user_pattern_keeps_the_default_shapes(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text('[redact]\npatterns = ["(unclosed"]\n')
     warn = Warner()
-    _, redactor = _load_redact(tmp_path, warn)
+    _, redactor = load_redact(tmp_path, warn)
     assert "redact" in warn.seen  # one warning said the user patterns are off
     out, n = redactor.redact("token ghp_" + "a" * 36)  # the lazy wrapper builds it now
     assert n >= 1 and "ghp_" not in out
 
 
 def test_session_ids_are_uuid4() -> None:
-    ids = {_uuid4() for _ in range(100)}
+    ids = {uuid4() for _ in range(100)}
     assert len(ids) == 100
     assert all(uuid.UUID(i).version == 4 and str(uuid.UUID(i)) == i for i in ids)
 
@@ -33,7 +34,7 @@ def test_pause_key_forms() -> None:
     import pytest
 
     from cfsession.errors import CfsessionError
-    from cfsession.recorder.main import parse_key
+    from cfsession.recorder.options import parse_key
 
     assert parse_key("C-]") == parse_key("^]") == parse_key("ctrl-]") == b"\x1d"
     assert parse_key("c-a") == b"\x01"
@@ -47,7 +48,7 @@ def test_plain_parser_agrees_with_the_cli_parser() -> None:
     import typer
 
     from cfsession.cli import app
-    from cfsession.recorder.main import _parse_plain
+    from cfsession.recorder.options import _parse_plain
 
     command = typer.main.get_command(app).commands["record"]  # type: ignore[attr-defined]
     cases = [
@@ -73,7 +74,7 @@ def test_plain_parser_agrees_with_the_cli_parser() -> None:
 def test_pipes_off_a_terminal_by_default_and_on_windows_only_when_asked(monkeypatch: Any) -> None:
     import os
 
-    from cfsession.recorder import main as rmain
+    from cfsession.recorder import launch as rmain
 
     monkeypatch.setattr(os, "isatty", lambda fd: fd != 1)  # stdout is a pipe
     assert rmain.use_pipes(None) is True

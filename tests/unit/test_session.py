@@ -245,7 +245,7 @@ def test_utc_ts_matches_datetime() -> None:
     import random
     from datetime import datetime, timezone
 
-    from cfsession.sinks.jsonl import utc_ts
+    from cfsession.records import utc_ts
 
     rnd = random.Random(7)
     for t in [0.0, 1.5, 1616319743.4812906, 1795598449.9999996] + [rnd.uniform(0, 2e9) for _ in range(5000)]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cfsession.parts import PartJoiner
 from cfsession.segmenter import Mark, Segmenter
 from cfsession.shell import OSC_NUM, LaunchContext, prepare, pwsh
 from cfsession.shell import cmd as cmd_mod
@@ -199,7 +200,7 @@ def clink_run(tmp_path: Path) -> tuple[list[Mark], bytes, str, str]:
     wire, rest = res.stdout.split(b"\n--PROMPT--\n")
     prompt, prio = rest.split(b"\n--PRIO--\n")
     seg = Segmenter(NONCE)
-    joiner = pwsh.PartJoiner()
+    joiner = PartJoiner()
     marks = []
     for piece in seg.feed(wire) + [seg.flush()]:
         if isinstance(piece, Mark):

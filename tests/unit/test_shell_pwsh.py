@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cfsession.parts import PartJoiner
 from cfsession.segmenter import Mark, Segmenter, unescape
 from cfsession.shell import OSC_NUM, LaunchContext, prepare, pwsh
 from tests.conftest import require_module
@@ -192,7 +193,7 @@ def test_parts_through_the_recorder_segmenter_and_joiner(seed: int) -> None:
     w, seq = ref_event(seq, "A", [])
     wire += w + b"PS> "
     seg = Segmenter(NONCE)
-    joiner = pwsh.PartJoiner()
+    joiner = PartJoiner()
     marks: list[Mark] = []
     data = b""
     pos = 0
@@ -233,7 +234,7 @@ def parts(
 
 
 def test_joiner_passes_plain_marks_and_joins_parts() -> None:
-    j = pwsh.PartJoiner()
+    j = PartJoiner()
     plain = Mark("A", 1, {})
     assert j.feed(plain) is plain
     got = [j.feed(m) for m in parts("C", ["ab", "c\u00e9", "d"], tail={"src": "readline"}, seq0=2)]
@@ -246,13 +247,13 @@ def test_joiner_joins_bytes_of_a_character_cut_by_a_careless_sender() -> None:
     # unescape() turns a lone UTF-8 lead byte into a surrogate escape; joining repairs it.
     a = unescape(b"x\\xc3")
     b = unescape(b"\\xa9y")
-    j = pwsh.PartJoiner()
+    j = PartJoiner()
     out = [j.feed(m) for m in parts("C", [a, b])]
     assert out[1] is not None and out[1].fields["cmd"] == "x\u00e9y"
 
 
 def test_joiner_lost_middle_part_still_yields_the_event() -> None:
-    j = pwsh.PartJoiner()
+    j = PartJoiner()
     ms = parts("C", ["a", "b", "c", "d"], tail={"src": "readline", "cmdno": "3"})
     del ms[1]
     got = [j.feed(m) for m in ms]
@@ -266,7 +267,7 @@ def test_joiner_lost_middle_part_still_yields_the_event() -> None:
 
 
 def test_joiner_interrupted_group_is_dropped() -> None:
-    j = pwsh.PartJoiner()
+    j = PartJoiner()
     first = parts("C", ["a", "b", "c"])
     assert j.feed(first[0]) is None
     plain = Mark("D", 9, {"cmdno": "1"})

@@ -13,7 +13,7 @@ import pytest
 from cfsession import store
 from cfsession.errors import SchemaError, UsageError
 from cfsession.paths import cast_path, jsonl_path, sessions_dir
-from cfsession.sinks.jsonl import utc_ts
+from cfsession.records import utc_ts
 from tests.sessions_factory import DEAD_PID, Cmd, append_lines, make_session
 
 CMDS = [Cmd("ls", "a\nb\n"), Cmd("false", "", exit_code=1), Cmd(None, "secret-free\n")]

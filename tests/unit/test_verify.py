@@ -9,7 +9,8 @@ import pytest
 
 from cfsession.integrity import GENESIS, seal
 from cfsession.paths import cast_path, jsonl_path
-from cfsession.sinks.jsonl import JsonlSink, dumps
+from cfsession.records import dumps
+from cfsession.sinks.jsonl import JsonlSink
 from cfsession.verify import INCOMPLETE, INTACT, TAMPERED, session_files, verify_session
 from tests.trust_factory import lines_of, write_lines, write_session
 

@@ -1,0 +1,42 @@
+"""Record helpers shared by the writers and readers of session files: the record type,
+the timestamp format and the canonical line encoding."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+Record = dict[str, Any]
+
+
+def utc_ts(t: float | None = None) -> str:
+    """RFC 3339 UTC with microseconds and ``Z`` (``time`` only: ``datetime`` costs ~2 ms
+    of imports before the first prompt)."""
+    if t is None:
+        t = time.time()
+    frac, whole = math.modf(t)  # the rounding datetime.fromtimestamp does
+    micro = round(frac * 1e6)
+    if micro >= 1_000_000:
+        whole, micro = whole + 1, micro - 1_000_000
+    elif micro < 0:
+        whole, micro = whole - 1, micro + 1_000_000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{micro:06d}Z"
+
+
+def dumps(record: Record) -> bytes:
+    """The line encoding of a record (without the newline)."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def first_record(path: Path, limit: int = 1 << 20) -> Record:
+    """The first line of a session file (.jsonl start record or .cast header) as a dict;
+    ``{}`` when the file cannot be read or the line is not a JSON object."""
+    try:
+        with open(path, "rb") as f:
+            item = json.loads(f.readline(limit))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return item if isinstance(item, dict) else {}
