@@ -79,10 +79,17 @@ class PosixPty:
             pass
 
     def close(self) -> None:
-        try:
-            os.close(self.fd)
-        except OSError:
-            pass
+        # Through ptyprocess's own file object, marked closed: closing the bare fd would
+        # leave PtyProcess.__del__ to close the same number again later, when it may
+        # belong to another file (a session file, another thread's PTY: EBADF there).
+        p = self._proc
+        if not p.closed:
+            try:
+                p.fileobj.close()
+            except OSError:
+                pass
+            p.closed = True
+            p.fd = -1
 
 
 def spawn(
