@@ -161,7 +161,9 @@ def test_a_stopped_job_is_not_a_failure(user_home: Path, cf_home: Path) -> None:
     h.wait_foreground(rec.child.pid, "sleep")
     rec.child.sendcontrol("z")
     rec.expect_prompt()
-    rec.run("kill -9 %1")
+    # `wait`: bash must have reaped the killed job before `exit`, or it refuses with
+    # "There are stopped jobs." (it learns of the kill asynchronously).
+    rec.run("kill -9 %1; wait")
     assert rec.finish() == 0
     caps = [r for r in load_last(cf_home) if r["event_type"] == "terminal_capture"]
     assert (caps[0]["status_kind"], caps[0]["exit_code"]) == ("stopped", 148)
