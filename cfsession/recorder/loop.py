@@ -300,14 +300,7 @@ class Loop:
         last_cast_flush = 0.0
         eof = False
         while True:
-            now = self.now()
-            timeout = CAST_FLUSH_S
-            if self.seg is not None and self.seg.holding:
-                timeout = IDLE_FLUSH_S
-            if self.integration_deadline is not None:
-                timeout = min(timeout, max(0.0, self.integration_deadline - now))
-            if exited_at is not None:
-                timeout = min(timeout, DRAIN_QUIET_S)
+            timeout = self._wait_timeout(self.now(), exited_at, DRAIN_QUIET_S)
             assert self._wake_r is not None
             rlist: list[Any] = [self._wake_r]
             if not eof:
@@ -363,6 +356,17 @@ class Loop:
         if resets:  # never recorded: this is terminal hygiene, not session output
             self._write_out(resets)
         return LoopResult(self.pty.wait(), reason, ending_signal)
+
+    def _wait_timeout(self, now: float, exited_at: float | None, drain_s: float) -> float:
+        """How long one pass may wait: the .cast flush, a held marker's idle flush, the
+        integration deadline and, once the child has exited, the drain. Shared with the
+        threaded loop."""
+        timeout = IDLE_FLUSH_S if self.seg is not None and self.seg.holding else CAST_FLUSH_S
+        if self.integration_deadline is not None:
+            timeout = min(timeout, max(0.0, self.integration_deadline - now))
+        if exited_at is not None:
+            timeout = min(timeout, drain_s)
+        return timeout
 
     def _wait(self, rlist: list[Any], wlist: list[Any], timeout: float) -> tuple[list[Any], list[Any]]:
         """``select``; deferred bookkeeping runs only when nothing is ready to pass through."""

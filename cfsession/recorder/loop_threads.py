@@ -126,14 +126,7 @@ class ThreadedLoop(Loop):
         last_resize_poll = -1.0
         eof = False
         while True:
-            now = self.now()
-            timeout = CAST_FLUSH_S
-            if self.seg is not None and self.seg.holding:
-                timeout = IDLE_FLUSH_S
-            if self.integration_deadline is not None:
-                timeout = min(timeout, max(0.0, self.integration_deadline - now))
-            if exited_at is not None:
-                timeout = min(timeout, DRAIN_QUIET_S)
+            timeout = self._wait_timeout(self.now(), exited_at, DRAIN_QUIET_S)
             item = self._take(timeout) if not (eof and exited_at is not None) else None
             now = self.now()
             if not self.term.resize_by_signal and now - last_resize_poll >= RESIZE_POLL_S:
