@@ -8,9 +8,11 @@ and waits for the prompt each time (no pexpect): ms per command, and the CPU of 
 process under test itself (for cfsession: the recorder without its shell). Variants:
 
 * ``bare``: the shell alone;
-* ``relay``: under a bare ptyprocess relay (``../shared/bench/pypty.py``; recording nothing);
-* ``hooks``: the shell with cfsession's integration, under that relay (no recorder);
-* ``hooks-no-ps0`` (bash): the same without ``PS0``'s ``$(…)``, i.e. without its fork;
+* ``relay``: under a bare ptyprocess relay (``../shared/bench/pypty.py`` when present, else
+  bench.py's copy of it; recording nothing);
+* ``hooks-bare``: the shell with cfsession's integration, no relay, no recorder (the
+  markers go to the bench's PTY and are discarded): what the hooks cost the shell;
+* ``hooks``: the same under that relay (no recorder);
 * ``cfsession``, and ``cfsession-inline`` (``CFSESSION_BOOKKEEPING=inline``).
 
 Rounds alternate the variants. Figures move by ±10 % on a shared 2-vCPU VM: compare
@@ -31,12 +33,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 from bench import PROMPT as _PROMPT  # noqa: E402 - the same prompt and rc files as bench.py
-from bench import hermetic_home  # noqa: E402
+from bench import PYPTY_SRC, hermetic_home, shared_dir  # noqa: E402
 
 PROMPT = _PROMPT.encode()
 
 
-def hooked(shell: str, env: dict[str, str], fork: bool) -> tuple[list[str], dict[str, str]]:
+def hooked(shell: str, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     """The shell started with cfsession's integration, as the recorder would, but bare."""
     sys.path.insert(0, str(ROOT))
     from cfsession.shell import LaunchContext, prepare, shell_kind
@@ -44,10 +46,19 @@ def hooked(shell: str, env: dict[str, str], fork: bool) -> tuple[list[str], dict
     tmp = Path(tempfile.mkdtemp(prefix="cfparts-"))
     ctx = LaunchContext(shell=shell, kind=shell_kind(shell), nonce="0" * 32, login=False, env=dict(env), tmpdir=tmp)
     launch = prepare(ctx)
-    if not fork:
-        rc = tmp / "bashrc"
-        rc.write_text(rc.read_text().replace("$(__cfs_c >/dev/tty 2>/dev/null)", ""))
     return launch.argv, launch.env
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds of the process under test only, not its children: schedstat's run time
+    in ns (stat's utime + stime count whole clock ticks, 10 ms, too coarse here)."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as fh:
+            return int(fh.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def once(argv: list[str], env: dict[str, str], count: int) -> tuple[float, float]:
@@ -69,14 +80,13 @@ def once(argv: list[str], env: dict[str, str], count: int) -> tuple[float, float
             buf += os.read(fd, 65536)
 
     expect()
+    cpu0 = cpu_s(pid)
     t = time.perf_counter()
     for i in range(count):
         os.write(fd, b"echo %d\r" % i)
         expect()
     dt = time.perf_counter() - t
-    with open(f"/proc/{pid}/stat") as fh:  # the process under test only, not its children
-        fields = fh.read().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    cpu = cpu_s(pid) - cpu0
     os.write(fd, b"exit\r")
     try:
         while os.read(fd, 65536):
@@ -94,9 +104,11 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
     shell = a.shell
-    relay = [sys.executable, str(ROOT.parent / "shared" / "bench" / "pypty.py"), "--"]
-    if not Path(relay[1]).is_file():
-        sys.exit("needs ../shared/bench/pypty.py beside the repository")
+    sdir = shared_dir()
+    if sdir is not None and (sdir / "pypty.py").is_file():
+        relay = [sys.executable, str(sdir / "pypty.py"), "--"]
+    else:
+        relay = [sys.executable, "-c", PYPTY_SRC, "--"]  # bench.py's copy of the same relay
     home = hermetic_home(Path(tempfile.mkdtemp(prefix="cfparts-")))
     base = {k: v for k, v in os.environ.items() if not k.startswith("CFSESSION_")}
     base.update(HOME=str(home), TERM="xterm", LC_ALL="C.UTF-8", CFSESSION_HOME=str(home / "cf"))
@@ -107,11 +119,9 @@ def main() -> int:
         "relay": ([*relay, shell, "-i"], base),
     }
     if shell in ("bash", "zsh", "fish"):
-        argv, env = hooked(shell, base, True)
+        argv, env = hooked(shell, base)
+        variants["hooks-bare"] = (argv, env)
         variants["hooks"] = ([*relay, *argv], env)
-        if shell == "bash":
-            argv, env = hooked(shell, base, False)
-            variants["hooks-no-ps0"] = ([*relay, *argv], env)
     variants["cfsession"] = (cf, base)
     variants["cfsession-inline"] = (cf, dict(base, CFSESSION_BOOKKEEPING="inline"))
     results: dict[str, list[tuple[float, float]]] = {k: [] for k in variants}

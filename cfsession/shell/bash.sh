@@ -12,11 +12,11 @@ __cfs_h=
 __cfs_x=
 __cfs_ts=
 __cfs_nofork=1
-__cfs_hk=
+__cfs_hk=  # empty, or "$? PIPESTATUS" of this prompt until __cfs_pc ran (then 1)
 __cfs_st=0
-__cfs_ps=(0)
+__cfs_ps=0
 __cfs_cn='\#'
-__cfs_last_cn=
+__cfs_last_cn=-1  # the command number at the last prompt (-1: none yet)
 __cfs_hist=
 __cfs_self=$BASHPID
 
@@ -100,38 +100,78 @@ __cfs_emit() {
 }
 
 # End of the previous command, the cwd, the prompt: D, P and A in one write (one wake-up
-# of the recorder). The PROMPT_COMMAND element that calls this first saves $? and
-# PIPESTATUS in globals (any command before that would clobber them).
+# of the recorder). The PROMPT_COMMAND elements are the bare function names (bash parses
+# an element's text at every prompt); the first statement of each saves $? and
+# PIPESTATUS in __cfs_hk, unless the other did at this prompt (any statement before it
+# would clobber them; `${x:-...}` expands them only when x is empty).
+# This runs at every prompt, and bash copies a function's whole body each time it calls
+# it (copy_command: the cost grows with the body, run or not): the common case — one
+# command, its line in history, plain text and cwd — is all this body holds; the rest
+# is in __cfs_pcx.
 __cfs_pc() {
-  local - o=$-
+  __cfs_hk=${__cfs_hk:-$? ${PIPESTATUS[@]}}
+  local - o=$- cn=${__cfs_cn@P} d t p=$PWD IFS=' '
   # Only when needed: a redirection costs bash an open and four dups per call.
   if [[ $o == *[xeu]* ]]; then { set +xeu; } 2>/dev/null; fi
-  __cfs_hk=1
-  local cn=${__cfs_cn@P} d IFS=' ' t=
-  if [[ -n $__cfs_last_cn && $cn != "$__cfs_last_cn" ]]; then
-    d="cmdno=$cn;st=$__cfs_st;ps=${__cfs_ps[*]}"
+  __cfs_st=${__cfs_hk%% *} __cfs_ps=${__cfs_hk#* } __cfs_hk=${__cfs_arr#0}
+  if ((cn - __cfs_last_cn != 1 || !__cfs_nofork || ${#HISTTIMEFORMAT})); then
+    __cfs_pcx "$cn"
+  else
+    # One command since the last prompt (nearly always). `history 1` goes through a
+    # file in our private dir ($(...) would fork); `1<>` rewrites it in place and a NUL
+    # ends the text: a truncating `>` costs ~130 us on a disk-backed /tmp (ext4 frees
+    # and reallocates the block), this ~12 us. "  NUM  TEXT\n": IFS=' ' drops the
+    # spaces before NUM; then NUM and its two spaces go.
+    { builtin history 1; builtin printf '\0'; } 1<>"$__cfs_dir/h"
+    builtin read -r -d '' t <"$__cfs_dir/h"
+    t=${t#*[0-9]  }
+    t=${t%$'\n'}
+    # PS0 noted $HISTCMD for the command (__cfs_hs): if it moved, the line went into
+    # history; if not (ignorespace, ignoredups, erasedups, set +o history) the entry is
+    # an older line, sent as src=stale for the recorder to decide from the echo.
+    d="cmdno=$cn;st=$__cfs_st;ps=$__cfs_ps;cmd=$t;src=${__cfs_src[${__cfs_hs[__cfs_last_cn + 1]:-0} > __cfs_hist]}"
+    __cfs_hs=()
+    if [[ $t == *[\\\;[:cntrl:]]* || ${#t} -gt 32768 ]]; then __cfs_pcx "$cn" "$t"; fi
+  fi
+  if [[ $p == *[\\\;[:cntrl:]]* ]]; then
+    __cfs_esc "$p"
+    p=$__cfs_r
+  fi
+  __cfs_last_cn=$cn __cfs_hist=$HISTCMD
+  d="$__cfs_cm$((__cfs_s + 1));D;$d"$'\a'"$__cfs_cm$((__cfs_s + 2));P;cwd=$p"$'\a'"$__cfs_cm$((__cfs_s += 3));A"$'\a'
+  if [[ -t 1 ]]; then builtin printf '%s' "$d"; else __cfs_out "$d"; fi
+  if ((!__cfs_arr)); then __cfs_old; return; fi
+  return 0
+}
+__cfs_src=(stale history)
+
+# __cfs_pc's rare cases; the D fields in `d` (the caller's local). $1 = the command
+# number; $2 = a history line that needs escaping or cutting (its src is in `d`).
+__cfs_pcx() {
+  local cn=$1
+  if (($# > 1)); then
+    __cfs_cut "$2"
+    d="cmdno=$cn;st=$__cfs_st;ps=$__cfs_ps;cmd=$__cfs_r;$__cfs_x""src=${d##*;src=}"
+  elif [[ $cn == "$__cfs_last_cn" || $__cfs_last_cn == -1 ]]; then
+    d="cmdno=$cn"  # nothing ran: empty line, Ctrl-C, parse error; or the first prompt
+  else
+    d="cmdno=$cn;st=$__cfs_st;ps=$__cfs_ps"
     if ((__cfs_nofork)); then
       __cfs_texts "$((cn - __cfs_last_cn))"
       d+=$__cfs_r
     fi
-  else
-    d="cmdno=$cn"
   fi
-  __cfs_last_cn=$cn
-  __cfs_hist=$HISTCMD
-  __cfs_esc "$PWD"
-  local o=$'\e]'"$__cfs_osc;$__cfs_nonce;" m
-  local seq=$((__cfs_s += 3))
-  builtin printf -v m '%s%s;D;%s\a%s%s;P;cwd=%s\a%s%s;A\a' \
-    "$o" $((seq - 2)) "$d" "$o" $((seq - 1)) "$__cfs_r" "$o" "$seq"
-  __cfs_out "$m"
-  if ((!__cfs_arr)); then
-    # bash < 5.1: one PROMPT_COMMAND string, no last element to keep things in place,
-    # and the user's commands after ours see our status: hand theirs on (not under
-    # `set -e`, which would end the shell on it).
+}
+
+# bash < 5.1: one PROMPT_COMMAND string, no last element to keep things in place, and
+# the user's commands after ours see our status: hand theirs on (not under `set -e`,
+# which would end the shell on it). `o` is __cfs_pc's: the options it was called under.
+__cfs_old() {
+  local IFS=$'\x1f'
+  if [[ "${PROMPT_COMMAND-}" != "$__cfs_sig" || ${PS0-} != *"$__cfs_ps0"* || ${PS1-} != *"$__cfs_ps1" ]]; then
     __cfs_keep
-    if [[ $o != *e* ]]; then return $__cfs_st; fi
   fi
+  if [[ $o != *e* ]]; then return $__cfs_st; fi
   return 0
 }
 
@@ -172,33 +212,10 @@ __cfs_history() {
 # pasted block). No fork: PS0 noted $HISTCMD for every command (__cfs_hs), so a command
 # whose line went into history is told from one that did not (ignorespace, ignoredups,
 # erasedups, set +o history) — that one gets `src=stale` (the last line in history) and
-# the recorder decides from the echoed line.
+# the recorder decides from the echoed line. __cfs_pc does the one-command case itself
+# unless HISTTIMEFORMAT is set (its time stamp must be cut: __cfs_entry).
 __cfs_texts() {
   local n=$1 k c prev=$__cfs_hist added=0 out= text src
-  if ((n == 1)); then
-    # One command since the last prompt (nearly always): no loops, no helper calls
-    # where they can be skipped — each bash function call costs ~10 us.
-    c=$((__cfs_last_cn + 1))
-    src=stale
-    if ((${__cfs_hs[c]:-0} > prev)); then src=history; fi
-    __cfs_hs=()
-    __cfs_history 1
-    if [[ -n $__cfs_ts ]]; then
-      __cfs_entry "$__cfs_h"
-      text=$__cfs_r
-    else
-      text=${__cfs_h#"${__cfs_h%%[! ]*}"}
-      k=${text%%[!0-9]*}
-      text=${text:${#k}+2}
-    fi
-    if ((${#text} > 32768)) || [[ $text == *[\\\;[:cntrl:]]* ]]; then
-      __cfs_cut "$text"
-      __cfs_r=";cmd=$__cfs_r;$__cfs_x""src=$src"
-    else
-      __cfs_r=";cmd=$text;src=$src"
-    fi
-    return 0
-  fi
   local -a add=()
   for ((k = n - 1; k >= 0; k--)); do
     c=$((__cfs_last_cn + n - k))
@@ -284,8 +301,8 @@ __cfs_c() {
     "$__cfs_osc" "$__cfs_nonce" $((__cfs_s + 1 + cn)) "$__cfs_r" "$__cfs_x" "$src" "$cn" "$$"
 }
 
-__cfs_head='__cfs_st=$? __cfs_ps=("${PIPESTATUS[@]}"); __cfs_pc'
-__cfs_tailc='__cfs_st=$? __cfs_ps=("${PIPESTATUS[@]}"); __cfs_tail'
+__cfs_head=__cfs_pc
+__cfs_tailc=__cfs_tail
 # PS0, expanded in the shell itself once per command line read (bash >= 4.4): the start
 # marker from prompt escapes and parameter/arithmetic expansion only — no command
 # substitution, so no fork. It numbers the marker from a counter every marker shares
@@ -297,6 +314,8 @@ __cfs_ps0='${__cfs_cm:+$__cfs_cm$((__cfs_s+=1))${__cfs_z[__cfs_hs[\#]=HISTCMD]-}
 __cfs_ps1='\[${__cfs_cm:+$__cfs_cm$((__cfs_s+=1));B;pid=$$\a}\]'
 __cfs_ps1_end=
 __cfs_sig=$'\2'  # never equal to a joined PROMPT_COMMAND: the first call builds it
+__cfs_state=
+__cfs_relay=0
 __cfs_user=()
 __cfs_arr=0
 if ((BASH_VERSINFO[0] > 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] >= 1))); then __cfs_arr=1; fi
@@ -306,10 +325,24 @@ if ((BASH_VERSINFO[0] > 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] >= 1)));
 # `PROMPT_COMMAND=...`, a framework installing itself) replaces element 0, our hook:
 # report this prompt from here if it did not run, and put the hook back.
 __cfs_tail() {
+  __cfs_hk=${__cfs_hk:-$? ${PIPESTATUS[@]}}
   local -
   if [[ $- == *[xeu]* ]]; then { set +xeu; } 2>/dev/null; fi
-  if [[ -z $__cfs_hk ]]; then __cfs_pc; fi
+  if [[ $__cfs_hk != 1 ]]; then __cfs_pc; fi
   __cfs_hk=
+  # Nothing moved since __cfs_keep last looked (nearly always): done.
+  local IFS=$'\x1f'
+  if [[ "${PROMPT_COMMAND[*]-}"$'\x1e'"${PS0-}"$'\x1e'"${PS1-}"$'\x1e'"$BASHOPTS" != "$__cfs_state" ]]; then
+    __cfs_fix
+  elif ((__cfs_relay)); then
+    __bp_interactive_mode
+  fi
+  return 0
+}
+
+# __cfs_tail's long way: put our hooks back where a string assignment or a framework
+# moved them.
+__cfs_fix() {
   if [[ ${PROMPT_COMMAND[0]-} != "$__cfs_head" && ${PROMPT_COMMAND@a} == *a* ]]; then
     # The other elements as we left them: the string was meant to replace the user's
     # prompt commands (as it would without us), so they go.
@@ -344,7 +377,10 @@ __cfs_keep() {
     local p=${PS1-}
     PS1=${p//"$__cfs_ps1"/}$__cfs_ps1
   fi
-  if [[ "${PROMPT_COMMAND[*]-}" == "$__cfs_sig" || ${PROMPT_COMMAND@a} == *r* ]]; then return 0; fi
+  if [[ "${PROMPT_COMMAND[*]-}" == "$__cfs_sig" || ${PROMPT_COMMAND@a} == *r* ]]; then
+    __cfs_seen
+    return 0
+  fi
   local -a rest=()
   local e bpi=
   if ((__cfs_arr)); then
@@ -385,6 +421,19 @@ __cfs_keep() {
     PROMPT_COMMAND=$__cfs_head${old:+; $old}
   fi
   __cfs_sig="${PROMPT_COMMAND[*]}"
+  __cfs_seen
+}
+
+# What __cfs_tail compares at each prompt: PROMPT_COMMAND, PS0 and PS1 as we left them
+# (and the shell options: `shopt -s promptvars` lets us put PS1's marker back);
+# and whether bash-preexec's flag must be set again at each prompt (its element is in
+# PROMPT_COMMAND but not last, so ours runs after it).
+__cfs_seen() {
+  local IFS=$'\x1f'
+  __cfs_state="${PROMPT_COMMAND[*]-}"$'\x1e'"${PS0-}"$'\x1e'"${PS1-}"$'\x1e'"$BASHOPTS"
+  __cfs_relay=0
+  if [[ $__cfs_sig != *"$__cfs_tailc"$'\x1f'__bp_interactive_mode ]] &&
+    declare -F __bp_interactive_mode >/dev/null; then __cfs_relay=1; fi
 }
 
 __cfs_init() {
