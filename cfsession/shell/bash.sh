@@ -13,8 +13,7 @@ __cfs_x=
 __cfs_ts=
 __cfs_nofork=1
 __cfs_hk=  # empty, or "$? PIPESTATUS" of this prompt until __cfs_pc ran (then 1)
-__cfs_st=0
-__cfs_ps=0
+__cfs_st='0 0'  # "$? PIPESTATUS" of the last prompt (bash < 5.1 hands $? on)
 __cfs_cn='\#'
 __cfs_last_cn=-1  # the command number at the last prompt (-1: none yet)
 __cfs_hist=
@@ -110,10 +109,8 @@ __cfs_emit() {
 # is in __cfs_pcx.
 __cfs_pc() {
   __cfs_hk=${__cfs_hk:-$? ${PIPESTATUS[@]}}
-  local - o=$- cn=${__cfs_cn@P} d t p=$PWD IFS=' '
-  # Only when needed: a redirection costs bash an open and four dups per call.
-  if [[ $o == *[xeu]* ]]; then { set +xeu; } 2>/dev/null; fi
-  __cfs_st=${__cfs_hk%% *} __cfs_ps=${__cfs_hk#* } __cfs_hk=${__cfs_arr#0}
+  if [[ $- == *[xeu]* ]]; then __cfs_opts "$-" __cfs_pc; return; fi
+  local cn=${__cfs_cn@P} d t p=$PWD IFS=' '
   if ((cn - __cfs_last_cn != 1 || !__cfs_nofork || ${#HISTTIMEFORMAT})); then
     __cfs_pcx "$cn"
   else
@@ -129,33 +126,41 @@ __cfs_pc() {
     # PS0 noted $HISTCMD for the command (__cfs_hs): if it moved, the line went into
     # history; if not (ignorespace, ignoredups, erasedups, set +o history) the entry is
     # an older line, sent as src=stale for the recorder to decide from the echo.
-    d="cmdno=$cn;st=$__cfs_st;ps=$__cfs_ps;cmd=$t;src=${__cfs_src[${__cfs_hs[__cfs_last_cn + 1]:-0} > __cfs_hist]}"
+    d="cmdno=$cn;st=${__cfs_hk/ /;ps=};cmd=$t;src=${__cfs_src[__cfs_hs[__cfs_last_cn + 1] > __cfs_hist]}"
     __cfs_hs=()
-    if [[ $t == *[\\\;[:cntrl:]]* || ${#t} -gt 32768 ]]; then __cfs_pcx "$cn" "$t"; fi
   fi
-  if [[ $p == *[\\\;[:cntrl:]]* ]]; then
-    __cfs_esc "$p"
-    p=$__cfs_r
+  # One look for what must be escaped or cut, in the text and the cwd (rare).
+  if [[ $t$p == *[\\\;[:cntrl:]]* || ${#t} -gt 32768 ]]; then __cfs_pcx "$cn" "$t"; fi
+  __cfs_last_cn=$cn __cfs_hist=$HISTCMD __cfs_st=$__cfs_hk __cfs_hk=1
+  if [[ -t 1 ]]; then
+    # The format is a literal (the nonce is written into this file): expanding a
+    # variable that holds it costs more than printf's parsing of it.
+    builtin printf '\e]@OSC@;@NONCE@;%s;D;%s\a\e]@OSC@;@NONCE@;%s;P;cwd=%s\a\e]@OSC@;@NONCE@;%s;A\a' \
+      $((__cfs_s + 1)) "$d" $((__cfs_s + 2)) "$p" $((__cfs_s += 3))
+  else
+    __cfs_out "$__cfs_cm$((__cfs_s + 1));D;$d"$'\a'"$__cfs_cm$((__cfs_s + 2));P;cwd=$p"$'\a'"$__cfs_cm$((__cfs_s += 3));A"$'\a'
   fi
-  __cfs_last_cn=$cn __cfs_hist=$HISTCMD
-  d="$__cfs_cm$((__cfs_s + 1));D;$d"$'\a'"$__cfs_cm$((__cfs_s + 2));P;cwd=$p"$'\a'"$__cfs_cm$((__cfs_s += 3));A"$'\a'
-  if [[ -t 1 ]]; then builtin printf '%s' "$d"; else __cfs_out "$d"; fi
   if ((!__cfs_arr)); then __cfs_old; return; fi
   return 0
 }
 __cfs_src=(stale history)
 
-# __cfs_pc's rare cases; the D fields in `d` (the caller's local). $1 = the command
-# number; $2 = a history line that needs escaping or cutting (its src is in `d`).
+# __cfs_pc's rare cases; the D fields in `d` and the cwd in `p` (the caller's locals).
+# $1 = the command number; $2 = the history line when the caller read one (its src is in
+# `d`): it, or the cwd, needs escaping or cutting.
 __cfs_pcx() {
   local cn=$1
   if (($# > 1)); then
-    __cfs_cut "$2"
-    d="cmdno=$cn;st=$__cfs_st;ps=$__cfs_ps;cmd=$__cfs_r;$__cfs_x""src=${d##*;src=}"
+    if [[ -n $t ]]; then
+      __cfs_cut "$2"
+      d="cmdno=$cn;st=${__cfs_hk/ /;ps=};cmd=$__cfs_r;$__cfs_x""src=${d##*;src=}"
+    fi
+    __cfs_esc "$p"
+    p=$__cfs_r
   elif [[ $cn == "$__cfs_last_cn" || $__cfs_last_cn == -1 ]]; then
     d="cmdno=$cn"  # nothing ran: empty line, Ctrl-C, parse error; or the first prompt
   else
-    d="cmdno=$cn;st=$__cfs_st;ps=$__cfs_ps"
+    d="cmdno=$cn;st=${__cfs_hk/ /;ps=}"
     if ((__cfs_nofork)); then
       __cfs_texts "$((cn - __cfs_last_cn))"
       d+=$__cfs_r
@@ -163,15 +168,24 @@ __cfs_pcx() {
   fi
 }
 
+# With xtrace, errexit or nounset on: run hook $2 without them (`local -` puts them back
+# on return); $1 = the options it was called under (__cfs_old looks for errexit).
+__cfs_opts() {
+  local - __cfs_o=$1
+  { set +xeu; } 2>/dev/null
+  "$2"
+}
+
 # bash < 5.1: one PROMPT_COMMAND string, no last element to keep things in place, and
 # the user's commands after ours see our status: hand theirs on (not under `set -e`,
-# which would end the shell on it). `o` is __cfs_pc's: the options it was called under.
+# which would end the shell on it). __cfs_o: the options __cfs_pc was called under.
 __cfs_old() {
   local IFS=$'\x1f'
   if [[ "${PROMPT_COMMAND-}" != "$__cfs_sig" || ${PS0-} != *"$__cfs_ps0"* || ${PS1-} != *"$__cfs_ps1" ]]; then
     __cfs_keep
   fi
-  if [[ $o != *e* ]]; then return $__cfs_st; fi
+  __cfs_hk=
+  if [[ ${__cfs_o-} != *e* ]]; then return ${__cfs_st%% *}; fi
   return 0
 }
 
@@ -314,7 +328,8 @@ __cfs_ps0='${__cfs_cm:+$__cfs_cm$((__cfs_s+=1))${__cfs_z[__cfs_hs[\#]=HISTCMD]-}
 __cfs_ps1='\[${__cfs_cm:+$__cfs_cm$((__cfs_s+=1));B;pid=$$\a}\]'
 __cfs_ps1_end=
 __cfs_sig=$'\2'  # never equal to a joined PROMPT_COMMAND: the first call builds it
-__cfs_state=
+__cfs_s0=
+__cfs_s1=
 __cfs_relay=0
 __cfs_user=()
 __cfs_arr=0
@@ -326,13 +341,13 @@ if ((BASH_VERSINFO[0] > 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] >= 1)));
 # report this prompt from here if it did not run, and put the hook back.
 __cfs_tail() {
   __cfs_hk=${__cfs_hk:-$? ${PIPESTATUS[@]}}
-  local -
-  if [[ $- == *[xeu]* ]]; then { set +xeu; } 2>/dev/null; fi
+  if [[ $- == *[xeu]* ]]; then __cfs_opts "$-" __cfs_tail; return; fi
   if [[ $__cfs_hk != 1 ]]; then __cfs_pc; fi
   __cfs_hk=
-  # Nothing moved since __cfs_keep last looked (nearly always): done.
+  # Nothing moved since __cfs_keep last looked (nearly always): done. Plain equality
+  # with what it left: a pattern match (`== *"$x"*`) costs bash far more per character.
   local IFS=$'\x1f'
-  if [[ "${PROMPT_COMMAND[*]-}"$'\x1e'"${PS0-}"$'\x1e'"${PS1-}"$'\x1e'"$BASHOPTS" != "$__cfs_state" ]]; then
+  if [[ "${PROMPT_COMMAND[*]-}" != "$__cfs_sig" || ${PS0-} != "$__cfs_s0" || ${PS1-} != "$__cfs_s1" ]]; then
     __cfs_fix
   elif ((__cfs_relay)); then
     __bp_interactive_mode
@@ -424,14 +439,15 @@ __cfs_keep() {
   __cfs_seen
 }
 
-# What __cfs_tail compares at each prompt: PROMPT_COMMAND, PS0 and PS1 as we left them
-# (and the shell options: `shopt -s promptvars` lets us put PS1's marker back);
-# and whether bash-preexec's flag must be set again at each prompt (its element is in
-# PROMPT_COMMAND but not last, so ours runs after it).
+# What __cfs_tail compares at each prompt: PROMPT_COMMAND, and PS0 and PS1 when they hold
+# our markers (when they do not — read-only, promptvars off — the long way runs at every
+# prompt, to put them back when it can); and whether bash-preexec's flag must be set
+# again at each prompt (its element is in PROMPT_COMMAND but not last, so ours runs
+# after it).
 __cfs_seen() {
-  local IFS=$'\x1f'
-  __cfs_state="${PROMPT_COMMAND[*]-}"$'\x1e'"${PS0-}"$'\x1e'"${PS1-}"$'\x1e'"$BASHOPTS"
-  __cfs_relay=0
+  __cfs_s0=$'\2' __cfs_s1=$'\2' __cfs_relay=0
+  if [[ ${PS0-} == *"$__cfs_ps0"* ]]; then __cfs_s0=$PS0; fi
+  if [[ -z $__cfs_ps1_end && ${PS1-} == *"$__cfs_ps1" ]]; then __cfs_s1=$PS1; fi
   if [[ $__cfs_sig != *"$__cfs_tailc"$'\x1f'__bp_interactive_mode ]] &&
     declare -F __bp_interactive_mode >/dev/null; then __cfs_relay=1; fi
 }
