@@ -5,7 +5,8 @@
 
 Each variant types ``echo i`` COUNT times into an interactive shell through a raw PTY
 and waits for the prompt each time (no pexpect): ms per command, and the CPU of the
-process under test itself (for cfsession: the recorder without its shell). Variants:
+process under test itself (for cfsession: the recorder without its shell, and apart the
+CPU of its bookkeeping child). Variants:
 
 * ``bare``: the shell alone;
 * ``relay``: under a bare ptyprocess relay (``../shared/bench/pypty.py`` when present, else
@@ -61,7 +62,26 @@ def cpu_s(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def once(argv: list[str], env: dict[str, str], count: int) -> tuple[float, float]:
+def helper_cpu_s(pid: int) -> float:
+    """CPU seconds of the children running the same program as ``pid`` (cfsession's
+    bookkeeping child; not the shell)."""
+    total = 0.0
+    try:
+        exe = os.readlink(f"/proc/{pid}/exe")
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            kids = [int(k) for k in fh.read().split()]
+    except (OSError, ValueError):
+        return 0.0
+    for k in kids:
+        try:
+            if os.readlink(f"/proc/{k}/exe") == exe:
+                total += cpu_s(k)
+        except OSError:
+            pass
+    return total
+
+
+def once(argv: list[str], env: dict[str, str], count: int) -> tuple[float, float, float]:
     pid, fd = pty.fork()
     if pid == 0:
         os.execvpe(argv[0], argv, env)
@@ -80,13 +100,13 @@ def once(argv: list[str], env: dict[str, str], count: int) -> tuple[float, float
             buf += os.read(fd, 65536)
 
     expect()
-    cpu0 = cpu_s(pid)
+    cpu0, helper0 = cpu_s(pid), helper_cpu_s(pid)
     t = time.perf_counter()
     for i in range(count):
         os.write(fd, b"echo %d\r" % i)
         expect()
     dt = time.perf_counter() - t
-    cpu = cpu_s(pid) - cpu0
+    cpu, helper = cpu_s(pid) - cpu0, helper_cpu_s(pid) - helper0
     os.write(fd, b"exit\r")
     try:
         while os.read(fd, 65536):
@@ -94,7 +114,7 @@ def once(argv: list[str], env: dict[str, str], count: int) -> tuple[float, float
     except OSError:
         pass
     os.waitpid(pid, 0)
-    return 1000 * dt / count, 1000 * cpu / count
+    return 1000 * dt / count, 1000 * cpu / count, 1000 * helper / count
 
 
 def main() -> int:
@@ -124,7 +144,7 @@ def main() -> int:
         variants["hooks"] = ([*relay, *argv], env)
     variants["cfsession"] = (cf, base)
     variants["cfsession-inline"] = (cf, dict(base, CFSESSION_BOOKKEEPING="inline"))
-    results: dict[str, list[tuple[float, float]]] = {k: [] for k in variants}
+    results: dict[str, list[tuple[float, float, float]]] = {k: [] for k in variants}
     for _ in range(a.rounds):
         for name, (argv, env) in variants.items():
             results[name].append(once(argv, env, a.count))
@@ -133,7 +153,9 @@ def main() -> int:
     for name, xs in results.items():
         ms = sorted(x[0] for x in xs)[len(xs) // 2]
         cpu = sorted(x[1] for x in xs)[len(xs) // 2]
-        print(f"  {name:17s} {ms:7.3f} ms  (+{ms - bare:.3f} over bare)  cpu {cpu:.3f} ms")
+        helper = sorted(x[2] for x in xs)[len(xs) // 2]
+        extra = f" + bookkeeper {helper:.3f} ms" if helper else ""
+        print(f"  {name:17s} {ms:7.3f} ms  (+{ms - bare:.3f} over bare)  cpu {cpu:.3f} ms{extra}")
     return 0
 
 

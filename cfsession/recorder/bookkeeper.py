@@ -80,7 +80,9 @@ def start(session: Any, sinks: list[Any], close_fds: list[int], warn: Any, raw: 
                 except OSError:
                     pass
             warn.raw = raw
-            _serve(session, sinks, req_r, rep_w, tag)
+            from cfsession.recorder import profiling
+
+            profiling.run(lambda: _serve(session, sinks, req_r, rep_w, tag), ".keeper")
         except BaseException:
             code = 70
         finally:

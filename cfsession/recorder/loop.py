@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 READ_SIZE = 65536
 BURST_MAX = 256 * 1024
 DEFER_MAX = 512 * 1024  # bytes of output whose bookkeeping may wait for an idle loop
+# "Idle" is this long without anything to pass through: an interactive exchange (a key,
+# its echo, a command's output, the next prompt) comes in several pieces well under a
+# millisecond apart, and settling between them woke the bookkeeping child once a piece.
+SETTLE_QUIET_S = 0.004
+SETTLE_MAX_S = 0.1  # … but nothing waits longer than this (a steady trickle of output)
 IDLE_FLUSH_S = 0.03  # release a held partial intro / lone ESC after this much quiet
 # A marker whose nonce already matched is ours, mid-write (a long command line reaches us
 # in pieces on a busy machine): wait longer before giving up on it.
@@ -108,6 +113,7 @@ class Loop:
         self.modes = ModeTracker()
         self._deferred: list[tuple[list[bytes | Mark], float]] = []
         self._deferred_bytes = 0
+        self._deferred_at = 0.0  # when the oldest deferred piece came
         # Whether the child may have changed state: waitpid only then (and when select
         # timed out), not on every turn of the loop; that was ~12 calls per command.
         self._child_changed = True
@@ -194,9 +200,11 @@ class Loop:
                 self._write_out(data)
         # Bookkeeping waits until the loop is idle (see _run): the prompt that follows a
         # command's end marker reaches the user before that command's record is written.
+        if not self._deferred:
+            self._deferred_at = t
         self._deferred.append((pieces, t))
         self._deferred_bytes += len(chunk)
-        if self._deferred_bytes > DEFER_MAX:
+        if self._deferred_bytes > DEFER_MAX or t - self._deferred_at >= SETTLE_MAX_S:
             self._settle_deferred()
 
     def _settle_deferred(self) -> None:
@@ -369,9 +377,10 @@ class Loop:
         return timeout
 
     def _wait(self, rlist: list[Any], wlist: list[Any], timeout: float) -> tuple[list[Any], list[Any]]:
-        """``select``; deferred bookkeeping runs only when nothing is ready to pass through."""
+        """``select``; deferred bookkeeping runs only when nothing was ready to pass through
+        for SETTLE_QUIET_S."""
         try:
-            r, w, _ = select.select(rlist, wlist, [], 0 if self._deferred else timeout)
+            r, w, _ = select.select(rlist, wlist, [], min(timeout, SETTLE_QUIET_S) if self._deferred else timeout)
             if not (r or w) and self._deferred:
                 self._settle_deferred()
                 r, w, _ = select.select(rlist, wlist, [], timeout)

@@ -252,7 +252,7 @@ def _run_pty(opts: Options, session_id: str, plan: Plan, session: Any, wired: _W
              term: Any, size: tuple[int, int], t0: float, use_child: bool) -> int:
     """Run the shell or command on a PTY through the loop; the recorder's exit status."""
     from cfsession import shell as shell_mod
-    from cfsession.recorder import bookkeeper
+    from cfsession.recorder import bookkeeper, profiling
     from cfsession.recorder import pty as platform_io
     from cfsession.segmenter import Segmenter
 
@@ -304,7 +304,7 @@ def _run_pty(opts: Options, session_id: str, plan: Plan, session: Any, wired: _W
                 pause_key=opts.pause_key,
             )
             with raw(term, warn):
-                result = loop.run()
+                result = profiling.run(loop.run)
     finally:
         t_end = time.monotonic() - t0
         if result is None:  # an exception inside the loop: still close the session
