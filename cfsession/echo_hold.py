@@ -33,6 +33,7 @@ _PLACEHOLDER = re.compile(r"\[REDACTED:[A-Za-z0-9_]+\]")
 # Anything but plain typing (a CR that ends the region, as bash's, is not an edit).
 _EDITS = re.compile(r"[\b\x7f]|\r(?!\n|$)|\x1b\[[0-9;]*[A-HJKPX@]")
 _CSI = re.compile(r"\x1b\[([0-?]*)[ -/]*([@-~])")
+_RUN = re.compile(r"[^\x00-\x1f\x7f-\x9f]+")  # printable text: drawn a row's worth at a time
 
 
 class EchoHold:
@@ -211,8 +212,30 @@ def _model(raw: str, cols: int) -> tuple[list[list[str]], list[bool], int]:
         else:
             c += 1
 
+    def put_run(text: str) -> None:
+        """``put`` for each character of ``text``, a row's worth at a time."""
+        nonlocal r, c, pending
+        while text:
+            if pending:
+                r, c, pending = r + 1, 0, False
+                row(r)
+                wrapped[r] = True
+            line = row(r)
+            piece, text = text[: cols - c], text[cols - c :]
+            if len(line) < c:
+                line.extend(" " * (c - len(line)))
+            line[c : c + len(piece)] = piece
+            c += len(piece)
+            if c >= cols:
+                c, pending = cols - 1, True
+
     i, n = 0, len(raw)
     while i < n:
+        run = _RUN.match(raw, i)
+        if run:
+            put_run(run.group())
+            i = run.end()
+            continue
         ch = raw[i]
         if ch == "\x1b":
             m = _CSI.match(raw, i)
