@@ -334,7 +334,11 @@ class Loop:
                     eof = True
             if self.in_fd is not None and self.in_fd in r:
                 self._read_input()
-            if pty_fd in w and self._inq:
+                if self._inq and not eof:
+                    # Straight on to the shell (the PTY is non-blocking: what does not
+                    # fit waits for select to say it is writable), not one turn later.
+                    self._flush_input()
+            elif pty_fd in w and self._inq:
                 self._flush_input()
             if self.seg is not None and self.seg.holding and now - last_data >= (
                 MARKER_QUIET_S if self.seg.in_marker and not eof else IDLE_FLUSH_S
