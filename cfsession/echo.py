@@ -15,6 +15,8 @@ The recorder uses this to decide between "the same line as the history entry" an
 
 from __future__ import annotations
 
+from typing import Any
+
 from cfsession.text import render_plain
 
 ECHO_CAP = 64 * 1024  # bytes of echo rendered at most (a longer line is not compared)
@@ -38,14 +40,31 @@ def typed_line(prompt: bytes, echo: bytes, cols: int) -> str | None:
     stream.feed(text_p)
     y0, x0 = screen.cursor.y, screen.cursor.x
     stream.feed(text_e)
-    lines = screen.display
     # The typed text runs from (y0, x0) over the wrapped rows that follow; Enter moved
     # the cursor below it. Rows after the cursor's are not part of the line.
     last = max(screen.cursor.y, y0)
     if screen.cursor.x == 0 and last > y0:
         last -= 1  # Enter's CR LF: the line ended on the row before
-    parts = [lines[y0][x0:]] + [lines[y] for y in range(y0 + 1, last + 1)]
+    parts = [_row(screen, y0)[x0:]] + [_row(screen, y) for y in range(y0 + 1, last + 1)]
     return "".join(parts).rstrip()
+
+
+def _row(screen: Any, y: int) -> str:
+    """Row ``y`` as ``screen.display`` has it (a wide character's second cell is not
+    repeated), without rendering every row of the screen as ``display`` does."""
+    from wcwidth import wcwidth
+
+    line = screen.buffer[y]
+    out = []
+    wide = False
+    for x in range(screen.columns):
+        if wide:
+            wide = False
+            continue
+        ch = line[x].data
+        wide = bool(ch) and wcwidth(ch[0]) == 2  # (an empty cell: pyte's display raises)
+        out.append(ch)
+    return "".join(out)
 
 
 Echo = tuple["bytes | None", bytes]  # (the prompt up to its end marker, what followed it)
