@@ -99,11 +99,11 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
       if [[ -o promptsp && -o promptcr ]]; then
         # zsh printed its PROMPT_SP trailer (this mark, spaces, CR, spaces, CR) into the
         # command's output just before precmd; tell the recorder exactly what to strip.
-        builtin local eol=${PROMPT_EOL_MARK-'%B%S%#%s%b'}
-        eol=${(%)eol}
-        if [[ $eol != "$__cfs_eol_raw" ]]; then  # escaped once, again only if it changes
-          __cfs_esc "$eol"
-          __cfs_eol_raw=$eol __cfs_eol=$REPLY
+        if [[ ${PROMPT_EOL_MARK-'%B%S%#%s%b'} != "$__cfs_eol_raw" ]]; then
+          # Expanded and escaped once, again only if it changes.
+          __cfs_eol_raw=${PROMPT_EOL_MARK-'%B%S%#%s%b'}
+          __cfs_esc "${(%)__cfs_eol_raw}"
+          __cfs_eol=$REPLY
         fi
         d+=";sp=$__cfs_eol"
       fi
@@ -112,26 +112,37 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
     fi
     if [[ $PWD != *[^\ -~]* && $PWD != *[\\\;]* ]]; then REPLY=$PWD; else __cfs_esc "$PWD"; fi
     builtin print -rnu $__cfs_fd -- "$o$(( ++__cfs_seq ));D;$d"$'\a'"$o$(( ++__cfs_seq ));P;cwd=$REPLY"$'\a'"$o$(( ++__cfs_seq ));A"$'\a' 2>/dev/null
-    __cfs_keep
+    # __cfs_keep's checks, here: its call costs more than they do.
+    [[ ${precmd_functions[1]-} == __cfs_precmd && ${preexec_functions[-1]-} == __cfs_preexec &&
+      ${zshexit_functions[-1]-} == __cfs_zshexit ]] || __cfs_keep
   }
 
   # Last in preexec_functions: output of other preexec hooks comes before C.
+  # $1 is the line as typed (aliases unexpanded, heredoc bodies included); $3 is the
+  # expanded text, used only when the history mechanism is off and $1 is empty. A plain
+  # line (printable ASCII, no \ or ;, not too long, not hidden) goes out as it is; the
+  # rest through __cfs_preexec_x.
   __cfs_preexec() {
     { builtin emulate -L zsh -o no_aliases; builtin setopt noxtrace } 2>/dev/null
+    builtin local text=${1:-$3}
+    if [[ $text == *[^\ -~]* || $text == *[\\\;]* || ${#text} -gt 32768 ||
+      ( -o histignorespace && $text == [[:space:]]* ) ]]; then
+      __cfs_preexec_x "$text"
+      builtin return
+    fi
+    __cfs_ran=1
+    builtin print -rnu $__cfs_fd -- $'\e]'"$__cfs_osc;$__cfs_nonce;$(( ++__cfs_seq ));C;cmd=$text;src=preexec;cmdno=$(( ++__cfs_cmdno ));pid=$$"$'\a' 2>/dev/null
+  }
+
+  __cfs_preexec_x() {
     (( ++__cfs_cmdno ))
     __cfs_ran=1
-    # $1 is the line as typed (aliases unexpanded, heredoc bodies included); $3 is the
-    # expanded text, used only when the history mechanism is off and $1 is empty.
-    builtin local text=${1:-$3} src=preexec
+    builtin local text=$1 src=preexec
     builtin local -a cmd
     if [[ -o histignorespace && $text == [[:space:]]* ]]; then
       src=hidden  # the user asked for this line to stay out of history: keep it out of ours
     else
-      if [[ $text != *[^\ -~]* && $text != *[\\\;]* ]]; then
-        REPLY=$text __cfs_bytes=${#text}  # plain ASCII: nothing to escape (no call)
-      else
-        __cfs_esc "$text"
-      fi
+      __cfs_esc "$text"
       builtin local -i rawb=0
       (( ${#text} > 32768 )) && { __cfs_blen "$text"; rawb=$__cfs_n }
       if (( rawb > 131072 )); then
