@@ -15,6 +15,7 @@ The recorder uses this to decide between "the same line as the history entry" an
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from cfsession.text import render_plain
@@ -22,11 +23,19 @@ from cfsession.text import render_plain
 ECHO_CAP = 64 * 1024  # bytes of echo rendered at most (a longer line is not compared)
 
 
+_PRINTABLE = re.compile(rb"[ -~]*")
+_SGR = re.compile(rb"\x1b\[[0-9;]*m")
+_AFTER_ENTER = re.compile(rb"(?:\x1b\[\?[0-9;]*[hl]|\r)*")  # bracketed paste off, a CR
+
+
 def typed_line(prompt: bytes, echo: bytes, cols: int) -> str | None:
     """The line on screen after ``prompt`` once ``echo`` was drawn, or None if it cannot
     be told (no emulator, an echo too long, a multi-line edit)."""
     if len(echo) > ECHO_CAP or cols < 2:
         return None
+    plain = _plain_line(prompt, echo)
+    if plain is not None:
+        return plain
     try:
         import pyte
     except ImportError:
@@ -47,6 +56,19 @@ def typed_line(prompt: bytes, echo: bytes, cols: int) -> str | None:
         last -= 1  # Enter's CR LF: the line ended on the row before
     parts = [_row(screen, y0)[x0:]] + [_row(screen, y) for y in range(y0 + 1, last + 1)]
     return "".join(parts).rstrip()
+
+
+def _plain_line(prompt: bytes, echo: bytes) -> str | None:
+    """The common case without an emulator: a prompt whose last line is plain text (and
+    colours), then a line typed without any editing, Enter's CR LF and at most a mode
+    change and a CR. The emulator would show exactly that text (wrapped rows joined).
+    None when it is anything else."""
+    end = echo.find(b"\r\n")
+    if end < 0 or not _PRINTABLE.fullmatch(echo, 0, end) or not _AFTER_ENTER.fullmatch(echo, end + 2):
+        return None
+    if not _PRINTABLE.fullmatch(_SGR.sub(b"", prompt[prompt.rfind(b"\n") + 1 :])):
+        return None
+    return echo[:end].decode("ascii").rstrip()
 
 
 def _row(screen: Any, y: int) -> str:
