@@ -121,13 +121,11 @@ __cfs_pc() {
     # spaces before NUM; then NUM and its two spaces go.
     { builtin history 1; builtin printf '\0'; } 1<>"$__cfs_dir/h"
     builtin read -r -d '' t <"$__cfs_dir/h"
-    t=${t#*[0-9]  }
-    t=${t%$'\n'}
+    t=${t#*[0-9]  } t=${t%$'\n'}
     # PS0 noted $HISTCMD for the command (__cfs_hs): if it moved, the line went into
     # history; if not (ignorespace, ignoredups, erasedups, set +o history) the entry is
     # an older line, sent as src=stale for the recorder to decide from the echo.
-    d="cmdno=$cn;st=${__cfs_hk/ /;ps=};cmd=$t;src=${__cfs_src[__cfs_hs[__cfs_last_cn + 1] > __cfs_hist]}"
-    __cfs_hs=()
+    d="cmdno=$cn;st=${__cfs_hk/ /;ps=};cmd=$t;src=${__cfs_src[__cfs_hs[__cfs_last_cn + 1] > __cfs_hist]}" __cfs_hs=()
   fi
   # One look for what must be escaped or cut, in the text and the cwd (rare).
   if [[ $t$p == *[\\\;[:cntrl:]]* || ${#t} -gt 32768 ]]; then __cfs_pcx "$cn" "$t"; fi
