@@ -24,8 +24,11 @@ ECHO_CAP = 64 * 1024  # bytes of echo rendered at most (a longer line is not com
 
 
 _PRINTABLE = re.compile(rb"[ -~]*")
-_SGR = re.compile(rb"\x1b\[[0-9;]*m")
-_AFTER_ENTER = re.compile(rb"(?:\x1b\[\?[0-9;]*[hl]|\r)*")  # bracketed paste off, a CR
+# Colours, and modes that move nothing on screen: bracketed paste (readline sets it before
+# the prompt and clears it after Enter), cursor keys, keypad, cursor shown or hidden.
+_QUIET = re.compile(rb"\x1b\[[0-9;]*m|\x1b\[\?(?:2004|1|25)[hl]|\x1b[=>]")
+_PROMPT_TEXT = re.compile(rb"[ -~\n]*")
+_AFTER_ENTER = re.compile(rb"(?:\x1b\[\?(?:2004|1|25)[hl]|\x1b[=>]|\r)*")
 
 
 def typed_line(prompt: bytes, echo: bytes, cols: int) -> str | None:
@@ -59,14 +62,14 @@ def typed_line(prompt: bytes, echo: bytes, cols: int) -> str | None:
 
 
 def _plain_line(prompt: bytes, echo: bytes) -> str | None:
-    """The common case without an emulator: a prompt whose last line is plain text (and
-    colours), then a line typed without any editing, Enter's CR LF and at most a mode
-    change and a CR. The emulator would show exactly that text (wrapped rows joined).
-    None when it is anything else."""
+    """The common case without an emulator: a prompt of plain lines (text, colours and
+    quiet modes, _QUIET), then a line typed without any editing, Enter's CR LF
+    and at most quiet modes and a CR. The emulator would show exactly that text (wrapped
+    rows joined). None when it is anything else."""
     end = echo.find(b"\r\n")
     if end < 0 or not _PRINTABLE.fullmatch(echo, 0, end) or not _AFTER_ENTER.fullmatch(echo, end + 2):
         return None
-    if not _PRINTABLE.fullmatch(_SGR.sub(b"", prompt[prompt.rfind(b"\n") + 1 :])):
+    if not _PROMPT_TEXT.fullmatch(_QUIET.sub(b"", prompt).replace(b"\r\n", b"\n")):
         return None
     return echo[:end].decode("ascii").rstrip()
 
