@@ -12,7 +12,8 @@ __cfs_h=
 __cfs_x=
 __cfs_ts=
 __cfs_nofork=1
-__cfs_hk=  # empty, or "$? PIPESTATUS" of this prompt until __cfs_pc ran (then 1)
+__cfs_hk=  # "$? PIPESTATUS" of this prompt, saved by whichever of our elements ran first
+__cfs_ran=  # __cfs_pc ran at this prompt (__cfs_tail looks, then clears it)
 __cfs_st='0 0'  # "$? PIPESTATUS" of the last prompt (bash < 5.1 hands $? on)
 __cfs_cn='\#'
 __cfs_last_cn=-1  # the command number at the last prompt (-1: none yet)
@@ -129,7 +130,7 @@ __cfs_pc() {
   fi
   # One look for what must be escaped or cut, in the text and the cwd (rare).
   if [[ $t$p == *[\\\;[:cntrl:]]* || ${#t} -gt 32768 ]]; then __cfs_pcx "$cn" "$t"; fi
-  __cfs_last_cn=$cn __cfs_hist=$HISTCMD __cfs_st=$__cfs_hk __cfs_hk=1
+  __cfs_last_cn=$cn __cfs_hist=$HISTCMD __cfs_st=$__cfs_hk __cfs_hk= __cfs_ran=1
   if [[ -t 1 ]]; then
     # The format is a literal (the nonce is written into this file): expanding a
     # variable that holds it costs more than printf's parsing of it.
@@ -182,7 +183,6 @@ __cfs_old() {
   if [[ "${PROMPT_COMMAND-}" != "$__cfs_sig" || ${PS0-} != *"$__cfs_ps0"* || ${PS1-} != *"$__cfs_ps1" ]]; then
     __cfs_keep
   fi
-  __cfs_hk=
   if [[ ${__cfs_o-} != *e* ]]; then return ${__cfs_st%% *}; fi
   return 0
 }
@@ -340,8 +340,8 @@ if ((BASH_VERSINFO[0] > 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] >= 1)));
 __cfs_tail() {
   __cfs_hk=${__cfs_hk:-$? ${PIPESTATUS[@]}}
   if [[ $- == *[xeu]* ]]; then __cfs_opts "$-" __cfs_tail; return; fi
-  if [[ $__cfs_hk != 1 ]]; then __cfs_pc; fi
-  __cfs_hk=
+  if [[ -z $__cfs_ran ]]; then __cfs_pc; fi
+  __cfs_ran= __cfs_hk=
   # Nothing moved since __cfs_keep last looked (nearly always): done. Plain equality
   # with what it left: a pattern match (`== *"$x"*`) costs bash far more per character.
   local IFS=$'\x1f'

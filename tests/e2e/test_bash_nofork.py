@@ -160,3 +160,16 @@ def test_user_prompt_command_array_and_ps0_kept(user_home: Path, cf_home: Path) 
     assert out.index("[ps0]") < out.index("[a=4]") < out.index("[b=4]")
     c = cmds(cf_home)
     assert (c[0]["command"], c[0]["exit_code"], c[0]["output"]) == ("sh -c 'exit 4'", 4, "")
+
+
+def test_last_prompt_element_dropped(user_home: Path, cf_home: Path) -> None:
+    # Our first PROMPT_COMMAND element saves $? for both of ours and the last clears it:
+    # a user who keeps only element 0 must not leave the first reading a stale status.
+    rec = session(user_home, cf_home)
+    rec.run('PROMPT_COMMAND=("${PROMPT_COMMAND[0]}")')
+    rec.run("false | true | (exit 3)")
+    rec.run("true")
+    rec.run("(exit 4)")
+    rec.finish()
+    got = [(c["command"], c["exit_code"], c["pipestatus"]) for c in cmds(cf_home)]
+    assert got[1:4] == [("false | true | (exit 3)", 3, [1, 0, 3]), ("true", 0, [0]), ("(exit 4)", 4, [4])]
