@@ -46,13 +46,23 @@ def send(conn: Any, rows: Sequence[Line], lines_api: bool, before_ingest: Callab
             before_ingest()
             got = cur.execute(_CALL, ([r.line for r in rows], [r.hash for r in rows],
                                       [r.session_id for r in rows], [r.seq for r in rows],
-                                      [r.started for r in rows])).fetchone()
+                                      months(rows))).fetchone()
         else:
             with cur.copy("COPY pg_temp.cfs_stage (line, hash) FROM STDIN") as copy:
                 copy.write(b"".join(copy_text(r.line, r.hash) for r in rows))
             before_ingest()
             got = cur.execute("SELECT cfsession.ingest()").fetchone()
     return int(got[0]) if got else 0
+
+
+def months(rows: Sequence[Line]) -> list[str]:
+    """One start time per month (by its "YYYY-MM" text) of the batch's commands: the
+    server makes those month partitions before storing (and any it was not told of after)."""
+    seen: dict[str, str] = {}
+    for r in rows:
+        if r.started:
+            seen.setdefault(r.started[:7], r.started)
+    return list(seen.values()) or [""]
 
 
 def copy_text(line: str, digest: str) -> bytes:

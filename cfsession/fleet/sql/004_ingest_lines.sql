@@ -99,12 +99,13 @@ END
 $fn$;
 
 -- Ingest one batch, in the caller's transaction. Per line: its canonical JSON (what its
--- hash covers), that hash, the session id and line number the shipper read it as, and
--- (commands only, else '') its started_at, to make the month partitions beforehand.
+-- hash covers), that hash, and the session id and line number the shipper read it as;
+-- p_months: a start time of the batch's commands in each month they started in, so that
+-- the month partitions are made beforehand (a month left out costs a second pass).
 -- Same rules and errors as ingest(): CF001 hash, CF002 link/sequence, CF003 wrong login;
 -- lines already stored are skipped. Returns the number of lines stored.
 CREATE FUNCTION cfsession.ingest_lines(p_lines text[], p_hashes text[], p_guids text[],
-                                       p_seqs integer[], p_started text[]) RETURNS integer
+                                       p_seqs integer[], p_months text[]) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog SET timezone = 'UTC' SET client_min_messages = warning
 SET work_mem = '64MB' AS $fn$
@@ -120,9 +121,9 @@ BEGIN
         RETURN 0;
     END IF;
     IF coalesce(cardinality(p_hashes), 0) <> n OR coalesce(cardinality(p_guids), 0) <> n
-       OR coalesce(cardinality(p_seqs), 0) <> n OR coalesce(cardinality(p_started), 0) <> n
+       OR coalesce(cardinality(p_seqs), 0) <> n
        OR array_position(p_guids, NULL) IS NOT NULL OR array_position(p_seqs, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'ingest_lines: every line needs a hash, a session id, a line number and a start'
+        RAISE EXCEPTION 'ingest_lines: every line needs a hash, a session id and a line number'
             USING ERRCODE = '22023';
     END IF;
 
@@ -164,7 +165,7 @@ BEGIN
     END IF;
 
     FOR mon IN SELECT DISTINCT date_trunc('month', t::timestamptz) AS month
-             FROM unnest(p_started) t WHERE t <> '' LOOP
+             FROM unnest(p_months) t WHERE t <> '' LOOP
         PERFORM cfsession.ensure_partition(mon.month);
     END LOOP;
 
