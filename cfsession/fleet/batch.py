@@ -1,8 +1,10 @@
 """One batch on the wire: ``cfsession.ingest_lines()`` (schema 4), or COPY + ``ingest()``.
 
 Schema 4 takes a batch as the arguments of one call — per line its canonical JSON, its
-hash, and the session id and line number the shipper read it as — so the server parses
-each line once and writes no staging table. A server not yet migrated to 4 still gets
+hash, and what the shipper read in it (session id and line number from the file it came
+from, ``prev_hash`` and ``event_type`` from the line): the server checks the chain on
+those, then parses each line once, as it stores it, verifying that the line says what
+was sent with it — no staging table, one parse. A server not yet migrated to 4 still gets
 the version-2 protocol (COPY into the connection's staging table, then ``ingest()``), so
 hosts can be upgraded before their server.
 """
@@ -12,14 +14,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-_LINES = "cfsession.ingest_lines(text[], text[], text[], integer[], text[])"
-_CALL = "SELECT cfsession.ingest_lines(%b::text[], %b::text[], %b::text[], %b::integer[], %b::text[])"
+_LINES = "cfsession.ingest_lines(text[], text[], text[], integer[], text[], text[], text[])"
+_CALL = ("SELECT cfsession.ingest_lines(%b::text[], %b::text[], %b::text[], %b::integer[], %b::text[],"
+         " %b::text[], %b::text[])")
 
 
 class Line(Protocol):
     line: str  # canonical JSON, what ``hash`` covers
     hash: str
     seq: int  # line number in its session's file
+    prev: str  # the line's prev_hash ("" if it has none)
+    kind: str  # the line's event_type ("" if it has none)
     started: str  # a command's started_at (month partitions), else ""
 
     @property
@@ -46,6 +51,7 @@ def send(conn: Any, rows: Sequence[Line], lines_api: bool, before_ingest: Callab
             before_ingest()
             got = cur.execute(_CALL, ([r.line for r in rows], [r.hash for r in rows],
                                       [r.session_id for r in rows], [r.seq for r in rows],
+                                      [r.prev for r in rows], [r.kind for r in rows],
                                       months(rows))).fetchone()
         else:
             with cur.copy("COPY pg_temp.cfs_stage (line, hash) FROM STDIN") as copy:

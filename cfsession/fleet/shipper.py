@@ -58,7 +58,8 @@ class _Row:
     offset: int  # file offset after the line
     seq: int  # its line number in the file, which the server checks against the line's own
     hash: str
-    end: bool
+    prev: str  # what the line says: its prev_hash and event_type ("" if not a string)
+    kind: str
     started: str  # a command's start (for the server's month partitions), else ""
 
     @property
@@ -190,10 +191,12 @@ class Shipper:
                         if not out:
                             self._refuse(pos, f"{path.name}:{seq} cannot be read ({exc}); it was damaged")
                         break  # ship the lines before it first, refuse on the next pass
-                    kind = rec.get("event_type")
+                    kind, prev = rec.get("event_type"), rec.get("prev_hash")
                     started = rec.get("started_at") or rec.get("ts") if kind == "terminal_capture" else ""
                     out.append(_Row(pos, line, offset, seq, str(rec.get("hash") or ""),
-                                    kind == "session_end", started if isinstance(started, str) else ""))
+                                    prev if isinstance(prev, str) else "",
+                                    kind if isinstance(kind, str) else "",
+                                    started if isinstance(started, str) else ""))
         except OSError as exc:
             self._refuse(pos, f"cannot read {path.name}: {exc.strerror or exc}")
             return []
@@ -245,7 +248,7 @@ class Shipper:
         touched: dict[str, Position] = {}
         for r in rows:
             r.pos.offset, r.pos.seq, r.pos.hash = r.offset, r.seq, r.hash
-            r.pos.complete = r.pos.complete or r.end
+            r.pos.complete = r.pos.complete or r.kind == "session_end"
             touched[r.pos.session_id] = r.pos
         with self._lock:
             self.checkpoints.save(list(touched.values()))

@@ -15,7 +15,8 @@ from tests.sessions_factory import Cmd, make_session
 
 pytestmark = pytest.mark.slow
 
-CALL = "SELECT cfsession.ingest_lines(%b::text[], %b::text[], %b::text[], %b::integer[], %b::text[])"
+CALL = ("SELECT cfsession.ingest_lines(%b::text[], %b::text[], %b::text[], %b::integer[], %b::text[],"
+        " %b::text[], %b::text[])")
 
 
 def _session(commands: int, started: str = "2024-05-01T12:00:00.000000Z") -> list[dict[str, Any]]:
@@ -41,6 +42,7 @@ def _args(recs: list[dict[str, Any]], months: list[str] | None = None,
 
     return ([canonical(r).decode() for r in recs], [r["hash"] for r in recs],
             [r["session_id"] for r in recs], seqs or [r["seq"] for r in recs],
+            [r["prev_hash"] for r in recs], [r["event_type"] for r in recs],
             months if months is not None else sorted({r["started_at"] for r in recs if "command" in r}) or [""])
 
 
@@ -84,7 +86,8 @@ def _reseal(recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("damage, state, message", [
     ("edit", "CF001", "line 3: its hash does not match its content"),
     ("rehash", "CF002", "line 4: it does not link to line 3"),
-    ("swap", "CF002", "line 3: the line says it is session"),
+    ("swap", "CF002", "line 3: it does not link to line 2"),
+    ("renumbered", "CF002", "line 3: the line says it is session"),
     ("after_end", "CF002", "line 3: the session already ended at line 2"),
     ("second_start", "CF002", "line 2: it does not link to line 1"),
 ])
@@ -103,6 +106,11 @@ def test_the_server_refuses_a_bad_batch_and_keeps_nothing_of_it(
         seal(recs[2], recs[2]["prev_hash"])  # a forger who rehashes: the next line does not link
     elif damage == "swap":
         recs = recs[:2] + [recs[3], recs[2]] + recs[4:]  # sent as lines 1, 2, 3, 4, … in order
+        seqs = list(range(1, len(recs) + 1))
+    elif damage == "renumbered":  # a consistent chain whose line 3 says it is line 9
+        recs[2]["seq"] = 9
+        for i in range(2, len(recs)):
+            seal(recs[i], recs[i - 1]["hash"])
         seqs = list(range(1, len(recs) + 1))
     elif damage == "after_end":
         recs = _reseal(recs[:1] + recs[-1:] + recs[1:3])  # a command after session_end
@@ -178,8 +186,8 @@ def test_the_shipper_role_may_not_call_the_parts_of_ingest_lines(pg: Any) -> Non
     from cfsession.fleet import config
 
     with config.connect(pg.url(SHIPPER), autocommit=True) as conn:
-        for sql in ("SELECT cfsession.ingest_check(NULL)",
-                    "SELECT * FROM cfsession.ingest_parse(NULL, NULL, NULL, NULL)"):
+        for sql in ("SELECT cfsession.ingest_check(NULL, NULL, NULL, NULL, NULL)",
+                    "SELECT cfsession.ingest_refuse(NULL, NULL, NULL, NULL, NULL)"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
                 conn.execute(sql)
 

@@ -1,86 +1,44 @@
 -- cfsession fleet schema, version 4: ingest_lines(), one JSON parse per line and no staging table.
 -- Version 2's ingest() parsed every line twice (the small fields for the checks, then the
 -- wide ones into commands) after a COPY into a per-connection temporary table. Here the
--- batch arrives as arrays (the function's arguments: no temporary table to write, nor to
--- guard against a caller's trigger), each line is parsed once, straight into
--- commands/events, and the checks run after on the small fields that insert returned; a
--- failed check raises, which rolls the whole batch back. The shipper also sends, per line,
--- the session and line number it read it as (its file and position): they only route the
--- work (which sessions to lock, which lines are resent, which month partitions to make) and
--- each is checked against what the line itself says. ingest() stays for older shippers.
+-- batch arrives as the arguments of one call (no temporary table to write, nor to guard
+-- against a caller's trigger), and each line is parsed once, in the INSERT that stores it.
+--
+-- How the checks can come before that parse: the shipper sends, beside each line and its
+-- hash, what it read in it — session id, line number, prev_hash, event_type. The chain is
+-- checked on those (small, no parsing). Then, as each line is parsed into its row, the
+-- INSERT compares the line's own values with them and its SHA-256 with its hash, and raises
+-- on any difference (which rolls the whole batch back). So what was checked is what is
+-- stored: the server still decides, from the line itself. ingest() stays for older shippers.
 
--- One parsed line: what commands/events store, and the small fields the checks read.
-CREATE TYPE cfsession.ingest_line AS (
-    n integer, guid uuid, seq integer, host_id integer, session_id uuid, line_seq integer,
-    event_type text, prev_hash text, hash text, hash_ok boolean, started_at timestamptz,
-    ts timestamptz, ended_at timestamptz, command_seq integer, duration_ms double precision,
-    exit_code integer, status_kind text, cwd text, command text, output text, line text);
-CREATE TYPE cfsession.ingest_meta AS (
-    n integer, guid uuid, seq integer, session_id uuid, line_seq integer, event_type text,
-    prev_hash text, hash text, hash_ok boolean, ended_at timestamptz,
-    duration_ms double precision, exit_code integer);
-
--- The one parse. Lines at or below what the server holds of their session are skipped
--- before it (a resend after a crash costs no parsing). `guid`/`seq` are what the shipper
--- said; `session_id`/`line_seq` what the line says (ingest_check compares them).
--- No SET clauses, so that the planner can inline it into ingest_lines' statement (which
--- sets search_path and the UTC time zone this relies on); only ingest_lines calls it.
-CREATE FUNCTION cfsession.ingest_parse(p_lines text[], p_hashes text[], p_guids text[], p_seqs integer[])
-RETURNS SETOF cfsession.ingest_line
-LANGUAGE sql STABLE AS $fn$
-    SELECT u.n::integer, u.guid::uuid, u.seq, s.host_id, x.session_id, x.seq, x.event_type,
-           x.prev_hash, u.hash, encode(sha256(convert_to(u.line, 'UTF8')), 'hex') = u.hash,
-           coalesce(x.started_at, x.ts), x.ts, x.ended_at, x.command_seq, x.duration_ms,
-           x.exit_code, x.status_kind, x.cwd, x.command, x.output, u.line
-    FROM unnest(p_lines, p_hashes, p_guids, p_seqs) WITH ORDINALITY AS u(line, hash, guid, seq, n)
-    LEFT JOIN cfsession.sessions s ON s.session_guid = u.guid::uuid
-    CROSS JOIN LATERAL json_to_record(u.line::json) AS x(
-        session_id uuid, seq integer, event_type text, prev_hash text, started_at timestamptz,
-        ts timestamptz, ended_at timestamptz, command_seq integer, duration_ms double precision,
-        exit_code integer, status_kind text, cwd text, command text, output text)
-    WHERE u.seq > coalesce(s.last_seq, 0)
-$fn$;
-
--- The server's decision over one batch's parsed lines; raises (and so rolls back) on the
--- first bad line. Reads the sessions' stored ends (updated only after this passes).
-CREATE FUNCTION cfsession.ingest_check(meta cfsession.ingest_meta[]) RETURNS void
+-- The chain over what the shipper says each line holds (ingest_lines verifies that as it
+-- stores each line). Lines at or below what the server holds of their session are left
+-- out here as there. Raises CF002 on the first line that does not follow.
+CREATE FUNCTION cfsession.ingest_check(p_guids uuid[], p_seqs integer[], p_hashes text[],
+                                       p_prevs text[], p_types text[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog AS $fn$
 DECLARE
     bad record;
 BEGIN
-    SELECT m.guid, m.seq INTO bad FROM unnest(meta) m
-    WHERE m.hash_ok IS NOT TRUE ORDER BY m.guid, m.seq LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'session % line %: its hash does not match its content (the line was changed after it was written)',
-            bad.guid, bad.seq USING ERRCODE = 'CF001';
-    END IF;
-
-    SELECT m.guid, m.seq, m.session_id, m.line_seq INTO bad FROM unnest(meta) m
-    WHERE m.session_id IS DISTINCT FROM m.guid OR m.line_seq IS DISTINCT FROM m.seq
-    ORDER BY m.guid, m.seq LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'session % line %: the line says it is session % line % (lines were moved, removed or inserted)',
-            bad.guid, bad.seq, coalesce(bad.session_id::text, '?'), coalesce(bad.line_seq::text, '?')
-            USING ERRCODE = 'CF002';
-    END IF;
-
-    -- The chain: each session's first new line follows what is stored, the rest follow
-    -- each other; line 1 and only line 1 starts a session; nothing follows its end.
+    -- Each session's first new line follows what is stored, the rest follow each other;
+    -- line 1 and only line 1 starts a session; nothing follows its end.
     WITH w AS (
-        SELECT m.guid, m.seq, m.prev_hash, m.event_type,
-               lag(m.seq) OVER g AS pseq, lag(m.hash) OVER g AS phash,
-               lag(m.event_type) OVER g AS ptype, row_number() OVER g AS rn,
+        SELECT u.guid, u.seq, u.prev, u.type,
+               lag(u.seq) OVER g AS pseq, lag(u.hash) OVER g AS phash,
+               lag(u.type) OVER g AS ptype, row_number() OVER g AS rn,
                coalesce(s.last_seq, 0) AS last_seq,
                coalesce(s.last_hash, repeat('0', 64)) AS last_hash,
                coalesce(s.complete, false) AS ended
-        FROM unnest(meta) m LEFT JOIN cfsession.sessions s ON s.session_guid = m.guid
-        WINDOW g AS (PARTITION BY m.guid ORDER BY m.seq)
+        FROM unnest(p_guids, p_seqs, p_hashes, p_prevs, p_types) AS u(guid, seq, hash, prev, type)
+        LEFT JOIN cfsession.sessions s ON s.session_guid = u.guid
+        WHERE u.seq > coalesce(s.last_seq, 0)
+        WINDOW g AS (PARTITION BY u.guid ORDER BY u.seq)
     )
     SELECT * INTO bad FROM w
     WHERE w.ended OR w.ptype = 'session_end'
-       OR (w.rn = 1 AND (w.seq <> w.last_seq + 1 OR w.prev_hash IS DISTINCT FROM w.last_hash))
-       OR (w.rn > 1 AND (w.seq <> w.pseq + 1 OR w.prev_hash IS DISTINCT FROM w.phash))
-       OR ((w.seq = 1) IS DISTINCT FROM (w.event_type = 'session_start'))
+       OR (w.rn = 1 AND (w.seq <> w.last_seq + 1 OR w.prev IS DISTINCT FROM w.last_hash))
+       OR (w.rn > 1 AND (w.seq <> w.pseq + 1 OR w.prev IS DISTINCT FROM w.phash))
+       OR ((w.seq = 1) <> (w.type = 'session_start'))
     ORDER BY w.guid, w.seq LIMIT 1;
     IF FOUND THEN
         IF bad.ended OR bad.ptype = 'session_end' THEN
@@ -90,6 +48,9 @@ BEGIN
         ELSIF bad.rn = 1 AND bad.seq <> bad.last_seq + 1 THEN
             RAISE EXCEPTION 'session % line %: the server holds lines up to %, so line % must come next',
                 bad.guid, bad.seq, bad.last_seq, bad.last_seq + 1 USING ERRCODE = 'CF002';
+        ELSIF bad.seq = bad.pseq THEN
+            RAISE EXCEPTION 'session % line %: sent twice in one batch', bad.guid, bad.seq
+                USING ERRCODE = 'CF002';
         ELSE
             RAISE EXCEPTION 'session % line %: it does not link to line % (a line was edited, removed, inserted or moved)',
                 bad.guid, bad.seq, bad.seq - 1 USING ERRCODE = 'CF002';
@@ -98,50 +59,77 @@ BEGIN
 END
 $fn$;
 
+-- Called by ingest_lines' INSERTs for a line that is not what the shipper said it is:
+-- names the line and raises. Never returns.
+CREATE FUNCTION cfsession.ingest_refuse(guid uuid, seq integer, hash_ok boolean, line_guid uuid,
+                                        line_seq integer) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog AS $fn$
+BEGIN
+    IF hash_ok IS NOT TRUE THEN
+        RAISE EXCEPTION 'session % line %: its hash does not match its content (the line was changed after it was written)',
+            guid, seq USING ERRCODE = 'CF001';
+    END IF;
+    IF line_guid IS DISTINCT FROM guid OR line_seq IS DISTINCT FROM seq THEN
+        RAISE EXCEPTION 'session % line %: the line says it is session % line % (lines were moved, removed or inserted)',
+            guid, seq, coalesce(line_guid::text, '?'), coalesce(line_seq::text, '?') USING ERRCODE = 'CF002';
+    END IF;
+    RAISE EXCEPTION 'session % line %: its prev_hash or event_type is not what was sent with it',
+        guid, seq USING ERRCODE = 'CF002';
+END
+$fn$;
+
 -- Ingest one batch, in the caller's transaction. Per line: its canonical JSON (what its
--- hash covers), that hash, and the session id and line number the shipper read it as;
--- p_months: a start time of the batch's commands in each month they started in, so that
--- the month partitions are made beforehand (a month left out costs a second pass).
--- Same rules and errors as ingest(): CF001 hash, CF002 link/sequence, CF003 wrong login;
--- lines already stored are skipped. Returns the number of lines stored.
+-- hash covers), that hash, and what the shipper read in it (session id, line number,
+-- prev_hash, event_type; '' for a missing text); p_months: a start time of the batch's
+-- commands in each month they started in, so that the month partitions are made first
+-- (a month left out costs one more pass). Same rules and errors as ingest(): CF001 hash,
+-- CF002 link/sequence, CF003 wrong login; lines already stored are skipped. Returns the
+-- number of lines stored.
 CREATE FUNCTION cfsession.ingest_lines(p_lines text[], p_hashes text[], p_guids text[],
-                                       p_seqs integer[], p_months text[]) RETURNS integer
+                                       p_seqs integer[], p_prevs text[], p_types text[],
+                                       p_months text[]) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog SET timezone = 'UTC' SET client_min_messages = warning
-SET work_mem = '64MB' AS $fn$
+SET search_path = pg_catalog SET timezone = 'UTC' SET client_min_messages = warning AS $fn$
 DECLARE
     n integer := coalesce(cardinality(p_lines), 0);
-    meta cfsession.ingest_meta[];
+    guids uuid[];
     bad record;
     h record;
     mon record;
-    state text;
+    kept integer;
+    cmds integer := 0;
+    evs integer := 0;
 BEGIN
     IF n = 0 THEN
         RETURN 0;
     END IF;
     IF coalesce(cardinality(p_hashes), 0) <> n OR coalesce(cardinality(p_guids), 0) <> n
-       OR coalesce(cardinality(p_seqs), 0) <> n
-       OR array_position(p_guids, NULL) IS NOT NULL OR array_position(p_seqs, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'ingest_lines: every line needs a hash, a session id and a line number'
+       OR coalesce(cardinality(p_seqs), 0) <> n OR coalesce(cardinality(p_prevs), 0) <> n
+       OR coalesce(cardinality(p_types), 0) <> n
+       OR array_position(p_guids, NULL) IS NOT NULL OR array_position(p_seqs, NULL) IS NOT NULL
+       OR array_position(p_hashes, NULL) IS NOT NULL OR array_position(p_prevs, NULL) IS NOT NULL
+       OR array_position(p_types, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'ingest_lines: every line needs a hash, a session id, a line number, a prev_hash and an event type'
             USING ERRCODE = '22023';
     END IF;
+    guids := p_guids::uuid[];
 
     -- Serialise with any other ingest of the same sessions.
     PERFORM 1 FROM cfsession.sessions s
-    WHERE s.session_guid IN (SELECT DISTINCT g::uuid FROM unnest(p_guids) g)
+    WHERE s.session_guid IN (SELECT DISTINCT g FROM unnest(guids) g)
     ORDER BY s.session_guid FOR UPDATE;
 
-    -- New sessions, from their first lines (one per session: parsed here for the header).
+    -- New sessions, from their first lines (parsed here for the header; ingest_check and
+    -- the INSERT below refuse the batch if such a line is not a session_start).
     -- Who may ship: a host belongs to one login.
     FOR h IN
-        SELECT DISTINCT ON (u.guid) u.guid::uuid AS guid, x.*
-        FROM unnest(p_lines, p_guids, p_seqs) AS u(line, guid, seq)
+        SELECT DISTINCT ON (u.guid) u.guid, x.*
+        FROM unnest(p_lines, guids, p_seqs) AS u(line, guid, seq)
         CROSS JOIN LATERAL json_to_record(u.line::json) AS x(
             host text, name text, "user" text, shell text, cwd text, session_type text,
             parent_session_id text, correlation_id text, pid bigint, actor text,
             started_at timestamptz, ts timestamptz)
-        WHERE u.seq = 1 AND NOT EXISTS (SELECT 1 FROM cfsession.sessions s WHERE s.session_guid = u.guid::uuid)
+        WHERE u.seq = 1 AND NOT EXISTS (SELECT 1 FROM cfsession.sessions s WHERE s.session_guid = u.guid)
         ORDER BY u.guid
     LOOP
         INSERT INTO cfsession.hosts (name, login) VALUES (coalesce(h.host, ''), session_user)
@@ -157,93 +145,139 @@ BEGIN
     SELECT hs.name, hs.login INTO bad FROM cfsession.hosts hs
     WHERE hs.login IS DISTINCT FROM session_user
       AND hs.host_id IN (SELECT s.host_id FROM cfsession.sessions s
-                         WHERE s.session_guid IN (SELECT DISTINCT g::uuid FROM unnest(p_guids) g))
+                         WHERE s.session_guid IN (SELECT DISTINCT g FROM unnest(guids) g))
     LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'host % ships as login %, not as %', bad.name, bad.login, session_user
             USING ERRCODE = 'CF003';
     END IF;
 
+    PERFORM cfsession.ingest_check(guids, p_seqs, p_hashes, p_prevs, p_types);
+
+    -- How many lines are new (the INSERTs below must store exactly those).
+    SELECT count(*) INTO kept
+    FROM unnest(guids, p_seqs) AS u(guid, seq) LEFT JOIN cfsession.sessions s ON s.session_guid = u.guid
+    WHERE u.seq > coalesce(s.last_seq, 0);
+    IF kept = 0 THEN
+        RETURN 0;  -- everything was already stored
+    END IF;
+
     FOR mon IN SELECT DISTINCT date_trunc('month', t::timestamptz) AS month
-             FROM unnest(p_months) t WHERE t <> '' LOOP
+               FROM unnest(p_months) t WHERE t <> '' LOOP
         PERFORM cfsession.ensure_partition(mon.month);
     END LOOP;
 
-    -- Store first, check after: the one parse feeds both inserts and the checks.
+    -- The one parse of each line, in the INSERT that stores it: the row is stored only if
+    -- the line hashes to its hash and says what the checks above were told.
     FOR attempt IN 1..2 LOOP
         BEGIN
-            WITH p AS MATERIALIZED (
-                SELECT * FROM cfsession.ingest_parse(p_lines, p_hashes, p_guids, p_seqs)
-            ), c AS (
+            WITH ins AS (
                 INSERT INTO cfsession.commands (session_guid, seq, host_id, command_seq, started_at,
                     ended_at, duration_ms, exit_code, status_kind, cwd, command, output, line, hash)
-                SELECT p.guid, p.seq, p.host_id, p.command_seq, p.started_at, p.ended_at,
-                       p.duration_ms, p.exit_code, p.status_kind, p.cwd, p.command, p.output, p.line, p.hash
-                FROM p WHERE p.event_type = 'terminal_capture' AND p.host_id IS NOT NULL
-            ), e AS (
-                INSERT INTO cfsession.events (session_guid, seq, host_id, event_type, ts, line, hash)
-                SELECT p.guid, p.seq, p.host_id, coalesce(p.event_type, ''), p.ts, p.line, p.hash
-                FROM p WHERE p.event_type IS DISTINCT FROM 'terminal_capture' AND p.host_id IS NOT NULL
+                SELECT u.guid, u.seq, s.host_id, x.command_seq, coalesce(x.started_at, x.ts),
+                       x.ended_at, x.duration_ms, x.exit_code, x.status_kind, x.cwd, x.command,
+                       x.output, u.line,
+                       CASE WHEN encode(sha256(convert_to(u.line, 'UTF8')), 'hex') = u.hash
+                                 AND x.session_id = u.guid AND x.seq = u.seq
+                                 AND coalesce(x.prev_hash, '') = u.prev
+                                 AND x.event_type = 'terminal_capture'
+                            THEN u.hash
+                            ELSE cfsession.ingest_refuse(u.guid, u.seq,
+                                     encode(sha256(convert_to(u.line, 'UTF8')), 'hex') = u.hash,
+                                     x.session_id, x.seq) END
+                FROM unnest(p_lines, p_hashes, guids, p_seqs, p_prevs, p_types)
+                         AS u(line, hash, guid, seq, prev, type)
+                JOIN cfsession.sessions s ON s.session_guid = u.guid
+                CROSS JOIN LATERAL json_to_record(u.line::json) AS x(
+                    session_id uuid, seq integer, event_type text, prev_hash text,
+                    started_at timestamptz, ts timestamptz, ended_at timestamptz,
+                    command_seq integer, duration_ms double precision, exit_code integer,
+                    status_kind text, cwd text, command text, output text)
+                WHERE u.type = 'terminal_capture' AND u.seq > s.last_seq
+                RETURNING session_guid, exit_code
+            ), agg AS (
+                SELECT i.session_guid, count(*) AS cmds, count(*) FILTER (WHERE i.exit_code <> 0) AS failed
+                FROM ins i GROUP BY i.session_guid
+            ), upd AS (
+                UPDATE cfsession.sessions s SET command_count = s.command_count + a.cmds,
+                                                failed_count = s.failed_count + a.failed
+                FROM agg a WHERE s.session_guid = a.session_guid
             )
-            SELECT array_agg(ROW(p.n, p.guid, p.seq, p.session_id, p.line_seq, p.event_type,
-                                 p.prev_hash, p.hash, p.hash_ok, p.ended_at, p.duration_ms,
-                                 p.exit_code)::cfsession.ingest_meta ORDER BY p.n)
-            INTO meta FROM p;
+            SELECT coalesce(sum(a.cmds), 0) INTO cmds FROM agg a;
             EXIT;
-        EXCEPTION WHEN unique_violation OR check_violation OR not_null_violation THEN
-            -- A line the checks would refuse (sent twice, moved, a month the shipper did not
-            -- name): name it as they do. Else a missing partition is made and the batch
-            -- stored again; anything else is the server's own error.
-            GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE;
-            SELECT array_agg(ROW(p.n, p.guid, p.seq, p.session_id, p.line_seq, p.event_type,
-                                 p.prev_hash, p.hash, p.hash_ok, p.ended_at, p.duration_ms,
-                                 p.exit_code)::cfsession.ingest_meta ORDER BY p.n)
-            INTO meta FROM cfsession.ingest_parse(p_lines, p_hashes, p_guids, p_seqs) p;
-            PERFORM cfsession.ingest_check(meta);
-            IF state <> '23514' OR attempt > 1 THEN
+        EXCEPTION WHEN check_violation THEN
+            -- A month the shipper did not name (a start with a UTC offset across a month's
+            -- end): make every month of the batch's commands and store again.
+            IF attempt > 1 THEN
                 RAISE;
             END IF;
-            FOR mon IN SELECT DISTINCT date_trunc('month', p.started_at) AS month
-                     FROM cfsession.ingest_parse(p_lines, p_hashes, p_guids, p_seqs) p
-                     WHERE p.event_type = 'terminal_capture' AND p.started_at IS NOT NULL LOOP
+            FOR mon IN SELECT DISTINCT date_trunc('month', coalesce(x.started_at, x.ts)) AS month
+                       FROM unnest(p_lines, p_types) AS u(line, type)
+                       CROSS JOIN LATERAL json_to_record(u.line::json) AS x(started_at timestamptz, ts timestamptz)
+                       WHERE u.type = 'terminal_capture' AND coalesce(x.started_at, x.ts) IS NOT NULL LOOP
                 PERFORM cfsession.ensure_partition(mon.month);
             END LOOP;
         END;
     END LOOP;
-    IF meta IS NULL THEN
-        RETURN 0;  -- everything was already stored
-    END IF;
-    PERFORM cfsession.ingest_check(meta);
 
-    UPDATE cfsession.sessions s SET
-        last_seq = a.last_seq, last_hash = a.last_hash,
-        command_count = s.command_count + a.cmds, failed_count = s.failed_count + a.failed,
-        complete = s.complete OR a.ended_at IS NOT NULL,
-        ended_at = coalesce(a.ended_at, s.ended_at),
-        duration_ms = coalesce(a.duration_ms, s.duration_ms),
-        exit_code = coalesce(a.exit_code, s.exit_code),
-        shipped_at = now()
+    -- Every other line (a few per session), and what a session_end says of its session.
+    WITH ins AS (
+        INSERT INTO cfsession.events (session_guid, seq, host_id, event_type, ts, line, hash)
+        SELECT u.guid, u.seq, s.host_id, u.type, x.ts, u.line,
+               CASE WHEN encode(sha256(convert_to(u.line, 'UTF8')), 'hex') = u.hash
+                         AND x.session_id = u.guid AND x.seq = u.seq
+                         AND coalesce(x.prev_hash, '') = u.prev
+                         AND coalesce(x.event_type, '') = u.type
+                    THEN u.hash
+                    ELSE cfsession.ingest_refuse(u.guid, u.seq,
+                             encode(sha256(convert_to(u.line, 'UTF8')), 'hex') = u.hash,
+                             x.session_id, x.seq) END
+        FROM unnest(p_lines, p_hashes, guids, p_seqs, p_prevs, p_types)
+                 AS u(line, hash, guid, seq, prev, type)
+        JOIN cfsession.sessions s ON s.session_guid = u.guid
+        CROSS JOIN LATERAL json_to_record(u.line::json) AS x(
+            session_id uuid, seq integer, event_type text, prev_hash text, ts timestamptz,
+            ended_at timestamptz, duration_ms double precision, exit_code integer)
+        WHERE u.type <> 'terminal_capture' AND u.seq > s.last_seq
+        RETURNING session_guid, event_type, line
+    ), ends AS (
+        SELECT i.session_guid, x.ended_at, x.duration_ms, x.exit_code
+        FROM ins i CROSS JOIN LATERAL json_to_record(i.line::json) AS x(
+            ended_at timestamptz, duration_ms double precision, exit_code integer)
+        WHERE i.event_type = 'session_end'
+    ), upd AS (
+        UPDATE cfsession.sessions s SET complete = s.complete OR e.ended_at IS NOT NULL,
+               ended_at = coalesce(e.ended_at, s.ended_at),
+               duration_ms = coalesce(e.duration_ms, s.duration_ms),
+               exit_code = coalesce(e.exit_code, s.exit_code)
+        FROM ends e WHERE s.session_guid = e.session_guid
+    )
+    SELECT count(*) INTO evs FROM ins;
+
+    IF cmds + evs <> kept THEN  -- a line whose session has no row (cannot pass the checks)
+        RAISE EXCEPTION 'ingest_lines: % new lines but % stored', kept, cmds + evs USING ERRCODE = 'CF002';
+    END IF;
+
+    -- The stored end of each chain: the last new line of each session (what it hashes to
+    -- was verified as it was stored).
+    UPDATE cfsession.sessions s SET last_seq = a.last_seq, last_hash = a.last_hash, shipped_at = now()
     FROM (
-        SELECT m.guid, max(m.seq) AS last_seq, (array_agg(m.hash ORDER BY m.seq DESC))[1] AS last_hash,
-               count(*) FILTER (WHERE m.event_type = 'terminal_capture') AS cmds,
-               count(*) FILTER (WHERE m.event_type = 'terminal_capture' AND m.exit_code <> 0) AS failed,
-               max(m.ended_at) FILTER (WHERE m.event_type = 'session_end') AS ended_at,
-               max(m.duration_ms) FILTER (WHERE m.event_type = 'session_end') AS duration_ms,
-               max(m.exit_code) FILTER (WHERE m.event_type = 'session_end') AS exit_code
-        FROM unnest(meta) m GROUP BY m.guid
+        SELECT DISTINCT ON (u.guid) u.guid, u.seq AS last_seq, u.hash AS last_hash
+        FROM unnest(guids, p_seqs, p_hashes) AS u(guid, seq, hash)
+        ORDER BY u.guid, u.seq DESC
     ) a
-    WHERE s.session_guid = a.guid;
+    WHERE s.session_guid = a.guid AND a.last_seq > s.last_seq;
 
     UPDATE cfsession.hosts hs SET last_seen = now()
     WHERE hs.host_id IN (SELECT s.host_id FROM cfsession.sessions s
-                         WHERE s.session_guid IN (SELECT DISTINCT m.guid FROM unnest(meta) m));
-    RETURN cardinality(meta);
+                         WHERE s.session_guid IN (SELECT DISTINCT g FROM unnest(guids) g));
+    RETURN kept;
 END
 $fn$;
 
 -- New functions are executable by PUBLIC by default: only ingest_lines is the shipper's.
-REVOKE ALL ON FUNCTION cfsession.ingest_parse(text[], text[], text[], integer[]),
-    cfsession.ingest_check(cfsession.ingest_meta[]),
-    cfsession.ingest_lines(text[], text[], text[], integer[], text[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION cfsession.ingest_lines(text[], text[], text[], integer[], text[])
+REVOKE ALL ON FUNCTION cfsession.ingest_check(uuid[], integer[], text[], text[], text[]),
+    cfsession.ingest_refuse(uuid, integer, boolean, uuid, integer),
+    cfsession.ingest_lines(text[], text[], text[], integer[], text[], text[], text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cfsession.ingest_lines(text[], text[], text[], integer[], text[], text[], text[])
     TO cfsession_shipper;
