@@ -91,7 +91,7 @@ CREATE FUNCTION cfsession.ingest_lines(p_lines text[], p_hashes text[], p_guids 
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog SET timezone = 'UTC' SET client_min_messages = warning AS $fn$
 DECLARE
-    n integer := coalesce(cardinality(p_lines), 0);
+    total integer := coalesce(cardinality(p_lines), 0);
     guids uuid[];
     bad record;
     h record;
@@ -100,12 +100,12 @@ DECLARE
     cmds integer := 0;
     evs integer := 0;
 BEGIN
-    IF n = 0 THEN
+    IF total = 0 THEN
         RETURN 0;
     END IF;
-    IF coalesce(cardinality(p_hashes), 0) <> n OR coalesce(cardinality(p_guids), 0) <> n
-       OR coalesce(cardinality(p_seqs), 0) <> n OR coalesce(cardinality(p_prevs), 0) <> n
-       OR coalesce(cardinality(p_types), 0) <> n
+    IF coalesce(cardinality(p_hashes), 0) <> total OR coalesce(cardinality(p_guids), 0) <> total
+       OR coalesce(cardinality(p_seqs), 0) <> total OR coalesce(cardinality(p_prevs), 0) <> total
+       OR coalesce(cardinality(p_types), 0) <> total
        OR array_position(p_guids, NULL) IS NOT NULL OR array_position(p_seqs, NULL) IS NOT NULL
        OR array_position(p_hashes, NULL) IS NOT NULL OR array_position(p_prevs, NULL) IS NOT NULL
        OR array_position(p_types, NULL) IS NOT NULL THEN
@@ -122,14 +122,19 @@ BEGIN
     -- New sessions, from their first lines (parsed here for the header; ingest_check and
     -- the INSERT below refuse the batch if such a line is not a session_start).
     -- Who may ship: a host belongs to one login.
+    -- (The few lines wanted are found on the narrow arrays and only then taken from
+    -- p_lines: walking the wide array costs more than the rest of these small steps.)
     FOR h IN
         SELECT DISTINCT ON (u.guid) u.guid, x.*
-        FROM unnest(p_lines, guids, p_seqs) AS u(line, guid, seq)
+        FROM (SELECT u.guid, p_lines[u.i] AS line
+              FROM unnest(guids, p_seqs) WITH ORDINALITY AS u(guid, seq, i)
+              WHERE u.seq = 1
+                AND NOT EXISTS (SELECT 1 FROM cfsession.sessions s WHERE s.session_guid = u.guid)
+              OFFSET 0) u
         CROSS JOIN LATERAL json_to_record(u.line::json) AS x(
             host text, name text, "user" text, shell text, cwd text, session_type text,
             parent_session_id text, correlation_id text, pid bigint, actor text,
             started_at timestamptz, ts timestamptz)
-        WHERE u.seq = 1 AND NOT EXISTS (SELECT 1 FROM cfsession.sessions s WHERE s.session_guid = u.guid)
         ORDER BY u.guid
     LOOP
         INSERT INTO cfsession.hosts (name, login) VALUES (coalesce(h.host, ''), session_user)
@@ -220,7 +225,8 @@ BEGIN
         END;
     END LOOP;
 
-    -- Every other line (a few per session), and what a session_end says of its session.
+    -- Every other line (a few per session: found on the narrow arrays, as above), and what
+    -- a session_end says of its session.
     WITH ins AS (
         INSERT INTO cfsession.events (session_guid, seq, host_id, event_type, ts, line, hash)
         SELECT u.guid, u.seq, s.host_id, u.type, x.ts, u.line,
@@ -232,13 +238,16 @@ BEGIN
                     ELSE cfsession.ingest_refuse(u.guid, u.seq,
                              encode(sha256(convert_to(u.line, 'UTF8')), 'hex') = u.hash,
                              x.session_id, x.seq) END
-        FROM unnest(p_lines, p_hashes, guids, p_seqs, p_prevs, p_types)
-                 AS u(line, hash, guid, seq, prev, type)
+        FROM (SELECT u.*, p_lines[u.i] AS line
+              FROM unnest(p_hashes, guids, p_seqs, p_prevs, p_types) WITH ORDINALITY
+                       AS u(hash, guid, seq, prev, type, i)
+              WHERE u.type <> 'terminal_capture'
+              OFFSET 0) u
         JOIN cfsession.sessions s ON s.session_guid = u.guid
         CROSS JOIN LATERAL json_to_record(u.line::json) AS x(
             session_id uuid, seq integer, event_type text, prev_hash text, ts timestamptz,
             ended_at timestamptz, duration_ms double precision, exit_code integer)
-        WHERE u.type <> 'terminal_capture' AND u.seq > s.last_seq
+        WHERE u.seq > s.last_seq
         RETURNING session_guid, event_type, line
     ), ends AS (
         SELECT i.session_guid, x.ended_at, x.duration_ms, x.exit_code
