@@ -179,7 +179,7 @@ BEGIN
             WITH ins AS (
                 INSERT INTO cfsession.commands (session_guid, seq, host_id, command_seq, started_at,
                     ended_at, duration_ms, exit_code, status_kind, cwd, command, output, line, hash)
-                SELECT u.guid, u.seq, s.host_id, x.command_seq, coalesce(x.started_at, x.ts),
+                SELECT u.guid, u.seq, s.host_id, x.command_seq, coalesce(x.started_at, x.ts::timestamptz),
                        x.ended_at, x.duration_ms, x.exit_code, x.status_kind, x.cwd, x.command,
                        x.output, u.line,
                        CASE WHEN encode(sha256(convert_to(u.line, 'UTF8')), 'hex') = u.hash
@@ -193,9 +193,10 @@ BEGIN
                 FROM unnest(p_lines, p_hashes, guids, p_seqs, p_prevs, p_types)
                          AS u(line, hash, guid, seq, prev, type)
                 JOIN cfsession.sessions s ON s.session_guid = u.guid
+                -- (ts as text: a command's start is started_at; ts is read only without it)
                 CROSS JOIN LATERAL json_to_record(u.line::json) AS x(
                     session_id uuid, seq integer, event_type text, prev_hash text,
-                    started_at timestamptz, ts timestamptz, ended_at timestamptz,
+                    started_at timestamptz, ts text, ended_at timestamptz,
                     command_seq integer, duration_ms double precision, exit_code integer,
                     status_kind text, cwd text, command text, output text)
                 WHERE u.type = 'terminal_capture' AND u.seq > s.last_seq
