@@ -1,10 +1,11 @@
+# Over ~400 lines: one Shipper whose parts (read-ahead, refusals, casts, follow) share its connection, cursor and checkpoints.
 """``cfsession ship``: send the local JSONL lines and casts to the fleet server.
 
 It reads the files the recorder writes (never the recorder's hot path: a server that is
-down slows nothing but this process), COPYs batches of lines into the connection's
-staging table and calls ``cfsession.ingest()``, which checks the hash chain server-side
-and skips lines it already holds. Each line goes as its canonical JSON (what its
-``hash`` covers) so the server can recompute the hash itself. Casts follow as bytea
+down slows nothing but this process) and sends batches of lines to
+``cfsession.ingest_lines()`` (:mod:`cfsession.fleet.batch`), which checks the hash chain
+server-side and skips lines it already holds. Each line goes as its canonical JSON (what
+its ``hash`` covers) so the server can recompute the hash itself. Casts follow as bytea
 chunks once their session is on the server. Only complete lines (ending in a newline)
 are sent; a live session's last line waits for the next pass.
 """
