@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         url: str = typer.Option(None, "--url", help="postgresql://user@host/db (default: $CFSESSION_SHIP_URL or [ship] url)."),
         once: bool = typer.Option(False, "--once", help="Ship what there is now and exit (the default)."),
         follow: bool = typer.Option(False, "--follow", "-f", help="Keep shipping as sessions grow; reconnect with back-off."),
-        batch: int = typer.Option(5000, "--batch", min=1, help="Lines per COPY batch."),
+        batch: int = typer.Option(5000, "--batch", min=1, help="Lines per batch (one transaction on the server)."),
         streams: int = typer.Option(1, "--streams", min=1, max=32, help="With --once: ship over N connections at once (sessions split between them)."),
         no_index: bool = typer.Option(False, "--no-index", help="Leave the deferred text indexing to `cfsession admin index`."),
         retry_for: float = typer.Option(120.0, "--retry-for", min=0.0, help="With --once: keep retrying an unreachable server for S seconds."),

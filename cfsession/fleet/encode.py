@@ -1,4 +1,4 @@
-"""One local JSONL line -> the COPY row the server ingests (its canonical JSON and hash).
+"""One local JSONL line -> what the server ingests: its canonical JSON (and the record).
 
 The hash covers the canonical encoding (sorted keys, no spaces, no ``hash`` key;
 ``integrity.canonical``), so the shipper re-encodes every line it sends — on a busy
