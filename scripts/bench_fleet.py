@@ -444,6 +444,85 @@ def search(admin_url: str, n: int, ship: bool, repeat: int = 7) -> dict[str, Any
     return out
 
 
+def breakdown(admin_url: str, repeat: int = 10) -> dict[str, float]:
+    """Server CPU per line of one 5,000-line batch, part by part (each statement run
+    ``repeat`` times and rolled back; the backend's own CPU time, so load elsewhere on the
+    machine does not count): what a line costs ingest beyond what COPY costs."""
+    from cfsession.fleet import batch, config, shipper
+
+    work = Path(tempfile.mkdtemp(prefix="cfbench-parts-"))
+    try:
+        records = generate(work / "home", 10_000)
+        reader = shipper.Shipper("postgresql://unused@127.0.0.1:1/x", home=work / "home")
+        first, rows = reader._collect(), reader._collect()
+        url = _db(admin_url, "cfbench_parts")
+        out: dict[str, float] = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        with config.connect(url) as conn:
+            batch.send(conn, first, True, lambda: None)  # sessions and partitions exist
+            for r in (records[len(first)], records[-1]):
+                conn.execute("SELECT cfsession.ensure_partition(date_trunc('month', %s::timestamptz))",
+                             (r["started_at"],))
+            pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+            conn.commit()
+
+            def cpu() -> float:
+                f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                return (int(f[11]) + int(f[12])) / tick
+
+            args = ([r.line for r in rows], [r.hash for r in rows], [r.session_id for r in rows],
+                    [r.seq for r in rows], [r.prev for r in rows], [r.kind for r in rows])
+            arrays = "%b::text[], %b::text[], %b::text[], %b::integer[], %b::text[], %b::text[]"
+            u = f"unnest({arrays}) AS u(line, hash, guid, seq, prev, type)"
+            cols = ("session_id uuid, seq integer, event_type text, prev_hash text, started_at timestamptz,"
+                    " ts text, ended_at timestamptz, command_seq integer, duration_ms double precision,"
+                    " exit_code integer, status_kind text, cwd text, command text, output text")
+            ins = f"INSERT INTO cfsession.commands ({COLUMNS})"
+            parts = {
+                "arrays sent and received": "SELECT " + " + ".join(f"cardinality({a})" for a in arrays.split(", ")),
+                "arrays + unnest": f"SELECT count(*) FROM {u}",
+                "arrays + unnest + sha256": f"SELECT count(*) FROM {u} WHERE encode(sha256(convert_to(u.line, 'UTF8')), 'hex') = u.hash",
+                "arrays + unnest + text to json (a validating parse)": f"SELECT count(*) FROM {u} WHERE u.line::json IS NOT NULL",
+                "arrays + unnest + json_to_record (text to json included)": f"SELECT count(x.seq) FROM {u} CROSS JOIN LATERAL json_to_record(u.line::json) x({cols})",
+                "arrays + unnest + INSERT of constant columns (no parse)": (
+                    f"{ins} SELECT u.guid::uuid, u.seq + 100000, 1, 1, {{t}}, {{t}}, 1, 0, 'exited', '/home',"
+                    f" 'git status', substr(u.line, 200, 540), u.line, u.hash FROM {u}"),
+                "arrays + unnest + INSERT of the parsed columns (no hash, no checks)": (
+                    f"{ins} SELECT u.guid::uuid, u.seq + 100000, 1, x.command_seq, x.started_at, x.ended_at,"
+                    f" x.duration_ms, x.exit_code, x.status_kind, x.cwd, x.command, x.output, u.line, u.hash"
+                    f" FROM {u} CROSS JOIN LATERAL json_to_record(u.line::json) x({cols})"
+                    " WHERE x.event_type = 'terminal_capture'"),
+                "ingest_lines() (all of it)": (
+                    "SELECT cfsession.ingest_lines(" + arrays + ", %b::text[])"),
+            }
+            started = "'" + records[len(first)]["started_at"] + "'::timestamptz"  # our own text
+            for label, sql in parts.items():
+                params: tuple[Any, ...] = args
+                sql = sql.replace("{t}", started)
+                if "ingest_lines" in label:
+                    params = args + (batch.months(rows),)
+                c0 = cpu()
+                for _ in range(repeat):
+                    conn.execute(sql, params)
+                    conn.rollback()
+                out[label] = round((cpu() - c0) * 1e6 / repeat / len(rows), 1)
+            # \copy's part, the same way: COPY of the rows ingest stores for this batch.
+            keys = {(r.session_id, r.seq) for r in rows}
+            stored = [r for r in records if (r["session_id"], r["seq"]) in keys]
+            copy_rows = work / "rows.copy"
+            _copy_file(stored, copy_rows, 1)
+            data = copy_rows.read_bytes()
+            c0 = cpu()
+            for _ in range(repeat):
+                with conn.cursor() as cur, cur.copy(f"COPY cfsession.commands ({COLUMNS}) FROM STDIN") as copy:
+                    copy.write(data)
+                conn.rollback()
+            out["COPY of the stored rows (what \\copy does)"] = round((cpu() - c0) * 1e6 / repeat / len(stored), 1)
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--commands", type=int, default=100_000, help="commands for the ingest comparison (0: skip)")
@@ -452,6 +531,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="ingest rounds (\\copy and ship alternated; default 3)")
     ap.add_argument("--v2", action="store_true",
                     help="also ship with the version-2 protocol (COPY + ingest()) in each round, for comparison")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="server CPU per line of one batch, part by part (the server must be on this machine)")
     ap.add_argument("--url", help="administrator URL of an existing server (default: a throw-away cluster)")
     args = ap.parse_args()
     cluster = None
@@ -473,6 +554,9 @@ def main() -> int:
                           and _ppid(e) == master)
     try:
         result: dict[str, Any] = {}
+        if args.breakdown:
+            result["server_cpu_us_per_line"] = breakdown(admin)
+            print(json.dumps(result, indent=2), flush=True)
         if args.commands:
             result["ingest"] = ingest(admin, args.commands, args.rounds, args.v2)
             print(json.dumps(result, indent=2), flush=True)
