@@ -500,7 +500,7 @@ def breakdown(admin_url: str, repeat: int = 10) -> dict[str, float]:
                 params: tuple[Any, ...] = args
                 sql = sql.replace("{t}", started)
                 if "ingest_lines" in label:
-                    params = args + (batch.months(rows),)
+                    params = args + ([r.started for r in rows],)
                 c0 = cpu()
                 for _ in range(repeat):
                     conn.execute(sql, params)

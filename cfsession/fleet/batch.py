@@ -25,7 +25,7 @@ class Line(Protocol):
     seq: int  # line number in its session's file
     prev: str  # the line's prev_hash ("" if it has none)
     kind: str  # the line's event_type ("" if it has none)
-    started: str  # a command's started_at (month partitions), else ""
+    started: str  # a command's started_at, else its ts ("" for other lines): its month partition
 
     @property
     def session_id(self) -> str: ...
@@ -52,23 +52,13 @@ def send(conn: Any, rows: Sequence[Line], lines_api: bool, before_ingest: Callab
             got = cur.execute(_CALL, ([r.line for r in rows], [r.hash for r in rows],
                                       [r.session_id for r in rows], [r.seq for r in rows],
                                       [r.prev for r in rows], [r.kind for r in rows],
-                                      months(rows))).fetchone()
+                                      [r.started for r in rows])).fetchone()
         else:
             with cur.copy("COPY pg_temp.cfs_stage (line, hash) FROM STDIN") as copy:
                 copy.write(b"".join(copy_text(r.line, r.hash) for r in rows))
             before_ingest()
             got = cur.execute("SELECT cfsession.ingest()").fetchone()
     return int(got[0]) if got else 0
-
-
-def months(rows: Sequence[Line]) -> list[str]:
-    """One start time per month (by its "YYYY-MM" text) of the batch's commands: the
-    server makes those month partitions before storing (and any it was not told of after)."""
-    seen: dict[str, str] = {}
-    for r in rows:
-        if r.started:
-            seen.setdefault(r.started[:7], r.started)
-    return list(seen.values()) or [""]
 
 
 def copy_text(line: str, digest: str) -> bytes:

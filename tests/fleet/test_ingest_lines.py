@@ -36,14 +36,14 @@ def _session(commands: int, started: str = "2024-05-01T12:00:00.000000Z") -> lis
     return recs
 
 
-def _args(recs: list[dict[str, Any]], months: list[str] | None = None,
+def _args(recs: list[dict[str, Any]], started: list[str] | None = None,
           seqs: list[int] | None = None) -> tuple[Any, ...]:
     from cfsession.integrity import canonical
 
     return ([canonical(r).decode() for r in recs], [r["hash"] for r in recs],
             [r["session_id"] for r in recs], seqs or [r["seq"] for r in recs],
             [r["prev_hash"] for r in recs], [r["event_type"] for r in recs],
-            months if months is not None else sorted({r["started_at"] for r in recs if "command" in r}) or [""])
+            started or [r["started_at"] if "command" in r else "" for r in recs])
 
 
 def _ingest(pg: Any, recs: list[dict[str, Any]], **kw: Any) -> int:
@@ -123,12 +123,29 @@ def test_the_server_refuses_a_bad_batch_and_keeps_nothing_of_it(
     assert _held(admin, recs[0]["session_id"]) == (0, 0, 0)
 
 
-def test_a_month_the_shipper_did_not_name_is_still_stored(pg: Any, admin: Any) -> None:
-    recs = _session(2, started="2031-03-31T23:30:00-02:00")  # April in UTC
+def test_a_month_across_a_utc_offset_is_still_made(pg: Any, admin: Any) -> None:
+    recs = _session(2, started="2031-03-31T10:00:00Z")
+    recs[2]["started_at"] = "2031-03-31T23:30:00-02:00"  # the same day's text, April in UTC
+    _reseal(recs)
     assert admin.execute("SELECT to_regclass('cfsession.commands_y2031m04')").fetchone()[0] is None
-    assert _ingest(pg, recs, months=["2031-03-31T23:30:00Z"]) == 4
+    assert _ingest(pg, recs) == 4
     assert _held(admin, recs[0]["session_id"]) == (2, 2, 4)
-    assert admin.execute("SELECT to_regclass('cfsession.commands_y2031m04')").fetchone()[0] is not None
+    months = admin.execute("SELECT DISTINCT tableoid::regclass::text FROM cfsession.commands"
+                           " WHERE session_guid = %s ORDER BY 1", (recs[0]["session_id"],)).fetchall()
+    assert months == [("cfsession.commands_y2031m03",), ("cfsession.commands_y2031m04",)]
+
+
+def test_a_start_not_what_the_line_says_is_refused_and_makes_no_month(pg: Any, admin: Any) -> None:
+    import psycopg
+
+    recs = _session(2, started="2032-06-01T10:00:00Z")
+    started = ["", "2032-06-01T10:00:00Z", "2037-01-01T00:00:00Z", ""]  # line 3's is not its own
+    with pytest.raises(psycopg.Error) as err:
+        _ingest(pg, recs, started=started)
+    assert err.value.sqlstate == "CF002"
+    assert f"session {recs[0]['session_id']} line 3: its prev_hash, event_type or start" in str(err.value)
+    assert _held(admin, recs[0]["session_id"]) == (0, 0, 0)
+    assert admin.execute("SELECT to_regclass('cfsession.commands_y2037m01')").fetchone()[0] is None
 
 
 def test_ship_across_an_upgrade_from_version_2(pg: Any, admin: Any, tmp_path: Path) -> None:

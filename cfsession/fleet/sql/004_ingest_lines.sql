@@ -73,21 +73,20 @@ BEGIN
         RAISE EXCEPTION 'session % line %: the line says it is session % line % (lines were moved, removed or inserted)',
             guid, seq, coalesce(line_guid::text, '?'), coalesce(line_seq::text, '?') USING ERRCODE = 'CF002';
     END IF;
-    RAISE EXCEPTION 'session % line %: its prev_hash or event_type is not what was sent with it',
+    RAISE EXCEPTION 'session % line %: its prev_hash, event_type or start is not what was sent with it',
         guid, seq USING ERRCODE = 'CF002';
 END
 $fn$;
 
 -- Ingest one batch, in the caller's transaction. Per line: its canonical JSON (what its
 -- hash covers), that hash, and what the shipper read in it (session id, line number,
--- prev_hash, event_type; '' for a missing text); p_months: a start time of the batch's
--- commands in each month they started in, so that the month partitions are made first
--- (a month left out costs one more pass). Same rules and errors as ingest(): CF001 hash,
+-- prev_hash, event_type, and a command's started_at (else ts), which names its month
+-- partition; '' for a missing text). Same rules and errors as ingest(): CF001 hash,
 -- CF002 link/sequence, CF003 wrong login; lines already stored are skipped. Returns the
 -- number of lines stored.
 CREATE FUNCTION cfsession.ingest_lines(p_lines text[], p_hashes text[], p_guids text[],
                                        p_seqs integer[], p_prevs text[], p_types text[],
-                                       p_months text[]) RETURNS integer
+                                       p_started text[]) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog SET timezone = 'UTC' SET client_min_messages = warning AS $fn$
 DECLARE
@@ -105,11 +104,11 @@ BEGIN
     END IF;
     IF coalesce(cardinality(p_hashes), 0) <> total OR coalesce(cardinality(p_guids), 0) <> total
        OR coalesce(cardinality(p_seqs), 0) <> total OR coalesce(cardinality(p_prevs), 0) <> total
-       OR coalesce(cardinality(p_types), 0) <> total
+       OR coalesce(cardinality(p_types), 0) <> total OR coalesce(cardinality(p_started), 0) <> total
        OR array_position(p_guids, NULL) IS NOT NULL OR array_position(p_seqs, NULL) IS NOT NULL
        OR array_position(p_hashes, NULL) IS NOT NULL OR array_position(p_prevs, NULL) IS NOT NULL
-       OR array_position(p_types, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'ingest_lines: every line needs a hash, a session id, a line number, a prev_hash and an event type'
+       OR array_position(p_types, NULL) IS NOT NULL OR array_position(p_started, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'ingest_lines: every line needs a hash, a session id, a line number, a prev_hash, an event type and a start'
             USING ERRCODE = '22023';
     END IF;
     guids := p_guids::uuid[];
@@ -167,8 +166,18 @@ BEGIN
         RETURN 0;  -- everything was already stored
     END IF;
 
-    FOR mon IN SELECT DISTINCT date_trunc('month', t::timestamptz) AS month
-               FROM unnest(p_months) t WHERE t <> '' LOOP
+    -- The month partitions of the new commands, from the starts sent with them (one per
+    -- day's text is enough, but for a start with a UTC offset at a month's end: that
+    -- month is made below when the INSERT finds it missing). Each start is checked as its
+    -- line is stored, so no month is made for a line that is not stored.
+    FOR mon IN
+        SELECT DISTINCT date_trunc('month', d.started::timestamptz) AS month
+        FROM (SELECT min(u.started) AS started
+              FROM unnest(guids, p_seqs, p_types, p_started) AS u(guid, seq, type, started)
+              JOIN cfsession.sessions s ON s.session_guid = u.guid
+              WHERE u.type = 'terminal_capture' AND u.seq > s.last_seq
+              GROUP BY left(u.started, 10)) d
+    LOOP
         PERFORM cfsession.ensure_partition(mon.month);
     END LOOP;
 
@@ -179,24 +188,25 @@ BEGIN
             WITH ins AS (
                 INSERT INTO cfsession.commands (session_guid, seq, host_id, command_seq, started_at,
                     ended_at, duration_ms, exit_code, status_kind, cwd, command, output, line, hash)
-                SELECT u.guid, u.seq, s.host_id, x.command_seq, coalesce(x.started_at, x.ts::timestamptz),
+                SELECT u.guid, u.seq, s.host_id, x.command_seq, coalesce(x.started_at, x.ts)::timestamptz,
                        x.ended_at, x.duration_ms, x.exit_code, x.status_kind, x.cwd, x.command,
                        x.output, u.line,
                        CASE WHEN encode(sha256(convert_to(u.line, 'UTF8')), 'hex') = u.hash
                                  AND x.session_id = u.guid AND x.seq = u.seq
                                  AND coalesce(x.prev_hash, '') = u.prev
                                  AND x.event_type = 'terminal_capture'
+                                 AND coalesce(x.started_at, x.ts) = u.started
                             THEN u.hash
                             ELSE cfsession.ingest_refuse(u.guid, u.seq,
                                      encode(sha256(convert_to(u.line, 'UTF8')), 'hex') = u.hash,
                                      x.session_id, x.seq) END
-                FROM unnest(p_lines, p_hashes, guids, p_seqs, p_prevs, p_types)
-                         AS u(line, hash, guid, seq, prev, type)
+                FROM unnest(p_lines, p_hashes, guids, p_seqs, p_prevs, p_types, p_started)
+                         AS u(line, hash, guid, seq, prev, type, started)
                 JOIN cfsession.sessions s ON s.session_guid = u.guid
-                -- (ts as text: a command's start is started_at; ts is read only without it)
+                -- (the start as text, compared with what was sent, then cast once)
                 CROSS JOIN LATERAL json_to_record(u.line::json) AS x(
                     session_id uuid, seq integer, event_type text, prev_hash text,
-                    started_at timestamptz, ts text, ended_at timestamptz,
+                    started_at text, ts text, ended_at timestamptz,
                     command_seq integer, duration_ms double precision, exit_code integer,
                     status_kind text, cwd text, command text, output text)
                 WHERE u.type = 'terminal_capture' AND u.seq > s.last_seq
@@ -212,15 +222,15 @@ BEGIN
             SELECT coalesce(sum(a.cmds), 0) INTO cmds FROM agg a;
             EXIT;
         EXCEPTION WHEN check_violation THEN
-            -- A month the shipper did not name (a start with a UTC offset across a month's
-            -- end): make every month of the batch's commands and store again.
+            -- A month not made above (see there): make the month of every new command's
+            -- start and store again.
             IF attempt > 1 THEN
                 RAISE;
             END IF;
-            FOR mon IN SELECT DISTINCT date_trunc('month', coalesce(x.started_at, x.ts)) AS month
-                       FROM unnest(p_lines, p_types) AS u(line, type)
-                       CROSS JOIN LATERAL json_to_record(u.line::json) AS x(started_at timestamptz, ts timestamptz)
-                       WHERE u.type = 'terminal_capture' AND coalesce(x.started_at, x.ts) IS NOT NULL LOOP
+            FOR mon IN SELECT DISTINCT date_trunc('month', u.started::timestamptz) AS month
+                       FROM unnest(guids, p_seqs, p_types, p_started) AS u(guid, seq, type, started)
+                       JOIN cfsession.sessions s ON s.session_guid = u.guid
+                       WHERE u.type = 'terminal_capture' AND u.seq > s.last_seq LOOP
                 PERFORM cfsession.ensure_partition(mon.month);
             END LOOP;
         END;
