@@ -166,75 +166,60 @@ BEGIN
         RETURN 0;  -- everything was already stored
     END IF;
 
-    -- The month partitions of the new commands, from the starts sent with them (one per
-    -- day's text is enough, but for a start with a UTC offset at a month's end: that
-    -- month is made below when the INSERT finds it missing). Each start is checked as its
-    -- line is stored, so no month is made for a line that is not stored.
+    -- The month partitions of the new commands, from the starts sent with them. Each
+    -- start is checked as its line is stored, so no month is made for a line that is not
+    -- stored (a refused batch takes the partitions made for it back with it). A UTC start
+    -- in ISO form ("…Z", what the recorder writes) names its month in its first 7
+    -- characters, so one of each is read as a time; any other start is read itself.
     FOR mon IN
-        SELECT DISTINCT date_trunc('month', d.started::timestamptz) AS month
-        FROM (SELECT min(u.started) AS started
+        SELECT DISTINCT date_trunc('month', r.started::timestamptz) AS month
+        FROM (SELECT CASE WHEN u.started LIKE '____-__-__T%Z' THEN left(u.started, 7) ELSE u.started END AS key,
+                     min(u.started) AS started
               FROM unnest(guids, p_seqs, p_types, p_started) AS u(guid, seq, type, started)
               JOIN cfsession.sessions s ON s.session_guid = u.guid
               WHERE u.type = 'terminal_capture' AND u.seq > s.last_seq
-              GROUP BY left(u.started, 10)) d
+              GROUP BY 1) r
     LOOP
         PERFORM cfsession.ensure_partition(mon.month);
     END LOOP;
 
     -- The one parse of each line, in the INSERT that stores it: the row is stored only if
     -- the line hashes to its hash and says what the checks above were told.
-    FOR attempt IN 1..2 LOOP
-        BEGIN
-            WITH ins AS (
-                INSERT INTO cfsession.commands (session_guid, seq, host_id, command_seq, started_at,
-                    ended_at, duration_ms, exit_code, status_kind, cwd, command, output, line, hash)
-                SELECT u.guid, u.seq, s.host_id, x.command_seq, coalesce(x.started_at, x.ts)::timestamptz,
-                       x.ended_at, x.duration_ms, x.exit_code, x.status_kind, x.cwd, x.command,
-                       x.output, u.line,
-                       CASE WHEN encode(sha256(convert_to(u.line, 'UTF8')), 'hex') = u.hash
-                                 AND x.session_id = u.guid AND x.seq = u.seq
-                                 AND coalesce(x.prev_hash, '') = u.prev
-                                 AND x.event_type = 'terminal_capture'
-                                 AND coalesce(x.started_at, x.ts) = u.started
-                            THEN u.hash
-                            ELSE cfsession.ingest_refuse(u.guid, u.seq,
-                                     encode(sha256(convert_to(u.line, 'UTF8')), 'hex') = u.hash,
-                                     x.session_id, x.seq) END
-                FROM unnest(p_lines, p_hashes, guids, p_seqs, p_prevs, p_types, p_started)
-                         AS u(line, hash, guid, seq, prev, type, started)
-                JOIN cfsession.sessions s ON s.session_guid = u.guid
-                -- (the start as text, compared with what was sent, then cast once)
-                CROSS JOIN LATERAL json_to_record(u.line::json) AS x(
-                    session_id uuid, seq integer, event_type text, prev_hash text,
-                    started_at text, ts text, ended_at timestamptz,
-                    command_seq integer, duration_ms double precision, exit_code integer,
-                    status_kind text, cwd text, command text, output text)
-                WHERE u.type = 'terminal_capture' AND u.seq > s.last_seq
-                RETURNING session_guid, exit_code
-            ), agg AS (
-                SELECT i.session_guid, count(*) AS cmds, count(*) FILTER (WHERE i.exit_code <> 0) AS failed
-                FROM ins i GROUP BY i.session_guid
-            ), upd AS (
-                UPDATE cfsession.sessions s SET command_count = s.command_count + a.cmds,
-                                                failed_count = s.failed_count + a.failed
-                FROM agg a WHERE s.session_guid = a.session_guid
-            )
-            SELECT coalesce(sum(a.cmds), 0) INTO cmds FROM agg a;
-            EXIT;
-        EXCEPTION WHEN check_violation THEN
-            -- A month not made above (see there): make the month of every new command's
-            -- start and store again.
-            IF attempt > 1 THEN
-                RAISE;
-            END IF;
-            FOR mon IN SELECT DISTINCT date_trunc('month', u.started::timestamptz) AS month
-                       FROM unnest(guids, p_seqs, p_types, p_started) AS u(guid, seq, type, started)
-                       JOIN cfsession.sessions s ON s.session_guid = u.guid
-                       WHERE u.type = 'terminal_capture' AND u.seq > s.last_seq LOOP
-                PERFORM cfsession.ensure_partition(mon.month);
-            END LOOP;
-        END;
-    END LOOP;
+    WITH ins AS (
+        INSERT INTO cfsession.commands (session_guid, seq, host_id, command_seq, started_at,
+            ended_at, duration_ms, exit_code, status_kind, cwd, command, output, line, hash)
+        SELECT u.guid, u.seq, s.host_id, x.command_seq, coalesce(x.started_at, x.ts)::timestamptz,
+               x.ended_at, x.duration_ms, x.exit_code, x.status_kind, x.cwd, x.command,
+               x.output, u.line,
+               CASE WHEN encode(sha256(convert_to(u.line, 'UTF8')), 'hex') = u.hash
+                         AND x.session_id = u.guid AND x.seq = u.seq
+                         AND coalesce(x.prev_hash, '') = u.prev
+                         AND x.event_type = 'terminal_capture'
+                         AND coalesce(x.started_at, x.ts) = u.started
+                    THEN u.hash
+                    ELSE cfsession.ingest_refuse(u.guid, u.seq,
+                             encode(sha256(convert_to(u.line, 'UTF8')), 'hex') = u.hash,
+                             x.session_id, x.seq) END
+        FROM unnest(p_lines, p_hashes, guids, p_seqs, p_prevs, p_types, p_started)
+                 AS u(line, hash, guid, seq, prev, type, started)
+        JOIN cfsession.sessions s ON s.session_guid = u.guid
+        -- (the start as text, compared with what was sent, then cast once)
+        CROSS JOIN LATERAL json_to_record(u.line::json) AS x(
+            session_id uuid, seq integer, event_type text, prev_hash text,
+            started_at text, ts text, ended_at timestamptz,
+            command_seq integer, duration_ms double precision, exit_code integer,
+            status_kind text, cwd text, command text, output text)
+        WHERE u.type = 'terminal_capture' AND u.seq > s.last_seq
+        RETURNING session_guid, exit_code
+    ), agg AS (
+        SELECT i.session_guid, count(*) AS cmds, count(*) FILTER (WHERE i.exit_code <> 0) AS failed
+        FROM ins i GROUP BY i.session_guid
+    ), upd AS (
+        UPDATE cfsession.sessions s SET command_count = s.command_count + a.cmds,
+                                        failed_count = s.failed_count + a.failed
+        FROM agg a WHERE s.session_guid = a.session_guid
+    )
+    SELECT coalesce(sum(a.cmds), 0) INTO cmds FROM agg a;
 
     -- Every other line (a few per session: found on the narrow arrays, as above), and what
     -- a session_end says of its session.
