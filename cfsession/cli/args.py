@@ -127,7 +127,7 @@ def _convert(opt: Opt, raw: str) -> Any:
 def _no_such_option(name: str, known: list[str]) -> str:
     from difflib import get_close_matches
 
-    close = get_close_matches(name, known)
+    close = get_close_matches(name, known, cutoff=0.75)  # "--limt", not "--bogus" -> "--host"
     if len(close) == 1:
         return f"No such option: {name} Did you mean {close[0]}?"
     if close:

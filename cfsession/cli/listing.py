@@ -92,7 +92,7 @@ def _help(spec: Spec) -> int:
     from cfsession.cli.main import _click_module, app
 
     click = _click_module()
-    group = typer.main.get_command(app)
+    group: Any = typer.main.get_command(app)  # a TyperGroup
     with click.Context(group, info_name="cfsession") as parent:
         command = group.get_command(parent, spec.name)
         with command.make_context(spec.name, [], parent=parent) as ctx:
@@ -118,6 +118,7 @@ def register(app: Any, name: str) -> None:
         pass
 
     spec = SPECS[name]
+    command.__doc__ = spec.help
     signature = args.typer_signature(spec)
     command.__signature__ = signature  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}

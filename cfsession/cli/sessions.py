@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
 
     from cfsession.cli import listing
 
-    listing.register(app, "list")  # parsed by cli/args.py from its spec, as on the light path
+    listing.register(app, "list")  # help from its spec; cli/args.py parses it, whichever path ran it
 
     @app.command("show")
     def show(

@@ -94,12 +94,14 @@ def _terminal_width() -> int:
 
 def _windows_vt(out: TextIO) -> bool:  # pragma: no cover - Windows
     """Turn on VT processing for a Windows console (SGR codes); False where it cannot be."""
+    if sys.platform != "win32":
+        return False
     import ctypes
     import msvcrt
 
     try:
         handle = msvcrt.get_osfhandle(out.fileno())
-        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
         mode = ctypes.c_uint32()
         if not kernel32.GetConsoleMode(handle, ctypes.byref(mode)):
             return False
@@ -125,7 +127,12 @@ def cells(text: str) -> int:
 
 
 def _spans(cell: Cell, one_line: bool) -> list[Span]:
-    spans = [cell] if isinstance(cell, tuple) else cell
+    if isinstance(cell, tuple):
+        if "\t" not in cell[0] and "\n" not in cell[0]:  # nearly every cell
+            return [cell] if cell[0] else []
+        spans = [cell]
+    else:
+        spans = cell
     out = []
     for text, style in spans:
         if "\t" in text:
@@ -138,6 +145,9 @@ def _spans(cell: Cell, one_line: bool) -> list[Span]:
 
 
 def _width(spans: list[Span]) -> int:
+    """Cells of the widest line of ``spans``."""
+    if len(spans) == 1 and "\n" not in spans[0][0]:
+        return cells(spans[0][0])
     return max((cells(line) for line in "".join(t for t, _ in spans).split("\n")), default=0)
 
 
@@ -221,12 +231,13 @@ def _merge(chars: list[tuple[str, str]]) -> list[Span]:
 
 
 # -- the table ----------------------------------------------------------------------------------
-def widths(cols: Sequence[Col], rows: Sequence[Sequence[list[Span]]],
+def widths(cols: Sequence[Col], natural_cells: Sequence[Sequence[int]],
            width: int | None) -> dict[int, int]:
-    """Column index -> width in cells, for the columns kept on a screen ``width`` wide."""
+    """Column index -> width in cells, for the columns kept on a screen ``width`` wide;
+    ``natural_cells[r][i]`` is the width row ``r`` wants in column ``i``."""
     natural = []
     for i, col in enumerate(cols):
-        w = max([cells(col.name), *(_width(row[i]) for row in rows)])
+        w = max([cells(col.name), *(row[i] for row in natural_cells)])
         if width is not None and col.max is not None and col.fit != "fixed":
             w = min(w, max(col.max, cells(col.name)))
         natural.append(w)
@@ -262,42 +273,53 @@ def widths(cols: Sequence[Col], rows: Sequence[Sequence[list[Span]]],
     return out
 
 
+Line = tuple[list[Span], int]  # one line of a cell, and its width in cells
+
+
 def render(cols: Sequence[Col], rows: Sequence[Sequence[Cell]], where: Screen) -> str:
     """The table as text to write (newline-terminated lines)."""
     spans = [[_spans(cell, col.fit != "wrap") for cell, col in zip(row, cols, strict=True)]
              for row in rows]
-    sizes = widths(cols, spans, where.width)
+    natural = [[_width(cell) for cell in row] for row in spans]
+    sizes = widths(cols, natural, where.width)
     kept = sorted(sizes)
-    lines: list[list[Span]] = []
-    header = [[[(cols[i].name, HEADER)]] for i in kept]
-    lines += _row([cols[i] for i in kept], [sizes[i] for i in kept], header)
-    lines.append([(GAP.join("─" * sizes[i] for i in kept), "")])
-    for row in spans:
-        cut = []
-        for i in kept:
-            col, w = cols[i], sizes[i]
-            if where.width is None:
-                cut.append([row[i]] if col.fit != "wrap" else _wrap(row[i], 1 << 30))
-            elif col.fit == "wrap":
-                cut.append(_wrap(row[i], w))
+    kept_cols = [cols[i] for i in kept]
+    kept_sizes = [sizes[i] for i in kept]
+    out = [_write(line, where) for line in _row(kept_cols, kept_sizes, [[([(c.name, HEADER)], cells(c.name))]
+                                                                      for c in kept_cols])]
+    out.append(GAP.join("─" * w for w in kept_sizes) + "\n")
+    for row, row_natural in zip(spans, natural, strict=True):
+        lines: list[list[Line]] = []
+        for i, col, w in zip(kept, kept_cols, kept_sizes, strict=True):
+            cell, have = row[i], row_natural[i]
+            if col.fit == "wrap" and (have > w or any("\n" in t for t, _ in cell)):
+                lines.append([(line, _width(line)) for line in _wrap(cell, w)])
+            elif have > w:
+                cut = (_cut_start if col.fit == "cut-start" else _cut_end)(cell, w)
+                lines.append([(cut, _width(cut))])
             else:
-                cut.append([(_cut_start if col.fit == "cut-start" else _cut_end)(row[i], w)])
-        lines += _row([cols[i] for i in kept], [sizes[i] for i in kept], cut)
-    return "".join(_write(line, where) for line in lines)
+                lines.append([(cell, have)])
+        out += [_write(line, where) for line in _row(kept_cols, kept_sizes, lines)]
+    return "".join(out)
 
 
-def _row(cols: list[Col], sizes: list[int], cells_lines: list[list[list[Span]]]) -> list[list[Span]]:
-    """One table row (possibly several lines): each cell padded to its column."""
-    height = max(1, *(len(c) for c in cells_lines))
+def _row(cols: list[Col], sizes: list[int], cell_lines: list[list[Line]]) -> list[list[Span]]:
+    """One table row (as many lines as its tallest cell): each cell padded to its column."""
+    height = max(1, *(len(c) for c in cell_lines))
     out = []
     for n in range(height):
         line: list[Span] = []
-        for k, (col, w, cell) in enumerate(zip(cols, sizes, cells_lines, strict=True)):
-            spans = cell[n] if n < len(cell) else []
-            pad = " " * max(0, w - _width(spans))
+        for k, (col, w, cell) in enumerate(zip(cols, sizes, cell_lines, strict=True)):
+            spans, have = cell[n] if n < len(cell) else ([], 0)
+            pad = (" " * (w - have), "")
             if k:
                 line.append((GAP, ""))
-            line += [(pad, "")] + spans if col.align == "right" else spans + [(pad, "")]
+            if col.align == "right":
+                line.append(pad)
+                line += spans
+            else:
+                line += spans
+                line.append(pad)
         out.append(line)
     return out
 
