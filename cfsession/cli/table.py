@@ -287,7 +287,7 @@ def render(cols: Sequence[Col], rows: Sequence[Sequence[Cell]], where: Screen) -
     kept_sizes = [sizes[i] for i in kept]
     out = [_write(line, where) for line in _row(kept_cols, kept_sizes, [[([(c.name, HEADER)], cells(c.name))]
                                                                       for c in kept_cols])]
-    out.append(GAP.join("─" * w for w in kept_sizes) + "\n")
+    out.append(_write([(GAP.join("─" * w for w in kept_sizes), "")], where))
     for row, row_natural in zip(spans, natural, strict=True):
         lines: list[list[Line]] = []
         for i, col, w in zip(kept, kept_cols, kept_sizes, strict=True):
