@@ -94,14 +94,12 @@ def _terminal_width() -> int:
 
 def _windows_vt(out: TextIO) -> bool:  # pragma: no cover - Windows
     """Turn on VT processing for a Windows console (SGR codes); False where it cannot be."""
-    if sys.platform != "win32":
-        return False
     import ctypes
     import msvcrt
 
     try:
-        handle = msvcrt.get_osfhandle(out.fileno())
-        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        handle = msvcrt.get_osfhandle(out.fileno())  # type: ignore[attr-defined,unused-ignore]
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
         mode = ctypes.c_uint32()
         if not kernel32.GetConsoleMode(handle, ctypes.byref(mode)):
             return False
