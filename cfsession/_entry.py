@@ -2,9 +2,8 @@
 
 ``cfsession record`` must reach the first prompt fast (DESIGN.md §7: ≤ 60 ms), so it is
 dispatched here without importing Typer, rich or sqlite. ``list`` and ``search`` have
-targets too (150 / 100 ms): their everyday forms run without Typer
-(:mod:`cfsession.cli.fast`). Every other command, and anything unusual, goes through
-the Typer app.
+targets too (150 / 100 ms): they are parsed and drawn without Typer or rich
+(:mod:`cfsession.cli.listing`). Every other command goes through the Typer app.
 """
 
 from __future__ import annotations
@@ -21,18 +20,17 @@ def main(argv: list[str] | None = None) -> int:
         streams.make_safe()
     if os.environ.get("CFSESSION_LOG") or (args and args[0] == "--debug"):
         _start_logging(args)
-    if args[:2] == ["--debug", "record"]:
-        args = args[1:]  # the Typer app would otherwise take it; record runs without it
+    debug = args[:1] == ["--debug"] and args[1:2] in (["record"], ["list"], ["search"])
+    if debug:
+        args = args[1:]  # the Typer app would otherwise take it; these run without it
     if args and args[0] == "record":
         from cfsession.recorder.main import main as record_main
 
         return record_main(args[1:])
     if args and args[0] in ("list", "search"):
-        from cfsession.cli import fast
+        from cfsession.cli import listing
 
-        code = fast.run(args)
-        if code is not None:
-            return code
+        return listing.main(args, debug)
     from cfsession.cli import run
 
     return run(args)

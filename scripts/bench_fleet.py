@@ -174,9 +174,76 @@ def _copy_file_indexed(src: Path, dst: Path) -> None:
             fo.write(line[:-1] + "\tt\n")
 
 
-def ingest(admin_url: str, commands: int, rounds: int = 3) -> dict[str, Any]:
+_CLUSTER_DATA: Path | None = None  # the throw-away cluster's data directory, for _server_cpu
+
+
+def _server_cpu() -> float:
+    """CPU seconds the whole server has used so far (postmaster, live backends and the
+    backends that ended: a machine shared with other work slows wall clocks, not this);
+    0.0 without a throw-away cluster. Waits (≤ 5 s) for the backends of connections
+    already closed to be reaped, so that their time is counted."""
+    if _CLUSTER_DATA is None:
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    master = int((_CLUSTER_DATA / "postmaster.pid").read_text().split()[0])
+
+    def stat(pid: int) -> list[str]:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+    deadline = time.monotonic() + 5
+    while True:
+        children: list[list[str]] = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    f = stat(int(entry.name))
+                except OSError:
+                    continue
+                if int(f[1]) == master:
+                    children.append(f)
+        # Background processes only (checkpointer, writers, launchers, logger): no backend left.
+        if len(children) <= _BACKGROUND or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    total = sum(int(x) for x in stat(master)[11:15])  # utime stime cutime cstime
+    total += sum(int(x) for f in children for x in f[11:15])
+    return total / tick
+
+
+_BACKGROUND = 0  # the cluster's own processes, counted once it is up
+
+
+def _ppid(entry: Path) -> str:
+    try:
+        return (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+    except OSError:
+        return ""
+
+
+def _ship_v2(url: str, home: Path) -> float:
+    """Seconds to ship with the version-2 protocol (COPY into the staging table + ingest(),
+    two parses per line), which a version-4 server still serves to older shippers."""
+    from cfsession.fleet import batch, shipper
+
+    def legacy(conn: Any) -> bool:
+        with conn.transaction():
+            conn.execute("SET temp_buffers = '64MB'")
+            conn.execute("SELECT cfsession.open_batch()")
+        return False
+
+    real, batch.prepare = batch.prepare, legacy
+    try:
+        t = time.perf_counter()
+        shipper.ship(url, home=home, index=False)
+        return time.perf_counter() - t
+    finally:
+        batch.prepare = real
+
+
+def ingest(admin_url: str, commands: int, rounds: int = 3, v2: bool = False) -> dict[str, Any]:
     """Alternate \\copy and ship ``rounds`` times (fresh databases each time) so that load
-    from elsewhere on the machine hits both alike; the ratio is the median of the rounds."""
+    from elsewhere on the machine hits both alike; the ratio is the median of the rounds.
+    ``v2``: also ship with the version-2 protocol in each round (the before/after figure)."""
     from cfsession.fleet import config, shipper
 
     work = Path(tempfile.mkdtemp(prefix="cfbench-fleet-"))
@@ -185,17 +252,32 @@ def ingest(admin_url: str, commands: int, rounds: int = 3) -> dict[str, Any]:
         records = generate(work / "home", commands)
         gen_s = time.perf_counter() - t
         rows = work / "rows.copy"
-        copy_rates, ship_rates, ratios, two_rates = [], [], [], []
+        copy_rates, ship_rates, ratios, two_rates, v2_rates, v2_ratios = [], [], [], [], [], []
+        copy_cpu: list[float] = []
+        ship_cpu: list[float] = []
+        client_cpu: list[float] = []
+        v2_cpu: list[float] = []
         for _ in range(rounds):
+            if v2:
+                v2_url = _db(admin_url, "cfbench_v2")
+                (work / "home" / "ship.sqlite").unlink(missing_ok=True)
+                c0 = _server_cpu()
+                v2_s = _ship_v2(v2_url.replace("://postgres@", "://bench_shipper@"), work / "home")
+                v2_cpu.append(_server_cpu() - c0)
+                v2_rates.append(commands / v2_s)
             copy_url = _db(admin_url, "cfbench_copy")
             _copy_file(records, rows, _prepare_copy_target(copy_url, records))
+            c0 = _server_cpu()
             copy_s = _psql_copy(copy_url, rows)
+            copy_cpu.append(_server_cpu() - c0)
             ship_url = _db(admin_url, "cfbench_ship")
             (work / "home" / "ship.sqlite").unlink(missing_ok=True)
-            t = time.perf_counter()
+            t, c0, p0 = time.perf_counter(), _server_cpu(), time.process_time()
             report = shipper.ship(ship_url.replace("://postgres@", "://bench_shipper@"),
                                   home=work / "home", index=False)
             ship_s = time.perf_counter() - t
+            ship_cpu.append(_server_cpu() - c0)
+            client_cpu.append(time.process_time() - p0)
             assert report.lines == commands + 2 * len({r["session_id"] for r in records}), report
             two_url = _db(admin_url, "cfbench_two")
             (work / "home" / "ship.sqlite").unlink(missing_ok=True)
@@ -206,6 +288,8 @@ def ingest(admin_url: str, commands: int, rounds: int = 3) -> dict[str, Any]:
             copy_rates.append(commands / copy_s)
             ship_rates.append(commands / ship_s)
             ratios.append(copy_s / ship_s)
+            if v2:
+                v2_ratios.append(copy_s / v2_s)
         with config.connect(ship_url, autocommit=True) as conn:
             t = time.perf_counter()
             while conn.execute("SELECT cfsession.index_pending(20000)").fetchone()[0] == 20000:
@@ -237,7 +321,16 @@ def ingest(admin_url: str, commands: int, rounds: int = 3) -> dict[str, Any]:
             "generate_s": round(gen_s, 2),
             "psql_copy_per_s": [round(r) for r in copy_rates],
             "ship_per_s": [round(r) for r in ship_rates],
+            "ship_vs_copy": [round(r, 3) for r in ratios],
             "ship_vs_copy_median": round(med(ratios), 3),
+            **({"ship_v2_protocol_per_s": [round(r) for r in v2_rates],
+                "ship_v2_protocol_vs_copy": [round(r, 3) for r in v2_ratios]} if v2 else {}),
+            **({"server_cpu_us_per_command": {
+                "psql_copy": [round(c * 1e6 / commands, 1) for c in copy_cpu],
+                "ship": [round(c * 1e6 / commands, 1) for c in ship_cpu],
+                **({"ship_v2_protocol": [round(c * 1e6 / commands, 1) for c in v2_cpu]} if v2 else {})},
+                "shipper_cpu_us_per_command": [round(c * 1e6 / commands, 1) for c in client_cpu]}
+               if _CLUSTER_DATA is not None else {}),
             "ship_2_streams_per_s": [round(r) for r in two_rates],
             "ship_2_streams_vs_copy_median": round(med(two_rates) / med(copy_rates), 3),
             "ship_cli_per_s (interpreter start-up included)": round(commands / cli_s),
@@ -351,11 +444,95 @@ def search(admin_url: str, n: int, ship: bool, repeat: int = 7) -> dict[str, Any
     return out
 
 
+def breakdown(admin_url: str, repeat: int = 10) -> dict[str, float]:
+    """Server CPU per line of one 5,000-line batch, part by part (each statement run
+    ``repeat`` times and rolled back; the backend's own CPU time, so load elsewhere on the
+    machine does not count): what a line costs ingest beyond what COPY costs."""
+    from cfsession.fleet import batch, config, shipper
+
+    work = Path(tempfile.mkdtemp(prefix="cfbench-parts-"))
+    try:
+        records = generate(work / "home", 10_000)
+        reader = shipper.Shipper("postgresql://unused@127.0.0.1:1/x", home=work / "home")
+        first, rows = reader._collect(), reader._collect()
+        url = _db(admin_url, "cfbench_parts")
+        out: dict[str, float] = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        with config.connect(url) as conn:
+            batch.send(conn, first, True, lambda: None)  # sessions and partitions exist
+            for r in (records[len(first)], records[-1]):
+                conn.execute("SELECT cfsession.ensure_partition(date_trunc('month', %s::timestamptz))",
+                             (r["started_at"],))
+            pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+            conn.commit()
+
+            def cpu() -> float:
+                f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                return (int(f[11]) + int(f[12])) / tick
+
+            args = ([r.line for r in rows], [r.hash for r in rows], [r.session_id for r in rows],
+                    [r.seq for r in rows], [r.prev for r in rows], [r.kind for r in rows])
+            arrays = "%b::text[], %b::text[], %b::text[], %b::integer[], %b::text[], %b::text[]"
+            u = f"unnest({arrays}) AS u(line, hash, guid, seq, prev, type)"
+            cols = ("session_id uuid, seq integer, event_type text, prev_hash text, started_at timestamptz,"
+                    " ts text, ended_at timestamptz, command_seq integer, duration_ms double precision,"
+                    " exit_code integer, status_kind text, cwd text, command text, output text")
+            ins = f"INSERT INTO cfsession.commands ({COLUMNS})"
+            parts = {
+                "arrays sent and received": "SELECT " + " + ".join(f"cardinality({a})" for a in arrays.split(", ")),
+                "arrays + unnest": f"SELECT count(*) FROM {u}",
+                "arrays + unnest + sha256": f"SELECT count(*) FROM {u} WHERE encode(sha256(convert_to(u.line, 'UTF8')), 'hex') = u.hash",
+                "arrays + unnest + text to json (a validating parse)": f"SELECT count(*) FROM {u} WHERE u.line::json IS NOT NULL",
+                "arrays + unnest + json_to_record (text to json included)": f"SELECT count(x.seq) FROM {u} CROSS JOIN LATERAL json_to_record(u.line::json) x({cols})",
+                "arrays + unnest + INSERT of constant columns (no parse)": (
+                    f"{ins} SELECT u.guid::uuid, u.seq + 100000, 1, 1, {{t}}, {{t}}, 1, 0, 'exited', '/home',"
+                    f" 'git status', substr(u.line, 200, 540), u.line, u.hash FROM {u}"),
+                "arrays + unnest + INSERT of the parsed columns (no hash, no checks)": (
+                    f"{ins} SELECT u.guid::uuid, u.seq + 100000, 1, x.command_seq, x.started_at, x.ended_at,"
+                    f" x.duration_ms, x.exit_code, x.status_kind, x.cwd, x.command, x.output, u.line, u.hash"
+                    f" FROM {u} CROSS JOIN LATERAL json_to_record(u.line::json) x({cols})"
+                    " WHERE x.event_type = 'terminal_capture'"),
+                "ingest_lines() (all of it)": (
+                    "SELECT cfsession.ingest_lines(" + arrays + ", %b::text[])"),
+            }
+            started = "'" + records[len(first)]["started_at"] + "'::timestamptz"  # our own text
+            for label, sql in parts.items():
+                params: tuple[Any, ...] = args
+                sql = sql.replace("{t}", started)
+                if "ingest_lines" in label:
+                    params = args + ([r.started for r in rows],)
+                c0 = cpu()
+                for _ in range(repeat):
+                    conn.execute(sql, params)
+                    conn.rollback()
+                out[label] = round((cpu() - c0) * 1e6 / repeat / len(rows), 1)
+            # \copy's part, the same way: COPY of the rows ingest stores for this batch.
+            keys = {(r.session_id, r.seq) for r in rows}
+            stored = [r for r in records if (r["session_id"], r["seq"]) in keys]
+            copy_rows = work / "rows.copy"
+            _copy_file(stored, copy_rows, 1)
+            data = copy_rows.read_bytes()
+            c0 = cpu()
+            for _ in range(repeat):
+                with conn.cursor() as cur, cur.copy(f"COPY cfsession.commands ({COLUMNS}) FROM STDIN") as copy:
+                    copy.write(data)
+                conn.rollback()
+            out["COPY of the stored rows (what \\copy does)"] = round((cpu() - c0) * 1e6 / repeat / len(stored), 1)
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--commands", type=int, default=100_000, help="commands for the ingest comparison (0: skip)")
     ap.add_argument("--search-commands", type=int, default=1_000_000, help="commands to search over (0: skip)")
     ap.add_argument("--ship-search", action="store_true", help="load the search set by shipping it")
+    ap.add_argument("--rounds", type=int, default=3, help="ingest rounds (\\copy and ship alternated; default 3)")
+    ap.add_argument("--v2", action="store_true",
+                    help="also ship with the version-2 protocol (COPY + ingest()) in each round, for comparison")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="server CPU per line of one batch, part by part (the server must be on this machine)")
     ap.add_argument("--url", help="administrator URL of an existing server (default: a throw-away cluster)")
     args = ap.parse_args()
     cluster = None
@@ -370,10 +547,18 @@ def main() -> int:
             return 1
         cluster = pg_cluster.create(durable=True)
         admin = cluster.url(db="postgres")
+        global _CLUSTER_DATA, _BACKGROUND
+        _CLUSTER_DATA = cluster.data
+        master = (cluster.data / "postmaster.pid").read_text().split()[0]  # (no backend connected now)
+        _BACKGROUND = sum(1 for e in Path("/proc").iterdir() if e.name.isdigit()
+                          and _ppid(e) == master)
     try:
         result: dict[str, Any] = {}
+        if args.breakdown:
+            result["server_cpu_us_per_line"] = breakdown(admin)
+            print(json.dumps(result, indent=2), flush=True)
         if args.commands:
-            result["ingest"] = ingest(admin, args.commands)
+            result["ingest"] = ingest(admin, args.commands, args.rounds, args.v2)
             print(json.dumps(result, indent=2), flush=True)
         if args.search_commands:
             result["search"] = search(admin, args.search_commands, args.ship_search)

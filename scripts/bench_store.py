@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -116,20 +117,29 @@ def _time_ms(fn: Any, repeat: int = 7) -> float:
     return round(statistics.median(samples), 2)
 
 
-def _cli_ms(home: Path, *argv: str, repeat: int = 5) -> float:
+def _cli_ms(home: Path, argv: list[str], clis: list[list[str]], repeat: int = 5) -> list[float]:
+    """Median wall time of each of ``clis`` running ``argv``, the order rotating every round
+    so drift hits all alike. Run from ``home``: ``python -m`` puts the cwd first on sys.path,
+    which would shadow a ``PYTHONPATH`` given for a second build."""
     env = dict(os.environ, CFSESSION_HOME=str(home), COLUMNS="120")
-    exe = [sys.executable, "-m", "cfsession", *argv]
-    subprocess.run(exe, env=env, capture_output=True, check=True)
-    samples = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        subprocess.run(exe, env=env, capture_output=True, check=True)
-        samples.append((time.perf_counter() - t) * 1000)
-    return round(statistics.median(samples), 1)
+    samples: list[list[float]] = [[] for _ in clis]
+    for cli in clis:  # warm
+        subprocess.run([*cli, *argv], env=env, cwd=home, capture_output=True, check=True)
+    for r in range(repeat):
+        for k in range(len(clis)):
+            i = (k + r) % len(clis)
+            t = time.perf_counter()
+            subprocess.run([*clis[i], *argv], env=env, cwd=home, capture_output=True, check=True)
+            samples[i].append((time.perf_counter() - t) * 1000)
+    return [round(statistics.median(xs), 1) for xs in samples]
 
 
-def run(sessions: int = 10_000, commands: int = 1_000_000, keep: bool = False) -> dict[str, Any]:
-    """Generate, index, and time list/search; returns the figures (ms unless named _s/_mb)."""
+def run(sessions: int = 10_000, commands: int = 1_000_000, keep: bool = False,
+        cli: list[str] | None = None, cli_b: list[str] | None = None) -> dict[str, Any]:
+    """Generate, index, and time list/search; returns the figures (ms unless named _s/_mb).
+
+    ``cli`` runs cfsession as a process (default: this Python's ``-m cfsession``); with
+    ``cli_b`` (a second build) its CLI figures are taken in the same rounds, under "b"."""
     from cfsession import api
     from cfsession.index import Index
 
@@ -163,11 +173,14 @@ def run(sessions: int = 10_000, commands: int = 1_000_000, keep: bool = False) -
             "lib_stats_ms": _time_ms(lambda: api.stats(home=home), repeat=3),
             "catch_up_full_scan_ms": _time_ms(full_scan, repeat=3),
             "rare_hits": len(api.search(RARE, limit=100, home=home)),
-            "cli_list_ms": _cli_ms(home, "list"),
-            "cli_list_json_all_ms": _cli_ms(home, "list", "--json"),
-            "cli_search_ms": _cli_ms(home, "search", COMMON),
-            "cli_startup_ms": _cli_ms(home, "--version"),
         }
+        clis = [cli or [sys.executable, "-m", "cfsession"], *([cli_b] if cli_b else [])]
+        for key, argv in (("cli_list_ms", ["list"]), ("cli_list_json_all_ms", ["list", "--json"]),
+                          ("cli_search_ms", ["search", COMMON]), ("cli_startup_ms", ["--version"])):
+            got = _cli_ms(home, argv, clis)
+            res[key] = got[0]
+            if cli_b:
+                res.setdefault("b", {})[key] = got[1]
         return res
     finally:
         if keep:
@@ -181,8 +194,11 @@ def main() -> None:
     p.add_argument("--sessions", type=int, default=10_000)
     p.add_argument("--commands", type=int, default=1_000_000)
     p.add_argument("--keep", action="store_true", help="keep the generated store")
+    p.add_argument("--cli", help="how to run cfsession [this Python's -m cfsession]")
+    p.add_argument("--cli-b", help="a second cfsession timed in the same rounds (A/B)")
     args = p.parse_args()
-    print(json.dumps(run(args.sessions, args.commands, args.keep), indent=2))
+    split = lambda cmd: shlex.split(cmd) if cmd else None  # noqa: E731
+    print(json.dumps(run(args.sessions, args.commands, args.keep, split(args.cli), split(args.cli_b)), indent=2))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """The command line. The Typer app lives in :mod:`cfsession.cli.main`.
 
 Importing this package loads neither Typer nor rich: ``app`` and ``run`` load the Typer
-app on first use, so the light path for ``list`` and ``search``
-(:mod:`cfsession.cli.fast`) and the renderers can be imported without them.
+app on first use, so ``list`` and ``search`` (:mod:`cfsession.cli.listing`) and the
+renderers can be imported without them.
 """
 
 from __future__ import annotations

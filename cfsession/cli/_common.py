@@ -60,7 +60,7 @@ def report_error(exc: CfsessionError) -> int:
 def guarded(call: Callable[[], int], debug: Callable[[], bool]) -> int:
     """Run a command; what it raises becomes one line and an exit code (tracebacks with --debug).
 
-    Shared by the Typer app and the light path (:mod:`cfsession.cli.fast`), so a failure
+    Shared by the Typer app and ``list``/``search`` (:mod:`cfsession.cli.listing`), so a failure
     reads the same whichever ran the command.
     """
     try:

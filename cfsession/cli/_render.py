@@ -1,9 +1,8 @@
-# Over ~400 lines: the views of every read-side command (list, search, show, stats, JSON); list/search move to their own table module when cli/_plain.py goes.
-"""How the read-side commands print: warnings, fast JSON, and rich tables and views.
+"""How the read-side commands print: warnings, fast JSON, cells of recorded text, and the
+rich views of ``show`` and ``stats``.
 
-The ``list`` and ``search`` tables are built once as plain cells (:func:`list_view`,
-:func:`search_view`): rich draws them on a terminal, :mod:`cfsession.cli._plain` draws the
-same cells the same way, without rich, when the output is not a terminal.
+``list`` and ``search`` draw their own tables (:mod:`cfsession.cli.listing`,
+:mod:`cfsession.cli.table`) from the cells made here.
 """
 
 from __future__ import annotations
@@ -15,9 +14,7 @@ import sys
 from typing import Any, Literal, NamedTuple
 
 from cfsession.cli import _common
-
-LIST_DEFAULT = 50  # list's table rows; --json lists everything unless --limit is given
-SEARCH_DEFAULT = 20  # search's --limit
+from cfsession.cli.table import Cell
 
 
 def warn(warnings: list[Any]) -> None:
@@ -65,8 +62,7 @@ def _json_lines(obj: Any, indent: str) -> Any:
 
 
 # -- cells and tables -------------------------------------------------------------------------
-# A cell: sanitised text and its style, or (the search snippet) a list of such spans.
-Cell = tuple[str, str] | list[tuple[str, str]]
+# A cell (cli/table.py): sanitised text and its style, or (a search snippet) styled spans.
 
 
 def _c(value: object, style: str = "") -> tuple[str, str]:
@@ -241,108 +237,6 @@ def fit(columns: list[str], rows: list[list[Cell]], width: int,
 
 
 # -- views ------------------------------------------------------------------------------------
-NO_SESSIONS = "No sessions yet. Record one with: cfsession record"
-NO_MATCHES = "No matches."
-
-
-class ListResult(NamedTuple):
-    sessions: list[Any]
-    note: str | None  # "N of M sessions; --limit 0 shows all" when the list was cut
-
-
-def fetch_list(limit: int | None, since: str | None, failed: bool, as_json: bool,
-               actor: str | None = None) -> ListResult | None:
-    """The ``list`` command's library call, shared by the Typer and the fast path.
-
-    Prints the JSON itself (and returns None) for ``--json``; otherwise the sessions for
-    the table and the note to print under it.
-    """
-    from cfsession import api
-
-    warnings: list[Any] = []
-    n = limit if limit is not None else (0 if as_json else LIST_DEFAULT)
-    sessions = api.list_sessions(limit=n or None, since=since, failed=failed, actor=actor,
-                                 warnings=warnings)
-    warn(warnings)
-    if as_json:
-        emit_json([s.to_dict() for s in sessions])
-        return None
-    note = None
-    if n and len(sessions) == n:
-        total = api.count_sessions()
-        if total > n and not (since or failed or actor):
-            note = f"{n} of {total} sessions; --limit 0 shows all"
-    return ListResult(sessions, note)
-
-
-def list_view(sessions: list[Any], width: int) -> tuple[list[str], list[list[Cell]]]:
-    """The ``list`` table's columns and cells for a console ``width`` cells wide.
-
-    Narrow terminals keep what tells sessions apart; shell and host come with width.
-    """
-    wide = width >= 110
-    many_hosts = len({s.host for s in sessions}) > 1 and width >= 100
-    if width >= PIPE_WIDTH:  # a pipe: every column, nothing cut
-        wide, many_hosts = True, len({s.host for s in sessions}) > 1
-    # Nesting: a session recorded inside another shows its parent.
-    nested = any(s.parent_session_id for s in sessions)
-    columns = ["id:f8", *(["parent:f8"] if nested else []), "started:f16", "duration:rf8",
-               "cmds:rf", "failed:rf", "status:f10", "name:n", *(["shell:n"] if wide else []),
-               *(["host:n"] if many_hosts else []), "cwd:n"]
-    rows: list[list[Cell]] = []
-    for s in tree_order(sessions):
-        rows.append([
-            _c(s.session_id[:8], "bold"),
-            *([_c(("└ " + s.parent_session_id[:6]) if s.parent_session_id else "", "dim")] if nested else []),
-            _c(_when(s.started_at, seconds=False)),
-            _c(_dur(s.duration_ms)), _c(s.command_count),
-            _c(s.failed_count, "red" if s.failed_count else "dim"),
-            _c(s.status, _STATUS_STYLE.get(s.status, "")), _c(s.name),
-            *([_c(os.path.basename(s.shell or ""))] if wide else []),
-            *([_c(s.host)] if many_hosts else []), _c(_home_path(s.cwd)),
-        ])
-    return fit(columns, rows, width, drop=("host", "shell", "name", "duration", "cwd", "cmds", "failed", "parent",
-                                              "started"))
-
-
-def tree_order(sessions: list[Any]) -> list[Any]:
-    """Newest first, but each listed session's nested ones right below it, oldest first,
-    so the tree reads top-down (a child starts after its parent, so newest-first alone
-    would put it above)."""
-    listed = {s.session_id for s in sessions}
-    kids: dict[str, list[Any]] = {}
-    for s in sessions:
-        if s.parent_session_id in listed and s.parent_session_id != s.session_id:
-            kids.setdefault(s.parent_session_id, []).append(s)
-    if not kids:
-        return sessions
-    out: list[Any] = []
-    seen: set[str] = set()
-
-    def add(s: Any) -> None:
-        if s.session_id in seen:
-            return
-        seen.add(s.session_id)
-        out.append(s)
-        for k in reversed(kids.get(s.session_id, [])):  # newest-first in, oldest-first out
-            add(k)
-
-    for s in sessions:
-        if not (s.parent_session_id in listed and s.parent_session_id != s.session_id):
-            add(s)
-    for s in sessions:  # a cycle in hand-edited files: still every row, once
-        add(s)
-    return out
-
-
-def render_list(con: Any, sessions: list[Any]) -> None:
-    """The ``list`` table; shell and host columns only when the terminal is wide enough."""
-    if not sessions:
-        con.print(NO_SESSIONS, style="dim")
-        return
-    con.print(rich_table(*list_view(sessions, con.width)))
-
-
 def render_show(detail: Any, output: bool) -> None:
     from rich.rule import Rule
     from rich.text import Text
@@ -412,25 +306,6 @@ def _paused_fact(gaps: list[Any]) -> str | None:
     total = sum(g.paused_ms or 0.0 for g in gaps)
     n = len(gaps)
     return f"{n} time{'' if n == 1 else 's'}, {_dur(total) or '0 ms'} not recorded"
-
-
-def search_view(hits: list[Any], width: int = PIPE_WIDTH) -> tuple[list[str], list[list[Cell]]]:
-    """The ``search`` table's columns and cells; the snippet's matches are highlighted spans."""
-    columns = ["session:f8", "seq:rf", "exit:rf", "command:w", "match:w"]
-    rows: list[list[Cell]] = []
-    for hit, segments in hits:  # segments were sanitised by api.search_segments
-        snippet = [(text, "bold black on yellow" if is_match else "") for text, is_match in segments]
-        rows.append([_c(hit.session_id[:8], "bold"), _c(hit.seq), _exit(hit.exit_code),
-                     _c(hit.command), snippet])
-    return fit(columns, rows, width, drop=("exit", "seq", "command"))
-
-
-def render_search(hits: list[Any]) -> None:
-    con = _common.console()
-    if not hits:
-        con.print(NO_MATCHES, style="dim")
-        return
-    con.print(rich_table(*search_view(hits, con.width)))
 
 
 def render_stats(st: Any) -> None:

@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         url: str = typer.Option(None, "--url", help="postgresql://user@host/db (default: $CFSESSION_SHIP_URL or [ship] url)."),
         once: bool = typer.Option(False, "--once", help="Ship what there is now and exit (the default)."),
         follow: bool = typer.Option(False, "--follow", "-f", help="Keep shipping as sessions grow; reconnect with back-off."),
-        batch: int = typer.Option(5000, "--batch", min=1, help="Lines per COPY batch."),
+        batch: int = typer.Option(5000, "--batch", min=1, help="Lines per batch (one transaction on the server)."),
         streams: int = typer.Option(1, "--streams", min=1, max=32, help="With --once: ship over N connections at once (sessions split between them)."),
         no_index: bool = typer.Option(False, "--no-index", help="Leave the deferred text indexing to `cfsession admin index`."),
         retry_for: float = typer.Option(120.0, "--retry-for", min=0.0, help="With --once: keep retrying an unreachable server for S seconds."),
@@ -109,7 +109,8 @@ def register(app: typer.Typer) -> None:
 def list_(limit: int | None, since: str | None, failed: bool, host: str | None, as_json: bool,
           actor: str | None = None) -> None:
     _need_psycopg()
-    from cfsession.cli._render import LIST_DEFAULT, emit_json, render_list
+    from cfsession.cli._render import emit_json
+    from cfsession.cli.listing import LIST_DEFAULT, print_sessions
     from cfsession.fleet import api
 
     n = limit if limit is not None else (0 if as_json else LIST_DEFAULT)
@@ -117,7 +118,7 @@ def list_(limit: int | None, since: str | None, failed: bool, host: str | None, 
     if as_json:
         emit_json([s.to_dict() for s in sessions])
         return
-    render_list(_common.console(), sessions)
+    print_sessions(sessions)
 
 
 def show(session_id: str, output: bool, as_json: bool) -> None:
@@ -135,7 +136,8 @@ def show(session_id: str, output: bool, as_json: bool) -> None:
 def search(query: str, session: str | None, failed: bool, cwd: str | None, limit: int,
            host: str | None, substring: bool, as_json: bool, actor: str | None = None) -> None:
     _need_psycopg()
-    from cfsession.cli._render import emit_json, render_search
+    from cfsession.cli._render import emit_json
+    from cfsession.cli.listing import print_hits
     from cfsession.fleet import api
 
     hits = api.search_segments(query, session=session, failed=failed, cwd=cwd, limit=limit,
@@ -143,7 +145,7 @@ def search(query: str, session: str | None, failed: bool, cwd: str | None, limit
     if as_json:
         emit_json([h.to_dict() for h, _ in hits])
         return
-    render_search(hits)
+    print_hits(hits)
 
 
 def replay(session_id: str, speed: float, idle_limit: float | None, command: int | None,

@@ -1,7 +1,7 @@
 """Typer app: flags → one library call → rich output. Each command group lives in its own module.
 
-``list`` and ``search`` with everyday options usually bypass it (:mod:`cfsession.cli.fast`);
-help, errors and every other command come here.
+``list`` and ``search`` are registered for the help listing but parse and run in
+:mod:`cfsession.cli.listing` (the console script goes there directly).
 """
 
 from __future__ import annotations

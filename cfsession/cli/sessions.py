@@ -6,8 +6,8 @@ and into ``rich.text.Text`` (never markup), so neither a recorded escape sequenc
 ``[bold]`` in a command line acts on the screen.
 ``--json`` prints exactly the API records' ``to_dict()``.
 
-``list`` and ``search`` usually run through :mod:`cfsession.cli.fast` instead, which
-must print exactly what these do: change both together (tests/cli/test_cli_fast.py).
+``list`` and ``search`` live in :mod:`cfsession.cli.listing` (their own parser and
+tables, no Typer or rich on their way); they are registered here for the help listing.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ import typer
 
 from cfsession.cli import _common
 from cfsession.cli._render import (
-    LIST_DEFAULT,
-    SEARCH_DEFAULT,
     emit_json,
     escape_c1,
     render_show,
@@ -38,25 +36,9 @@ FORMATS = ("asciicast", "asciicast-v3", "text", "markdown", "jsonl", "html")  # 
 def register(app: typer.Typer) -> None:
     """Add the read-side commands to ``app``."""
 
-    @app.command("list")
-    def list_(
-        limit: int = typer.Option(None, "--limit", "-n", help=f"At most N sessions (table default {LIST_DEFAULT}; 0 = all)."),
-        since: str = typer.Option(None, "--since", help="Only sessions started after WHEN: 2h, 3d, 1w, today, 2024-05-01."),
-        failed: bool = typer.Option(False, "--failed", help="Only sessions with a failed command."),
-        actor: str = typer.Option(None, "--actor", help="Only ACTOR's: human, agent:NAME, or agent (any agent)."),
-        as_json: bool = typer.Option(False, "--json", help="Print JSON (every session unless --limit)."),
-        remote: bool = typer.Option(False, "--remote", help="Read the fleet server (docs/FLEET.md) instead of this machine's store."),
-        host: str = typer.Option(None, "--host", help="With --remote: only this host's sessions."),
-    ) -> None:
-        """List recorded sessions, newest first."""
-        if remote or host:
-            from cfsession.cli import fleet
+    from cfsession.cli import listing
 
-            fleet.list_(limit, since, failed, host, as_json, actor)
-            return
-        from cfsession.cli.listing import list_sessions
-
-        list_sessions(limit, since, failed, as_json, actor)
+    listing.register(app, "list")  # help from its spec; cli/args.py parses it, whichever path ran it
 
     @app.command("show")
     def show(
@@ -115,29 +97,7 @@ def register(app: typer.Typer) -> None:
             return
         _replay(session_id, speed, idle_limit, command, no_wait, raw)
 
-    @app.command("search")
-    def search(
-        query: str = typer.Argument(..., help="Words or FTS5 syntax (\"exact phrase\", a OR b, pre*)."),
-        session: str = typer.Option(None, "--session", help="Only this session (id, prefix or `last`)."),
-        failed: bool = typer.Option(False, "--failed", help="Only commands that failed."),
-        cwd: str = typer.Option(None, "--cwd", help="Only commands run in DIR or below."),
-        limit: int = typer.Option(SEARCH_DEFAULT, "--limit", "-n", min=1, help="At most N matches."),
-        actor: str = typer.Option(None, "--actor", help="Only ACTOR's: human, agent:NAME, or agent (any agent)."),
-        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-        remote: bool = typer.Option(False, "--remote", help="Read the fleet server (docs/FLEET.md) instead of this machine's store."),
-        host: str = typer.Option(None, "--host", help="With --remote: only this host's sessions."),
-        substring: bool = typer.Option(False, "--substring", help="With --remote: match any substring, ignoring case, instead of words."),
-    ) -> None:
-        """Search command lines and their output across sessions, newest first."""
-        if remote or host or substring:
-            from cfsession.cli import fleet
-
-            cwd_arg = os.path.abspath(os.path.expanduser(cwd)) if cwd else None
-            fleet.search(query, session, failed, cwd_arg, limit, host, substring, as_json, actor)
-            return
-        from cfsession.cli.listing import search as search_local
-
-        search_local(query, session, failed, cwd, limit, as_json, actor)
+    listing.register(app, "search")
 
     @app.command("export")
     def export(

@@ -1,3 +1,4 @@
+# Over ~400 lines: the fleet twin of cfsession.api, one public read surface whose names must match the local one; its SQL shares the connection helpers.
 """The read API over the fleet server: the names and records of :mod:`cfsession.api`.
 
 ``list_sessions``, ``get_session``, ``iter_commands``, ``search``, ``resolve_session_id``

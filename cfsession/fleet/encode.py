@@ -1,4 +1,4 @@
-"""One local JSONL line -> the COPY row the server ingests (its canonical JSON and hash).
+"""One local JSONL line -> what the server ingests: its canonical JSON (and the record).
 
 The hash covers the canonical encoding (sorted keys, no spaces, no ``hash`` key;
 ``integrity.canonical``), so the shipper re-encodes every line it sends — on a busy
@@ -49,12 +49,3 @@ def canonical_line(raw: bytes) -> tuple[dict[str, Any], str]:
         if body and isinstance(digest, str) and hashlib.sha256(body).hexdigest() == digest:
             return rec, body.decode("utf-8")
     return _slow(raw)
-
-
-def copy_row(raw: bytes) -> tuple[dict[str, Any], bytes]:
-    """(the record, one COPY text row: canonical line, tab, hash, newline).
-
-    Canonical JSON holds no raw tab, newline or carriage return, so only backslashes
-    need COPY's escaping."""
-    rec, line = canonical_line(raw)
-    return rec, (line.replace("\\", "\\\\") + "\t" + str(rec.get("hash") or "") + "\n").encode("utf-8")

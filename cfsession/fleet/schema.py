@@ -36,14 +36,14 @@ def current_version(conn: Any) -> int:
     return int(got[0]) if got else 0
 
 
-def migrate(conn: Any) -> tuple[int, int, list[str]]:
-    """Bring the schema up to date; (version before, version after, files applied)."""
+def migrate(conn: Any, upto: int | None = None) -> tuple[int, int, list[str]]:
+    """Bring the schema up to date (or to version ``upto``); (before, after, files applied)."""
     import psycopg
 
     from cfsession.errors import CfsessionError
 
     try:
-        return _migrate(conn)
+        return _migrate(conn, upto)
     except psycopg.Error as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise CfsessionError(
@@ -52,7 +52,7 @@ def migrate(conn: Any) -> tuple[int, int, list[str]]:
         ) from None
 
 
-def _migrate(conn: Any) -> tuple[int, int, list[str]]:
+def _migrate(conn: Any, upto: int | None) -> tuple[int, int, list[str]]:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
         _roles(conn)
@@ -67,7 +67,7 @@ def _migrate(conn: Any) -> tuple[int, int, list[str]]:
         before = current_version(conn)
         applied = []
         for version, name, sql in migrations():
-            if version <= before:
+            if version <= before or (upto is not None and version > upto):
                 continue
             conn.execute(sql)
             conn.execute(

@@ -1,10 +1,11 @@
+# Over ~400 lines: one Shipper whose parts (read-ahead, refusals, casts, follow) share its connection, cursor and checkpoints.
 """``cfsession ship``: send the local JSONL lines and casts to the fleet server.
 
 It reads the files the recorder writes (never the recorder's hot path: a server that is
-down slows nothing but this process), COPYs batches of lines into the connection's
-staging table and calls ``cfsession.ingest()``, which checks the hash chain server-side
-and skips lines it already holds. Each line goes as its canonical JSON (what its
-``hash`` covers) so the server can recompute the hash itself. Casts follow as bytea
+down slows nothing but this process) and sends batches of lines to
+``cfsession.ingest_lines()`` (:mod:`cfsession.fleet.batch`), which checks the hash chain
+server-side and skips lines it already holds. Each line goes as its canonical JSON (what
+its ``hash`` covers) so the server can recompute the hash itself. Casts follow as bytea
 chunks once their session is on the server. Only complete lines (ending in a newline)
 are sent; a live session's last line waits for the next pass.
 """
@@ -24,9 +25,9 @@ from typing import Any
 
 from cfsession import paths
 from cfsession.errors import CfsessionError
-from cfsession.fleet import config
+from cfsession.fleet import batch, config
 from cfsession.fleet.checkpoint import Checkpoints, Position
-from cfsession.fleet.encode import copy_row
+from cfsession.fleet.encode import canonical_line
 from cfsession.fleet.errors import first_line as _first_line
 from cfsession.fleet.errors import retryable as _retryable
 from cfsession.fleet.errors import server_error as _server_error
@@ -35,9 +36,9 @@ BATCH_LINES = 5000
 BATCH_BYTES = 16 << 20
 CAST_CHUNK = 1 << 20
 _GUID_IN_MESSAGE = re.compile(r"session ([0-9a-f-]{36})")
-# Test hook: "N[:FILE]" holds batch N open on the server (COPY sent, ingest not called)
-# until FILE exists (forever without FILE), so tests can kill the shipper or restart the
-# server at a known point mid-batch.
+# Test hook: "N[:FILE]" holds batch N (read, encoded, its transaction begun; not yet
+# ingested) until FILE exists (forever without FILE), so tests can kill the shipper or
+# restart the server at a known point mid-batch.
 _STALL = os.environ.get("CFSESSION_SHIP_TEST_STALL", "")
 
 
@@ -54,11 +55,17 @@ class Report:
 @dataclass
 class _Row:
     pos: Position
-    data: bytes  # one COPY text row: escaped canonical line, tab, hash, newline
+    line: str  # the canonical JSON: exactly what ``hash`` covers
     offset: int  # file offset after the line
-    seq: int
+    seq: int  # its line number in the file, which the server checks against the line's own
     hash: str
-    end: bool
+    prev: str  # what the line says: its prev_hash and event_type ("" if not a string)
+    kind: str
+    started: str  # a command's start (for the server's month partitions), else ""
+
+    @property
+    def session_id(self) -> str:
+        return self.pos.session_id
 
 
 class Shipper:
@@ -77,6 +84,7 @@ class Shipper:
         self.checkpoints = Checkpoints(self.home, config.redact(url).replace(":***@", "@"))
         self.positions = self.checkpoints.load()
         self.conn: Any = None
+        self._lines_api = True  # set per connection: False for a server before schema 4
         self.batches = 0
         # Read position per session, ahead of the checkpoints while a batch is in flight.
         self._cursor: dict[str, tuple[int, int]] = {}
@@ -87,11 +95,7 @@ class Shipper:
         if self.conn is None or self.conn.closed:
             conn = config.connect(self.url)
             try:
-                with conn.transaction():
-                    # Room for a whole batch in the staging tables (must precede their first
-                    # use in the session); the default 8 MB spills a 5,000-line batch to disk.
-                    conn.execute("SET temp_buffers = '64MB'")
-                    conn.execute("SELECT cfsession.open_batch()")
+                self._lines_api = batch.prepare(conn)
             except Exception as exc:
                 conn.close()
                 raise _server_error(exc) from None
@@ -166,7 +170,7 @@ class Shipper:
             self.positions.setdefault(sid, pos)
             for row in self._read(path, pos, self.batch - len(rows)):
                 rows.append(row)
-                size += len(row.data)
+                size += len(row.line)
             if len(rows) >= self.batch or size >= BATCH_BYTES:
                 break
         return rows
@@ -183,13 +187,17 @@ class Shipper:
                     offset += len(raw)
                     seq += 1
                     try:
-                        rec, data = copy_row(raw)
+                        rec, line = canonical_line(raw)
                     except (ValueError, UnicodeError) as exc:
                         if not out:
                             self._refuse(pos, f"{path.name}:{seq} cannot be read ({exc}); it was damaged")
                         break  # ship the lines before it first, refuse on the next pass
-                    out.append(_Row(pos, data, offset, seq, str(rec.get("hash") or ""),
-                                    rec.get("event_type") == "session_end"))
+                    kind, prev = rec.get("event_type"), rec.get("prev_hash")
+                    started = rec.get("started_at") or rec.get("ts") if kind == "terminal_capture" else ""
+                    out.append(_Row(pos, line, offset, seq, str(rec.get("hash") or ""),
+                                    prev if isinstance(prev, str) else "",
+                                    kind if isinstance(kind, str) else "",
+                                    started if isinstance(started, str) else ""))
         except OSError as exc:
             self._refuse(pos, f"cannot read {path.name}: {exc.strerror or exc}")
             return []
@@ -202,13 +210,8 @@ class Shipper:
         while rows:
             conn = self._connect()
             try:
-                with conn.transaction(), conn.cursor() as cur:
-                    with cur.copy("COPY pg_temp.cfs_stage (line, hash) FROM STDIN") as copy:
-                        copy.write(b"".join(r.data for r in rows))
-                    self.batches += 1
-                    if _STALL:
-                        _stall(self.batches)
-                    got = cur.execute("SELECT cfsession.ingest()").fetchone()
+                self.batches += 1
+                stored = batch.send(conn, rows, self._lines_api, self._before_ingest)
             except Exception as exc:
                 state = getattr(getattr(exc, "diag", None), "sqlstate", None) or ""
                 guid = _GUID_IN_MESSAGE.search(str(exc))
@@ -235,14 +238,18 @@ class Shipper:
                 if config.is_connection_lost(exc):
                     self._drop()
                 raise _server_error(exc) from None
-            self._advance(rows, int(got[0]) if got else 0)
+            self._advance(rows, stored)
             return
+
+    def _before_ingest(self) -> None:
+        if _STALL:
+            _stall(self.batches)
 
     def _advance(self, rows: list[_Row], stored: int) -> None:
         touched: dict[str, Position] = {}
         for r in rows:
             r.pos.offset, r.pos.seq, r.pos.hash = r.offset, r.seq, r.hash
-            r.pos.complete = r.pos.complete or r.end
+            r.pos.complete = r.pos.complete or r.kind == "session_end"
             touched[r.pos.session_id] = r.pos
         with self._lock:
             self.checkpoints.save(list(touched.values()))

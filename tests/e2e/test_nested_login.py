@@ -88,15 +88,12 @@ def test_nested_recorder_is_a_child_session(user_home: Path, cf_home: Path) -> N
     assert "session" in after and inner_id in after  # the inner end-of-session line
     # The read side shows the nesting: show lists the child, list shows the parent.
     from cfsession import api
-    from cfsession.cli import _render
+    from cfsession.cli import listing as cli_listing
+    from cfsession.cli import table
 
     assert api.get_session(outer_id, home=cf_home).session["children"] == [inner_id]
     assert api.get_session(inner_id, home=cf_home).session["children"] == []
-    from rich.console import Console
-
-    con = Console(width=140, record=True)
-    _render.render_list(con, api.list_sessions(home=cf_home))
-    listing = con.export_text()
+    listing = table.render(*cli_listing.list_view(api.list_sessions(home=cf_home), 140), table.Screen(140, None))
     assert f"└ {outer_id[:6]}" in listing and inner_id[:8] in listing
 
 

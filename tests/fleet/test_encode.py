@@ -30,16 +30,18 @@ def test_changed_line_is_sent_as_it_reads() -> None:
     # The hash no longer matches: the standard library encodes it, the server refuses it.
     sealed = seal({"event_type": "terminal_capture", "seq": 2, "command": "id"}, GENESIS)
     raw = dumps(sealed).replace(b'"id"', b'"rm"')
-    rec, row = encode.copy_row(raw)
+    rec, line = encode.canonical_line(raw)
     assert rec["command"] == "rm"
-    line, digest = row.decode().rstrip("\n").split("\t")
     assert line.encode() == canonical({k: v for k, v in rec.items() if k != "hash"})
-    assert digest == sealed["hash"]
+    assert rec["hash"] == sealed["hash"]
 
 
-def test_copy_row_escapes_backslashes_only() -> None:
+def test_copy_text_escapes_backslashes_only() -> None:
+    from cfsession.fleet.batch import copy_text
+
     sealed = seal({"event_type": "terminal_capture", "seq": 2, "output": "C:\\tmp\n"}, GENESIS)
-    _, row = encode.copy_row(dumps(sealed))
+    _, line = encode.canonical_line(dumps(sealed))
+    row = copy_text(line, sealed["hash"])
     assert row.count(b"\t") == 1 and row.endswith(b"\n") and b"\n" not in row[:-1]
     assert b"C:\\\\\\\\tmp\\\\n" in row
 

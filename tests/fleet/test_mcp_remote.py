@@ -101,10 +101,6 @@ def _env(shipped: dict[str, Any]) -> dict[str, str]:
     return {"CFSESSION_HOME": str(shipped["empty_home"]), "TMPDIR": str(shipped["tmp"])}
 
 
-# Quarantined, not hidden: in 2 of 3 whole-suite runs (never in 10 runs of tests/fleet
-# alone) the search for the shell session's `hello-<tag>` came back empty while the other
-# tools answered. Cause not yet found; the issue stays open until it is.
-@pytest.mark.xfail(strict=False, reason="remote search intermittently empty in whole-suite runs")
 def test_remote_tools_answer_from_postgresql(shipped: dict[str, Any]) -> None:
     shell, api_sid, tag, actor = shipped["shell"], shipped["api"], shipped["tag"], shipped["actor"]
 

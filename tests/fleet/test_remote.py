@@ -195,3 +195,43 @@ def test_actor_filters_remote_lists_and_searches(pg: Any, tmp_path: Path) -> Non
     assert [s.session_id for s in api.list_sessions(host=host, actor="agent", url=pg.url(AUDITOR))] == [agent]
     hits = api.search("lint", host=host, actor="human", url=pg.url(AUDITOR))
     assert [(h.session_id, h.actor) for h in hits] == [(human, "human")]
+
+
+HYPHENATED = [  # PostgreSQL's parser reads "-2024" here as a signed number, not a word
+    Cmd("rm -rf build-2024", ""),
+    Cmd("echo hello-97114057", "hello-97114057\n"),
+    Cmd("pip install foo-1.5", "Successfully installed foo-1.5\n"),
+]
+
+
+@pytest.mark.parametrize("indexed", [True, False], ids=["indexed", "pending"])
+def test_a_word_joined_to_a_number_by_a_hyphen_is_found(pg: Any, tmp_path: Path, indexed: bool) -> None:
+    from cfsession.fleet import api, shipper
+
+    host = f"hy-{uuid.uuid4().hex[:6]}"
+    sid = make_session(tmp_path, HYPHENATED, host=host)
+    shipper.ship(pg.url(SHIPPER), home=tmp_path, index=indexed)
+    for query, seq in (("build-2024", 1), ("2024", 1), ("hello-97114057", 2), ("97114057", 2),
+                       ("foo-1.5", 3), ("installed foo-1.5", 3)):
+        hits = api.search(query, host=host, url=pg.url(AUDITOR))
+        assert [(h.session_id, h.seq) for h in hits] == [(sid, seq)], query
+
+
+def test_migrate_upgrades_a_version_2_database(pg: Any, admin: Any) -> None:
+    from cfsession.fleet import config, schema
+
+    db = f"cfs_v2_{uuid.uuid4().hex[:6]}"
+    admin.execute(f"CREATE DATABASE {db}")
+    try:
+        found = ("SELECT cfsession.search_doc('echo hello-97114057', '')"
+                 " @@ cfsession.search_words('hello-97114057')")
+        with config.connect(pg.url(db=db), autocommit=True) as conn:
+            assert schema.migrate(conn, upto=2)[:2] == (0, 2)
+            assert conn.execute(found).fetchone()[0] is False  # the bug version 3 fixes
+            before, after, applied = schema.migrate(conn)
+            assert (before, after) == (2, schema.migrations()[-1][0])
+            assert applied[0] == "003_search_hyphens.sql"
+            assert conn.execute(found).fetchone()[0] is True
+            assert schema.migrate(conn)[2] == []  # once only
+    finally:
+        admin.execute(f"DROP DATABASE {db}")

@@ -1,16 +1,17 @@
-"""``cfsession list`` / ``search`` as processes print exactly what the Typer app prints.
+"""``cfsession list`` / ``search``: one parser (cli/args.py), the same answers by every path.
 
-The process (``python -m cfsession …``, stdout a pipe) takes the light path in
-``cfsession.cli.fast``; ``cfsession.cli.run`` in this process is the Typer app. Both run on
-the same store, built with the session factory, and stdout, stderr and the exit code
-must be equal: JSON byte for byte, tables character for character. Anything the light
-path does not handle must reach Typer (help, usage errors), and neither Typer nor rich
-may be imported on the light path, on a pipe or on a terminal.
+The process (``python -m cfsession …``, stdout a pipe) runs them from the console script
+without Typer; ``cfsession.cli.run`` in this process goes through the Typer app, which
+hands them to the same parser. Both run on the same store, built with the session
+factory: stdout, stderr and the exit code must be equal. Usage errors read as click's
+(exit 2, a ``Usage:`` line), help is Typer's drawn from the spec, and neither Typer nor
+rich is imported on the way, on a pipe or on a terminal.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -18,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from cfsession.cli import fast, run
+from cfsession.cli import listing, run
+from cfsession.cli.args import ArgError, parse
+from cfsession.cli.table import cells
 from cfsession.paths import sessions_dir
 from tests.sessions_factory import T0, Cmd, make_session
 
@@ -122,19 +125,11 @@ def test_process_prints_what_typer_prints(args: list[str], store: dict[str, str]
                                           monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     argv = _argv(args, store)
-    assert fast.run.__module__ == "cfsession.cli.fast"
     got = _process(store["home"], argv)
     want = _typer(store["home"], argv, 120, monkeypatch, capsys)
     assert got == want
     for bad in ("\x1b", "\x07", "\x9b"):
         assert bad not in got[1] and bad not in got[2]
-
-
-@pytest.mark.parametrize("columns", [20, 41, 99, 100, 110, 200])
-@pytest.mark.parametrize("args", [["list"], ["list", "--limit", "0"], ["search", "warning"]])
-def test_tables_at_every_width(args: list[str], columns: int, store: dict[str, str],
-                               monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _process(store["home"], args, columns) == _typer(store["home"], args, columns, monkeypatch, capsys)
 
 
 def test_the_tables_show_what_they_should(store: dict[str, str]) -> None:
@@ -146,27 +141,69 @@ def test_the_tables_show_what_they_should(store: dict[str, str]) -> None:
     assert store["evil"][:8] in out and "[bold red]x[/]" in out  # markup shown, not interpreted
 
 
-NOT_HANDLED = [
-    ["list", "--help"], ["list", "-h"], ["search", "--help"], ["list", "--bogus"], ["list", "--limit"],
-    ["list", "--limit", "abc"], ["list", "--limit", "-1"], ["list", "-n", "1_0"], ["list", "--json=1"],
-    ["list", "extra"], ["search"], ["search", "a", "b"], ["search", "x", "-n", "0"],
-    ["search", "--", "-x"], ["search", "-"], ["list", "--since", "--json"], ["list", "--debug"],
-    ["search", "x", "--cwd"], ["list", "--limit", "５"], ["show", "last"],
+USAGE_ERRORS = [
+    (["list", "--bogus"], "No such option: --bogus"),
+    (["list", "--debug"], "No such option: --debug"),
+    (["list", "--limt", "3"], "No such option: --limt Did you mean --limit?"),
+    (["list", "--limit"], "Option '--limit' requires an argument."),
+    (["list", "--limit", "abc"], "Invalid value for '--limit' / '-n': 'abc' is not a valid integer."),
+    (["list", "-n", "1_0"], "Invalid value for '--limit' / '-n': '1_0' is not a valid integer."),
+    (["list", "--limit", "５"], "Invalid value for '--limit' / '-n': '５' is not a valid integer."),
+    (["list", "--limit", "-1"], "Invalid value for '--limit' / '-n': -1 is not in the range x>=0."),
+    (["list", "--json=1"], "Option '--json' does not take a value."),
+    (["list", "extra"], "Got unexpected extra argument (extra)"),
+    (["search"], "Missing argument 'QUERY'."),
+    (["search", "a", "b", "c"], "Got unexpected extra arguments (b c)"),
+    (["search", "x", "-n", "0"], "Invalid value for '--limit' / '-n': 0 is not in the range x>=1."),
+    (["search", "x", "--limit", "--json"], "Invalid value for '--limit' / '-n': '--json' is not a valid integer."),
+    (["search", "x", "--cwd"], "Option '--cwd' requires an argument."),
 ]
 
 
-@pytest.mark.parametrize("args", NOT_HANDLED, ids=[" ".join(c) for c in NOT_HANDLED])
-def test_anything_unusual_is_left_to_typer(args: list[str]) -> None:
-    assert fast.run(args) is None
+@pytest.mark.parametrize(("argv", "error"), USAGE_ERRORS, ids=[" ".join(a) for a, _ in USAGE_ERRORS])
+def test_usage_errors_read_as_click_s(argv: list[str], error: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert listing.run(argv[0], argv[1:]) == 2
+    out, err = capsys.readouterr()
+    usage = "cfsession list [OPTIONS]" if argv[0] == "list" else "cfsession search [OPTIONS] QUERY"
+    assert out == ""
+    assert err.splitlines()[:3] == [f"Usage: {usage}", f"Try 'cfsession {argv[0]} -h' for help.", ""]
+    assert err.splitlines()[3:] == [f"Error: {error}"]
 
 
-@pytest.mark.parametrize("args", [["list", "--help"], ["search", "-h"], ["list", "--bogus"],
-                                  ["search"], ["list", "--limit", "abc"], ["search", "x", "-n", "0"]])
-def test_help_and_usage_errors_are_typer_s(args: list[str], store: dict[str, str]) -> None:
-    got = _process(store["home"], args)
-    assert got == _process(store["home"], args, code=TYPER)
-    code, out, err = got
-    assert (code, "Usage" in out + err) == ((0, True) if "-h" in args[-1] else (2, True))
+def test_the_grammar_is_click_s() -> None:
+    got = parse(listing.LIST, ["-n3", "--failed", "--limit=4", "--since", "--json", "--actor=human"])
+    assert got == {"limit": 4, "since": "--json", "failed": True, "actor": "human", "as_json": False,
+                   "remote": False, "host": None}  # the last --limit wins; a value may look like an option
+    got = parse(listing.SEARCH, ["--json", "--", "-x"])
+    assert got is not None and got["query"] == "-x" and got["limit"] == listing.SEARCH_DEFAULT and got["as_json"]
+    assert parse(listing.SEARCH, ["-"]) == {**got, "query": "-", "as_json": False}
+    assert parse(listing.LIST, ["-n", "2", "--help"]) is None
+    assert parse(listing.SEARCH, ["-h"]) is None  # help before a missing argument, as click
+    with pytest.raises(ArgError, match="No such option"):
+        parse(listing.LIST, ["--bogus", "--help"])  # … but after a syntax error, as click
+
+
+def test_help_is_typer_s_from_the_spec(store: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    for spec in (listing.LIST, listing.SEARCH):
+        code, out, err = _process(store["home"], [spec.name, "--help"])
+        assert (code, err) == (0, "")
+        assert f"cfsession {spec.name} [OPTIONS]" in out and spec.help in out
+        for opt in spec.options:
+            assert opt.names[0] in out
+        assert (code, out, err) == _typer(store["home"], [spec.name, "-h"], 120, monkeypatch, capsys)
+    code, out, _ = _process(store["home"], ["--help"])
+    assert code == 0 and listing.LIST.help in out and "search" in out  # the command listing
+
+
+def test_the_typer_path_hands_the_arguments_over_unparsed(store: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _process(store["home"], ["--debug", "list", "-n", "1", "--json"], code=TYPER)
+    assert code == 0 and out.count('"session_id"') == 1
+    code, out, err = _typer(store["home"], ["search", "--json", "--", "-x"], 120, monkeypatch, capsys)
+    assert code == 0 and out.startswith("[") and "Usage" not in err  # "--" reached the parser: "-x" is the query
+    code, out, err = _typer(store["home"], ["list", "-n", "zz"], 120, monkeypatch, capsys)
+    assert code == 2 and err.endswith("Error: Invalid value for '--limit' / '-n': 'zz' is not a valid integer.\n")
 
 
 SHOW_MODULES = (
@@ -178,15 +215,11 @@ SHOW_MODULES = (
 
 @pytest.mark.parametrize("args", [["list"], ["list", "--json"], ["search", "warning"],
                                   ["search", "warning", "--json"], ["search", "zzzunknown"],
-                                  ["list", "--since", "nonsense"]])
+                                  ["list", "--since", "nonsense"], ["search", "漢字"],
+                                  ["list", "--limit", "abc"], ["search"], ["--debug", "list"]])
 def test_light_path_imports_neither_typer_nor_rich(args: list[str], store: dict[str, str]) -> None:
     code, out, err = _process(store["home"], args, code=SHOW_MODULES)
     assert code in (0, 2) and err.splitlines()[-1] == "[]", err
-
-
-def test_text_rich_measures_differently_is_drawn_by_rich(store: dict[str, str]) -> None:
-    code, out, err = _process(store["home"], ["search", "漢字"], code=SHOW_MODULES)
-    assert code == 0 and "漢字" in out and err.splitlines()[-1] == "['rich']"
 
 
 @pytest.mark.pty
@@ -205,7 +238,9 @@ def test_on_a_terminal_the_same_colours_without_rich(store: dict[str, str]) -> N
 
     for args in (["list"], ["search", "warning"], ["search", "zzzunknown"]):
         light = on_tty([sys.executable, "-m", "cfsession", *args])
-        assert b"\x1b[" in light  # colour, as rich writes it
+        assert (b"\x1b[2mNo matches.\x1b[0m" if "zzzunknown" in args else b"\x1b[1m") in light  # colour
+        lines = re.sub(rb"\x1b\[[0-9;]*m", b"", light).decode().splitlines()
+        assert all(cells(line) <= 132 for line in lines if not line.startswith("cfsession: warning"))
         assert light == on_tty([sys.executable, "-c", TYPER, *args])
         shown = on_tty([sys.executable, "-c", SHOW_MODULES, *args])
         assert shown.endswith(b"[]\r\n"), shown[-200:]
