@@ -23,7 +23,15 @@ def utc_ts(t: float | None = None) -> str:
         whole, micro = whole + 1, micro - 1_000_000
     elif micro < 0:
         whole, micro = whole - 1, micro + 1_000_000
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{micro:06d}Z"
+    global _last_second
+    second = _last_second
+    if second[0] != whole:  # a record's three stamps mostly fall in the same second
+        second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+        _last_second = second
+    return second[1] + f".{micro:06d}Z"
+
+
+_last_second: tuple[float, str] = (math.nan, "")  # (whole seconds, their formatted part)
 
 
 def dumps(record: Record) -> bytes:
