@@ -32,8 +32,12 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _PLACEHOLDER = re.compile(r"\[REDACTED:[A-Za-z0-9_]+\]")
 # Anything but plain typing (a CR that ends the region, as bash's, is not an edit).
 _EDITS = re.compile(r"[\b\x7f]|\r(?!\n|$)|\x1b\[[0-9;]*[A-HJKPX@]")
-_CSI = re.compile(r"\x1b\[([0-?]*)[ -/]*([@-~])")
-_RUN = re.compile(r"[^\x00-\x1f\x7f-\x9f]+")  # printable text: drawn a row's worth at a time
+# What erasing a typo keeps: neither Backspace/DEL nor the other controls but LF.
+_NOT_KEPT = re.compile(r"[\x00-\x07\x09\x0b-\x1f]")
+_ERASE = re.compile(r"[\b\x7f]")
+_MOVES = frozenset("ABCDGHfKJP@X")  # the CSI finals the model acts on; the rest move nothing
+# One match per token: a run of printable text (drawn a row's worth at a time), or a CSI.
+_TOKEN = re.compile(r"([^\x00-\x1f\x7f-\x9f]+)|\x1b\[([0-?]*)[ -/]*([@-~])")
 
 
 class EchoHold:
@@ -85,24 +89,29 @@ class EchoHold:
 
 
 def _secrets(redact: Redact, text: str | None, raw: str) -> list[str]:
-    """The secrets in the command text and in what the region shows, by every reading."""
-    found: list[str] = []
+    """The secrets in the command text and in what the region shows, by every reading.
+
+    A reading equal to one already searched is not searched again (the redactor gives
+    the same answer; a zsh line, with its ``e\\b`` echo, erases and renders the same)."""
+    readings: list[str] = []
     if text:
-        found += secrets_in(redact, text)
+        readings.append(text)
     shown = _ESC_SEQ.sub("", raw)
-    plain = _CONTROLS.sub("", _WRAP.sub("", shown))  # keys as typed, wraps taken out
-    found += secrets_in(redact, plain)
+    unwrapped = _WRAP.sub("", shown)
+    readings.append(_CONTROLS.sub("", unwrapped))  # keys as typed, wraps taken out
     if "\b" in shown or "\x7f" in shown:  # a fixed typo: Backspace erases the key before it
-        out: list[str] = []
-        for ch in _WRAP.sub("", shown):
-            if ch in "\b\x7f":
-                if out:
-                    out.pop()
-            elif ch >= " " or ch == "\n":
-                out.append(ch)
-        found += secrets_in(redact, "".join(out))
+        pieces = _ERASE.split(_NOT_KEPT.sub("", unwrapped))
+        out = list(pieces[0])
+        for piece in pieces[1:]:
+            if out:
+                out.pop()
+            out += piece
+        readings.append("".join(out))
     if len(raw) <= RENDER_MAX and _EDITS.search(raw):  # the line as finally shown
-        found += secrets_in(redact, "\n".join(render(raw, 4096)[0]))
+        readings.append("\n".join(render(raw, 4096)[0]))
+    found: list[str] = []
+    for reading in dict.fromkeys(readings):
+        found += secrets_in(redact, reading)
     return [s for s in dict.fromkeys(found) if s.strip()]
 
 
@@ -230,59 +239,62 @@ def _model(raw: str, cols: int) -> tuple[list[list[str]], list[bool], int]:
                 c, pending = cols - 1, True
 
     i, n = 0, len(raw)
+    token = _TOKEN.match
     while i < n:
-        run = _RUN.match(raw, i)
-        if run:
-            put_run(run.group())
-            i = run.end()
+        m = token(raw, i)
+        if m:
+            i = m.end()
+            f = m.group(3)
+            if f is None:  # a run of printable text
+                put_run(m.group(1))
+                continue
+            pending = False
+            if f not in _MOVES:  # SGR, modes, …: nothing drawn, nothing moved
+                if len(rows) <= r:
+                    row(r)
+                continue
+            params = [int(p) if p.isdigit() else 0 for p in m.group(2).lstrip("?>=").split(";")]
+            k = params[0] or 1
+            line = row(r)
+            if f == "A":
+                r = max(0, r - k)
+            elif f == "B":
+                r += k
+            elif f == "C":
+                c = min(cols - 1, c + k)
+            elif f == "D":
+                c = max(0, c - k)
+            elif f == "G":
+                c = min(cols - 1, k - 1)
+            elif f in "Hf":
+                r, c = max(0, k - 1), max(0, (params[1] if len(params) > 1 and params[1] else 1) - 1)
+            elif f == "K":
+                mode = params[0]
+                if mode == 0:
+                    del line[c:]
+                elif mode == 1:
+                    line[: c + 1] = [" "] * min(len(line), c + 1)
+                else:
+                    line.clear()
+            elif f == "J":
+                mode = params[0]
+                if mode == 0:
+                    del line[c:]
+                    del rows[r + 1 :]
+                    del wrapped[r + 1 :]
+                elif mode in (2, 3):
+                    rows[:] = [[] for _ in rows]
+            elif f == "P":
+                del line[c : c + k]
+            elif f == "@":
+                line[c:c] = [" "] * k
+                del line[cols:]
+            elif f == "X":
+                line[c : c + k] = [" "] * len(line[c : c + k])
+            row(r)
             continue
         ch = raw[i]
         if ch == "\x1b":
-            m = _CSI.match(raw, i)
-            if m:
-                i = m.end()
-                params = [int(p) if p.isdigit() else 0 for p in m.group(1).lstrip("?>=").split(";")]
-                k = params[0] or 1
-                f = m.group(2)
-                pending = False
-                line = row(r)
-                if f == "A":
-                    r = max(0, r - k)
-                elif f == "B":
-                    r += k
-                elif f == "C":
-                    c = min(cols - 1, c + k)
-                elif f == "D":
-                    c = max(0, c - k)
-                elif f == "G":
-                    c = min(cols - 1, k - 1)
-                elif f in "Hf":
-                    r, c = max(0, k - 1), max(0, (params[1] if len(params) > 1 and params[1] else 1) - 1)
-                elif f == "K":
-                    mode = params[0]
-                    if mode == 0:
-                        del line[c:]
-                    elif mode == 1:
-                        line[: c + 1] = [" "] * min(len(line), c + 1)
-                    else:
-                        line.clear()
-                elif f == "J":
-                    mode = params[0]
-                    if mode == 0:
-                        del line[c:]
-                        del rows[r + 1 :]
-                        del wrapped[r + 1 :]
-                    elif mode in (2, 3):
-                        rows[:] = [[] for _ in rows]
-                elif f == "P":
-                    del line[c : c + k]
-                elif f == "@":
-                    line[c:c] = [" "] * k
-                    del line[cols:]
-                elif f == "X":
-                    line[c : c + k] = [" "] * len(line[c : c + k])
-                row(r)
-                continue
             m2 = _ESC_SEQ.match(raw, i)
             seq = m2.group(0) if m2 else "\x1b"
             if seq == "\x1b7":
