@@ -28,7 +28,13 @@ SIZE = 320  # bytes: the record, padded with spaces, so each write covers the la
 
 
 def _check(body: dict[str, object]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(_SORTED.encode(body).encode()).hexdigest()[:16]
+
+
+# json.dumps(…, sort_keys=True) and json.dumps(…, separators=(",", ":")), built once:
+# the anchor is rewritten after every line.
+_SORTED = json.JSONEncoder(sort_keys=True)
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 def anchors_dir(root: Path | None = None) -> Path:
@@ -69,7 +75,7 @@ class AnchorWriter:
         body: dict[str, object] = {"session_id": self.session_id, "first_hash": self._first,
                                    "seq": seq, "hash": line_hash}
         body["check"] = _check(body)
-        data = json.dumps(body, separators=(",", ":")).encode().ljust(SIZE)
+        data = _COMPACT.encode(body).encode().ljust(SIZE)
         try:
             if self._fd is None:
                 self._fd = self._open()

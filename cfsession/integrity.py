@@ -11,6 +11,9 @@ import json
 from typing import Any
 
 GENESIS = "0" * 64
+# json.dumps(…, sort_keys=True, separators=(",", ":"), ensure_ascii=False), built once
+# rather than per call (a record is sealed per command).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical(record: dict[str, Any], strict: bool = False) -> bytes:
@@ -20,9 +23,7 @@ def canonical(record: dict[str, Any], strict: bool = False) -> bytes:
     writer cleans such text first, so that what it hashes is what it writes).
     """
     body = {k: v for k, v in record.items() if k != "hash"} if "hash" in record else record
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8", "strict" if strict else "surrogatepass"
-    )
+    return _CANONICAL.encode(body).encode("utf-8", "strict" if strict else "surrogatepass")
 
 
 def seal(record: dict[str, Any], prev_hash: str, strict: bool = False) -> dict[str, Any]:

@@ -36,7 +36,10 @@ _last_second: tuple[float, str] = (math.nan, "")  # (whole seconds, their format
 
 def dumps(record: Record) -> bytes:
     """The line encoding of a record (without the newline)."""
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _LINE.encode(record).encode("utf-8")
+
+
+_LINE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps's, built once
 
 
 def first_record(path: Path, limit: int = 1 << 20) -> Record:
