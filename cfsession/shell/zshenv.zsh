@@ -20,7 +20,7 @@ fi
 if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
   'builtin' 'typeset' -g __cfs_nonce='@NONCE@' __cfs_osc='@OSC@'
   'builtin' 'typeset' -g __cfs_eol_raw= __cfs_eol=
-  'builtin' 'typeset' -gi __cfs_seq=0 __cfs_cmdno=0 __cfs_ran=0 __cfs_hello=0 __cfs_fd=1 __cfs_bytes=0 __cfs_n=0
+  'builtin' 'typeset' -gi __cfs_seq=0 __cfs_cmdno=0 __cfs_ran=0 __cfs_hello=0 __cfs_fd=1 __cfs_bytes=0 __cfs_n=0 __cfs_sw=0
   'builtin' 'typeset' -ga precmd_functions preexec_functions zshexit_functions
 
   # A close-on-exec fd to the terminal (kitty's reasoning): markers still reach the
@@ -31,6 +31,11 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
       { [[ -w /dev/tty ]] && 'builtin' 'sysopen' -o cloexec -wu __cfs_fd -- /dev/tty }
     }
   } 2>/dev/null || (( __cfs_fd = 1 ))
+  # Markers are written with zsh/system's syswrite where it is loaded: print -u dups the
+  # fd and its 2>/dev/null opens /dev/null, ~16 system calls per command. A flag, not a
+  # look at $builtins each time (that costs more than the write saves here); __cfs_wf
+  # covers the module being unloaded later.
+  (( $+builtins[syswrite] )) && __cfs_sw=1
 
   # Escape for the wire: \ -> \\, ; and bytes 0x00-0x1F, 0x7F -> \xHH. Result in REPLY,
   # its length in bytes in __cfs_bytes.
@@ -69,10 +74,21 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
     __cfs_n=${#1}
   }
 
+  # syswrite failed with status $1 on marker $2: 2 is a write error (print would meet it
+  # too: the marker is lost, as before); 1 is zsh/system gone (one "no such builtin"
+  # line): print from now on.
+  __cfs_wf() {
+    (( $1 == 1 )) || builtin return 0
+    __cfs_sw=0
+    builtin print -rnu $__cfs_fd -- "$2" 2>/dev/null
+  }
+
   # One marker: $1 = event, the rest key=value (already escaped). Plain counter for seq:
   # zsh hooks run in the shell itself, never in a subshell.
   __cfs_emit() {
-    builtin print -rnu $__cfs_fd -- $'\e]'"$__cfs_osc;$__cfs_nonce;$(( ++__cfs_seq ));${(j:;:)@}"$'\a' 2>/dev/null
+    builtin local m=$'\e]'"$__cfs_osc;$__cfs_nonce;$(( ++__cfs_seq ));${(j:;:)@}"$'\a'
+    if (( __cfs_sw )); then builtin syswrite -o $__cfs_fd -- "$m" || __cfs_wf $? "$m"
+    else builtin print -rnu $__cfs_fd -- "$m" 2>/dev/null; fi
   }
 
   # First in precmd_functions: every precmd function sees the same $? (LV8), and ours
@@ -111,7 +127,9 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
       d="cmdno=$__cfs_cmdno"  # nothing ran: empty line, Ctrl-C, parse error
     fi
     if [[ $PWD != *[^\ -~]* && $PWD != *[\\\;]* ]]; then REPLY=$PWD; else __cfs_esc "$PWD"; fi
-    builtin print -rnu $__cfs_fd -- "$o$(( ++__cfs_seq ));D;$d"$'\a'"$o$(( ++__cfs_seq ));P;cwd=$REPLY"$'\a'"$o$(( ++__cfs_seq ));A"$'\a' 2>/dev/null
+    d="$o$(( ++__cfs_seq ));D;$d"$'\a'"$o$(( ++__cfs_seq ));P;cwd=$REPLY"$'\a'"$o$(( ++__cfs_seq ));A"$'\a'
+    if (( __cfs_sw )); then builtin syswrite -o $__cfs_fd -- "$d" || __cfs_wf $? "$d"
+    else builtin print -rnu $__cfs_fd -- "$d" 2>/dev/null; fi
     # __cfs_keep's checks, here: its call costs more than they do.
     [[ ${precmd_functions[1]-} == __cfs_precmd && ${preexec_functions[-1]-} == __cfs_preexec &&
       ${zshexit_functions[-1]-} == __cfs_zshexit ]] || __cfs_keep
@@ -131,7 +149,9 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
       builtin return
     fi
     __cfs_ran=1
-    builtin print -rnu $__cfs_fd -- $'\e]'"$__cfs_osc;$__cfs_nonce;$(( ++__cfs_seq ));C;cmd=$text;src=preexec;cmdno=$(( ++__cfs_cmdno ));pid=$$"$'\a' 2>/dev/null
+    text=$'\e]'"$__cfs_osc;$__cfs_nonce;$(( ++__cfs_seq ));C;cmd=$text;src=preexec;cmdno=$(( ++__cfs_cmdno ));pid=$$"$'\a'
+    if (( __cfs_sw )); then builtin syswrite -o $__cfs_fd -- "$text" || __cfs_wf $? "$text"
+    else builtin print -rnu $__cfs_fd -- "$text" 2>/dev/null; fi
   }
 
   __cfs_preexec_x() {
@@ -161,7 +181,9 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
         cmd=("cmd=$REPLY")
       fi
     fi
-    builtin print -rnu $__cfs_fd -- $'\e]'"$__cfs_osc;$__cfs_nonce;$(( ++__cfs_seq ));C;${(j:;:)cmd}${cmd:+;}src=$src;cmdno=$__cfs_cmdno;pid=$$"$'\a' 2>/dev/null
+    text=$'\e]'"$__cfs_osc;$__cfs_nonce;$(( ++__cfs_seq ));C;${(j:;:)cmd}${cmd:+;}src=$src;cmdno=$__cfs_cmdno;pid=$$"$'\a'
+    if (( __cfs_sw )); then builtin syswrite -o $__cfs_fd -- "$text" || __cfs_wf $? "$text"
+    else builtin print -rnu $__cfs_fd -- "$text" 2>/dev/null; fi
   }
 
   __cfs_zshexit() {

@@ -146,6 +146,24 @@ def test_set_x_traces_nothing_of_ours(user_home: Path, cf_home: Path) -> None:
     sf.assert_clean(sh, cf_home)
 
 
+def test_markers_survive_zsh_system_unloaded(user_home: Path, cf_home: Path) -> None:
+    """The hooks write markers with zsh/system's syswrite; unloading the module hands
+    the writing to print for good, and no command loses its record or its text."""
+    zsh = require_shell("zsh")
+    sf.write_rc("zsh", user_home)
+    sh = sf.start("zsh", zsh, user_home, cf_home)
+    sh.run("echo before")
+    sh.run("zmodload -u zsh/system")
+    sh.run("echo after-1")
+    sh.run("echo after-2")
+    sh.finish()
+    cmds = sf.commands(cf_home)
+    assert [(c["command"], c["exit_code"]) for c in cmds] == [
+        ("echo before", 0), ("zmodload -u zsh/system", 0), ("echo after-1", 0), ("echo after-2", 0),
+    ]
+    assert [c["output"] for c in cmds[2:]] == ["after-1\n", "after-2\n"]
+
+
 @pytest.mark.xfail(
     not hasattr(session_mod.OutputSpool, "trim_end"),
     reason="session.py does not strip the trailer yet (patch in the issue-4 report)",
