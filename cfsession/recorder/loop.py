@@ -185,9 +185,9 @@ class Loop:
         self.session.data(data, t)
 
     def _handle_output(self, chunk: bytes, t: float) -> None:
-        self.modes.feed(chunk)
         if self.seg is None:
             self._write_out(chunk)
+            self.modes.feed(chunk)
             self._record(chunk, t)
             self._end_batch()
             return
@@ -198,6 +198,9 @@ class Loop:
             data = b"".join(p for p in pieces if isinstance(p, bytes))
             if data:
                 self._write_out(data)
+        # The modes are read only at the end (terminal hygiene): after the write, so the
+        # prompt is not kept waiting for them.
+        self.modes.feed(chunk)
         # Bookkeeping waits until the loop is idle (see _run): the prompt that follows a
         # command's end marker reaches the user before that command's record is written.
         if not self._deferred:
