@@ -98,7 +98,12 @@ def _replay_once(frames: Path, tag: bytes, d: Path) -> tuple[float, str, int]:
 
 
 def replay(frames: Path, reps: int) -> None:
-    sys.path.insert(0, str(ROOT))
+    try:  # the running Python's cfsession (compare versions by their venvs' Pythons) …
+        import cfsession
+    except ImportError:  # … or this checkout's
+        sys.path.insert(0, str(ROOT))
+        import cfsession
+    print(f"cfsession from {Path(cfsession.__file__).parent}")
     tag = Path(str(frames) + ".tag").read_bytes()
     runs = []
     for _ in range(reps):
