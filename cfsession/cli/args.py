@@ -23,7 +23,6 @@ exit code 2::
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -31,7 +30,6 @@ from typing import Any, NamedTuple
 from cfsession.errors import ExitCode
 
 HELP = ("--help", "-h")
-_INT = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: "1_000" and "５" are not numbers here
 
 
 class Opt(NamedTuple):
@@ -149,7 +147,8 @@ def _convert(opt: Opt, raw: Any) -> Any:
     if opt.kind is not int:
         return raw
     where = " / ".join(f"'{n}'" for n in opt.names)
-    if _INT.fullmatch(raw) is None:
+    digits = raw[1:] if raw[:1] in ("+", "-") else raw
+    if not (digits.isascii() and digits.isdigit()):  # "1_000" and "５" are not numbers here
         raise ArgError(f"Invalid value for {where}: {raw!r} is not a valid integer.")
     value = int(raw)
     if opt.min is not None and value < opt.min:

@@ -13,7 +13,7 @@ from contextlib import closing, contextmanager
 from typing import Any, NamedTuple
 
 from cfsession import __version__, log, paths
-from cfsession.errors import CfsessionError, ExitCode
+from cfsession.errors import CfsessionError
 from cfsession.recorder.launch import Plan, cannot_run
 from cfsession.recorder.launch import plan as plan_launch
 from cfsession.recorder.options import RECORD, Options, parse
