@@ -154,11 +154,16 @@ def test_help_is_typer_s_from_the_spec(tmp_path: Path) -> None:
         assert all(name in out for name in (*opt.names, *opt.off)), opt.names
     for metavar in ("PATH", "NAME", "TYPE", "KEY"):
         assert metavar in out
+    assert any("--help" in line and " -h " in line for line in out.splitlines())  # the app's help names
     assert _process(home, ["-h"]) == (0, out, "")
     assert _process(home, ["-h"], TYPER) == (0, out, "")  # the Typer app draws the same
     top = subprocess.run([sys.executable, "-m", "cfsession", "--help"], env=_env(home), capture_output=True,
                          text=True, timeout=60)
     assert top.returncode == 0 and "record" in top.stdout and "Record an interactive shell" in top.stdout
+    for name in ("list", "search"):  # drawn by the same code: -h listed there too
+        shown = subprocess.run([sys.executable, "-m", "cfsession", name, "-h"], env=_env(home), capture_output=True,
+                               text=True, timeout=60)
+        assert shown.returncode == 0 and any("--help" in line and " -h " in line for line in shown.stdout.splitlines())
 
 
 @pytest.mark.parametrize("code", [None, TYPER], ids=["console script", "typer app"])
