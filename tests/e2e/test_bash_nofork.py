@@ -173,3 +173,20 @@ def test_last_prompt_element_dropped(user_home: Path, cf_home: Path) -> None:
     rec.finish()
     got = [(c["command"], c["exit_code"], c["pipestatus"]) for c in cmds(cf_home)]
     assert got[1:4] == [("false | true | (exit 3)", 3, [1, 0, 3]), ("true", 0, [0]), ("(exit 4)", 4, [4])]
+
+
+def test_child_shell_with_everything_exported(user_home: Path, cf_home: Path) -> None:
+    # `set -a` exports every variable assigned after it, our hooks' too, and the child
+    # inherits PS0 and PS1 with our markers in them: it must not add boundaries of its own
+    # (the markers' head is an array, which bash never exports).
+    rec = session(user_home, cf_home, "set -a\nexport PS0 PS1\n")
+    rec.run("echo before")
+    rec.run("bash --norc -i")  # the child prints the same prompt
+    rec.run("echo in-child")
+    rec.run("exit")
+    rec.run("echo after")
+    rec.finish()
+    c = cmds(cf_home)
+    assert [x["command"] for x in c] == ["echo before", "bash --norc -i", "echo after"]
+    assert "in-child" in c[1]["output"] and c[1]["exit_code"] == 0
+    assert "\x1b]" not in c[1]["output"]  # nor any marker of the child's in the output
