@@ -12,9 +12,9 @@ __cfs_h=
 __cfs_x=
 __cfs_ts=
 __cfs_nofork=1
-__cfs_hk=  # "$? PIPESTATUS" of this prompt, saved by whichever of our elements ran first
+__cfs_hk=  # "$?;ps=PIPESTATUS" of this prompt, saved by whichever of our elements ran first
 __cfs_ran=  # __cfs_pc ran at this prompt (__cfs_tail looks, then clears it)
-__cfs_st='0 0'  # "$? PIPESTATUS" of the last prompt (bash < 5.1 hands $? on)
+__cfs_st='0;ps=0'  # __cfs_hk of the last prompt (bash < 5.1 hands $? on)
 __cfs_cn='\#'
 __cfs_last_cn=-1  # the command number at the last prompt (-1: none yet)
 __cfs_hist=
@@ -102,14 +102,15 @@ __cfs_emit() {
 # End of the previous command, the cwd, the prompt: D, P and A in one write (one wake-up
 # of the recorder). The PROMPT_COMMAND elements are the bare function names (bash parses
 # an element's text at every prompt); the first statement of each saves $? and
-# PIPESTATUS in __cfs_hk, unless the other did at this prompt (any statement before it
-# would clobber them; `${x:-...}` expands them only when x is empty).
+# PIPESTATUS in __cfs_hk, already as D sends them (`0;ps=0 1`: no substitution later),
+# unless the other did at this prompt (any statement before it would clobber them;
+# `${x:-...}` expands them only when x is empty).
 # This runs at every prompt, and bash copies a function's whole body each time it calls
 # it (copy_command: the cost grows with the body, run or not): the common case — one
 # command, its line in history, plain text and cwd — is all this body holds; the rest
 # is in __cfs_pcx.
 __cfs_pc() {
-  __cfs_hk=${__cfs_hk:-$? ${PIPESTATUS[@]}}
+  __cfs_hk=${__cfs_hk:-$?;ps=${PIPESTATUS[@]}}
   if [[ $- == *[xeu]* ]]; then __cfs_opts "$-" __cfs_pc; return; fi
   local cn=${__cfs_cn@P} d t p=$PWD IFS=' '
   if ((cn - __cfs_last_cn != 1 || !__cfs_nofork || ${#HISTTIMEFORMAT})); then
@@ -126,7 +127,7 @@ __cfs_pc() {
     # PS0 noted $HISTCMD for the command (__cfs_hs): if it moved, the line went into
     # history; if not (ignorespace, ignoredups, erasedups, set +o history) the entry is
     # an older line, sent as src=stale for the recorder to decide from the echo.
-    d="cmdno=$cn;st=${__cfs_hk/ /;ps=};cmd=$t;src=${__cfs_src[__cfs_hs[__cfs_last_cn + 1] > __cfs_hist]}" __cfs_hs=()
+    d="cmdno=$cn;st=$__cfs_hk;cmd=$t;src=${__cfs_src[__cfs_hs[__cfs_last_cn + 1] > __cfs_hist]}" __cfs_hs=()
   fi
   # One look for what must be escaped or cut, in the text and the cwd (rare).
   if [[ $t$p == *[\\\;[:cntrl:]]* || ${#t} -gt 32768 ]]; then __cfs_pcx "$cn" "$t"; fi
@@ -152,14 +153,14 @@ __cfs_pcx() {
   if (($# > 1)); then
     if [[ -n $t ]]; then
       __cfs_cut "$2"
-      d="cmdno=$cn;st=${__cfs_hk/ /;ps=};cmd=$__cfs_r;$__cfs_x""src=${d##*;src=}"
+      d="cmdno=$cn;st=$__cfs_hk;cmd=$__cfs_r;$__cfs_x""src=${d##*;src=}"
     fi
     __cfs_esc "$p"
     p=$__cfs_r
   elif [[ $cn == "$__cfs_last_cn" || $__cfs_last_cn == -1 ]]; then
     d="cmdno=$cn"  # nothing ran: empty line, Ctrl-C, parse error; or the first prompt
   else
-    d="cmdno=$cn;st=${__cfs_hk/ /;ps=}"
+    d="cmdno=$cn;st=$__cfs_hk"
     if ((__cfs_nofork)); then
       __cfs_texts "$((cn - __cfs_last_cn))"
       d+=$__cfs_r
@@ -183,7 +184,7 @@ __cfs_old() {
   if [[ "${PROMPT_COMMAND-}" != "$__cfs_sig" || ${PS0-} != *"$__cfs_ps0"* || ${PS1-} != *"$__cfs_ps1" ]]; then
     __cfs_keep
   fi
-  if [[ ${__cfs_o-} != *e* ]]; then return ${__cfs_st%% *}; fi
+  if [[ ${__cfs_o-} != *e* ]]; then return ${__cfs_st%%;*}; fi
   return 0
 }
 
@@ -342,7 +343,7 @@ if ((BASH_VERSINFO[0] > 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] >= 1)));
 # `PROMPT_COMMAND=...`, a framework installing itself) replaces element 0, our hook:
 # report this prompt from here if it did not run, and put the hook back.
 __cfs_tail() {
-  __cfs_hk=${__cfs_hk:-$? ${PIPESTATUS[@]}}
+  __cfs_hk=${__cfs_hk:-$?;ps=${PIPESTATUS[@]}}
   if [[ $- == *[xeu]* ]]; then __cfs_opts "$-" __cfs_tail; return; fi
   if [[ -z $__cfs_ran ]]; then __cfs_pc; fi
   __cfs_ran= __cfs_hk=
