@@ -127,7 +127,7 @@ __cfs_pc() {
     # PS0 noted $HISTCMD for the command (__cfs_hs): if it moved, the line went into
     # history; if not (ignorespace, ignoredups, erasedups, set +o history) the entry is
     # an older line, sent as src=stale for the recorder to decide from the echo.
-    d="cmdno=$cn;st=$__cfs_hk;cmd=$t;src=${__cfs_src[__cfs_hs[__cfs_last_cn + 1] > __cfs_hist]}" __cfs_hs=()
+    d="cmdno=$cn;st=$__cfs_hk;cmd=$t;src=${__cfs_src[__cfs_hs[cn] > __cfs_hist]}" __cfs_hs=()
   fi
   # One look for what must be escaped or cut, in the text and the cwd (rare).
   if [[ $t$p == *[\\\;[:cntrl:]]* || ${#t} -gt 32768 ]]; then __cfs_pcx "$cn" "$t"; fi
