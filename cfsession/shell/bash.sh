@@ -7,7 +7,6 @@ __cfs_osc='@OSC@'
 __cfs_dir='@DIR@'
 __cfs_s=1  # the last marker's seq (H is 1)
 __cfs_hs=()
-__cfs_z=()
 __cfs_h=
 __cfs_x=
 __cfs_ts=
@@ -319,14 +318,15 @@ __cfs_tailc=__cfs_tail
 # PS0, expanded in the shell itself once per command line read (bash >= 4.4): the start
 # marker from prompt escapes and parameter/arithmetic expansion only — no command
 # substitution, so no fork. It numbers the marker from a counter every marker shares
-# and notes $HISTCMD for the command (__cfs_texts reads it at the next prompt).
+# and notes $HISTCMD for the command (__cfs_texts reads it at the next prompt), both in
+# one arithmetic expansion (the comma gives the seq).
 # ${__cfs_cm:+...}: a child shell that inherits an exported PS0/PS1 prints nothing.
 # __cfs_cm is an array (its element 0 is the marker's head): bash never puts an array in
 # the environment, not even under `set -a` or `export`, so no other process — a child
 # shell, `exec bash` — ever has it, and these markers need no pid (SHELL_INTEGRATION.md
 # §2.2) to keep a child's out: the pid cost readline ~10 k instructions a prompt.
 __cfs_cm=($'\e]'"$__cfs_osc;$__cfs_nonce;")
-__cfs_ps0='${__cfs_cm:+$__cfs_cm$((__cfs_s+=1))${__cfs_z[__cfs_hs[\#]=HISTCMD]-};C;src=ps0;cmdno=\#\a}'
+__cfs_ps0='${__cfs_cm:+$__cfs_cm$((__cfs_hs[\#]=HISTCMD, __cfs_s+=1));C;src=ps0;cmdno=\#\a}'
 # The end of PS1: the prompt-end marker B (where the typed line starts).
 __cfs_ps1='\[${__cfs_cm:+$__cfs_cm$((__cfs_s+=1));B\a}\]'
 __cfs_ps1_end=
