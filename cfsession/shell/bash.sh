@@ -12,7 +12,7 @@ __cfs_x=
 __cfs_ts=
 __cfs_nofork=1
 __cfs_hk=  # "$?;ps=PIPESTATUS" of this prompt, saved by whichever of our elements ran first
-__cfs_ran=  # __cfs_pc ran at this prompt (__cfs_tail looks, then clears it)
+__cfs_ran=0  # 1: __cfs_pc ran at this prompt (__cfs_tail looks, then clears it; so does PS0)
 __cfs_st='0;ps=0'  # __cfs_hk of the last prompt (bash < 5.1 hands $? on)
 __cfs_cn='\#'
 __cfs_last_cn=-1  # the command number at the last prompt (-1: none yet)
@@ -139,7 +139,17 @@ __cfs_pc() {
   else
     __cfs_out "$__cfs_cm$((__cfs_s + 1));D;$d"$'\a'"$__cfs_cm$((__cfs_s + 2));P;cwd=$p"$'\a'"$__cfs_cm$((__cfs_s += 3));A"$'\a'
   fi
-  if ((!__cfs_arr)); then __cfs_old; return; fi
+  if ((__cfs_solo)); then
+    # Nothing of the user's in PROMPT_COMMAND, nothing runs after us: __cfs_tail's look
+    # is done here, and the last element runs no function (__cfs_tail1).
+    IFS=$'\x1f'
+    if [[ "${PROMPT_COMMAND[*]-}" != "$__cfs_sig" || ${PS0-} != "$__cfs_s0" || ${PS1-} != "$__cfs_s1" ]]; then
+      __cfs_fix
+    fi
+  elif ((!__cfs_arr)); then
+    __cfs_old
+    return
+  fi
   return 0
 }
 __cfs_src=(stale history)
@@ -315,6 +325,8 @@ __cfs_c() {
 
 __cfs_head=__cfs_pc
 __cfs_tailc=__cfs_tail
+__cfs_tail1='${__cfs_tl[__cfs_ran]}'
+__cfs_tl=(__cfs_tail :)
 # PS0, expanded in the shell itself once per command line read (bash >= 4.4): the start
 # marker from prompt escapes and parameter/arithmetic expansion only — no command
 # substitution, so no fork. It numbers the marker from a counter every marker shares
@@ -326,7 +338,7 @@ __cfs_tailc=__cfs_tail
 # shell, `exec bash` — ever has it, and these markers need no pid (SHELL_INTEGRATION.md
 # §2.2) to keep a child's out: the pid cost readline ~10 k instructions a prompt.
 __cfs_cm=($'\e]'"$__cfs_osc;$__cfs_nonce;")
-__cfs_ps0='${__cfs_cm:+$__cfs_cm$((__cfs_hs[\#]=HISTCMD, __cfs_s+=1));C;src=ps0;cmdno=\#\a}'
+__cfs_ps0='${__cfs_cm:+$__cfs_cm$((__cfs_hs[\#]=HISTCMD, __cfs_ran=0, __cfs_s+=1));C;src=ps0;cmdno=\#\a}'
 # The end of PS1: the prompt-end marker B (where the typed line starts).
 __cfs_ps1='\[${__cfs_cm:+$__cfs_cm$((__cfs_s+=1));B\a}\]'
 __cfs_ps1_end=
@@ -336,6 +348,7 @@ __cfs_s1=
 __cfs_relay=0
 __cfs_user=()
 __cfs_arr=0
+__cfs_solo=0  # PROMPT_COMMAND is (__cfs_pc "$__cfs_tail1"): __cfs_pc looks for what moved
 if ((BASH_VERSINFO[0] > 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] >= 1))); then __cfs_arr=1; fi
 
 # Last PROMPT_COMMAND element (bash >= 5.1, where bash gives every element the real $?
@@ -345,8 +358,8 @@ if ((BASH_VERSINFO[0] > 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] >= 1)));
 __cfs_tail() {
   __cfs_hk=${__cfs_hk:-$?;ps=${PIPESTATUS[@]}}
   if [[ $- == *[xeu]* ]]; then __cfs_opts "$-" __cfs_tail; return; fi
-  if [[ -z $__cfs_ran ]]; then __cfs_pc; fi
-  __cfs_ran= __cfs_hk=
+  if ((!__cfs_ran)); then __cfs_pc; fi
+  __cfs_ran=0 __cfs_hk=
   # Nothing moved since __cfs_keep last looked (nearly always): done. Plain equality
   # with what it left: a pattern match (`== *"$x"*`) costs bash far more per character.
   local IFS=$'\x1f'
@@ -366,7 +379,7 @@ __cfs_fix() {
     # prompt commands (as it would without us), so they go.
     local -a now=()
     local e IFS=$'\x1f'
-    for e in "${PROMPT_COMMAND[@]:1}"; do [[ $e != "$__cfs_tailc" ]] && now+=("$e"); done
+    for e in "${PROMPT_COMMAND[@]:1}"; do [[ $e != "$__cfs_tailc" && $e != "$__cfs_tail1" ]] && now+=("$e"); done
     if [[ "${now[*]}" == "${__cfs_user[*]}" ]]; then PROMPT_COMMAND=("${PROMPT_COMMAND[0]}"); fi
   fi
   # bash-preexec sets its "next command is the user's" flag last in PROMPT_COMMAND, and
@@ -408,6 +421,7 @@ __cfs_keep() {
       e=${e//"$__cfs_head"$'\n'/}
       e=${e//"$__cfs_head"/}
       e=${e//"$__cfs_tailc"/}
+      e=${e//"$__cfs_tail1"/}
       [[ -n ${e//[$'\n; \t']/} ]] && rest+=("$e")
     done
     # bash-preexec's __bp_interactive_mode must stay last: its DEBUG trap takes the
@@ -424,9 +438,19 @@ __cfs_keep() {
         rest[n - 1]=${e%[$'\n;']}
       fi
     fi
+    __cfs_solo=0
     if [[ -n $bpi ]]; then
       __cfs_user=("${rest[@]}" __bp_interactive_mode)
       PROMPT_COMMAND=("$__cfs_head" "${rest[@]}" "$__cfs_tailc" __bp_interactive_mode)
+    elif ((n == 0)) && [[ $__cfs_ps0 == *__cfs_ran=0* && ${PS0-} == *"$__cfs_ps0"* ]] &&
+      ! declare -F __bp_interactive_mode >/dev/null; then
+      # Nothing of the user's (nearly always): __cfs_pc does __cfs_tail's look itself,
+      # and the last element, __cfs_tail1, runs `:` when __cfs_pc ran at this prompt
+      # (PS0 sets __cfs_ran back to 0 for every command line), else __cfs_tail — one
+      # function call a prompt instead of two.
+      __cfs_user=()
+      PROMPT_COMMAND=("$__cfs_head" "$__cfs_tail1")
+      __cfs_solo=1
     else
       __cfs_user=("${rest[@]}")
       PROMPT_COMMAND=("$__cfs_head" "${rest[@]}" "$__cfs_tailc")

@@ -190,3 +190,27 @@ def test_child_shell_with_everything_exported(user_home: Path, cf_home: Path) ->
     assert [x["command"] for x in c] == ["echo before", "bash --norc -i", "echo after"]
     assert "in-child" in c[1]["output"] and c[1]["exit_code"] == 0
     assert "\x1b]" not in c[1]["output"]  # nor any marker of the child's in the output
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "PROMPT_COMMAND='echo \"[pc=$?]\"'",  # replaces element 0, our hook
+        "PROMPT_COMMAND+=('echo \"[pc=$?]\"')",  # runs after ours
+        "PROMPT_COMMAND=\"$PROMPT_COMMAND; echo \\\"[pc=\\$?]\\\"\"",  # our hook's text in it
+    ],
+)
+def test_prompt_command_added_to_none(user_home: Path, cf_home: Path, line: str) -> None:
+    # With no prompt command of the user's, PROMPT_COMMAND holds one function of ours and
+    # a last element that runs none unless that function did not run: every way of adding
+    # one keeps every boundary and status, and the user's runs once per prompt.
+    rec = session(user_home, cf_home)
+    rec.run("true")
+    rec.run(line)
+    out = rec.run("sh -c 'exit 3'")
+    out2 = rec.run("false")
+    rec.finish()
+    got = [(c["command"], c["exit_code"], c["pipestatus"]) for c in cmds(cf_home)]
+    assert got == [("true", 0, [0]), (line, 0, [0]), ("sh -c 'exit 3'", 3, [3]), ("false", 1, [1])]
+    assert out.count("[pc=") == 1 and "[pc=3]" in out and out2.count("[pc=") == 1 and "[pc=1]" in out2
+    assert cmds(cf_home)[3]["output"] == ""  # the prompt command's output is the prompt's
