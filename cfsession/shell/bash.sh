@@ -111,18 +111,18 @@ __cfs_emit() {
 __cfs_pc() {
   __cfs_hk=${__cfs_hk:-$?;ps=${PIPESTATUS[@]}}
   if [[ $- == *[xeu]* ]]; then __cfs_opts "$-" __cfs_pc; return; fi
-  local cn=${__cfs_cn@P} d t p=$PWD IFS=' '
+  local cn=${__cfs_cn@P} d t p=$PWD IFS=$'\n'
   if ((cn - __cfs_last_cn != 1 || !__cfs_nofork || ${#HISTTIMEFORMAT})); then
     __cfs_pcx "$cn"
   else
     # One command since the last prompt (nearly always). `history 1` goes through a
     # file in our private dir ($(...) would fork); `1<>` rewrites it in place and a NUL
     # ends the text: a truncating `>` costs ~130 us on a disk-backed /tmp (ext4 frees
-    # and reallocates the block), this ~12 us. "  NUM  TEXT\n": IFS=' ' drops the
-    # spaces before NUM; then NUM and its two spaces go.
+    # and reallocates the block), this ~12 us. "  NUM  TEXT\n": IFS=$'\n' makes `read`
+    # drop the newline; then the spaces, NUM and its two spaces go.
     { builtin history 1; builtin printf '\0'; } 1<>"$__cfs_dir/h"
     builtin read -r -d '' t <"$__cfs_dir/h"
-    t=${t#*[0-9]  } t=${t%$'\n'}
+    t=${t#*[0-9]  }
     # PS0 noted $HISTCMD for the command (__cfs_hs): if it moved, the line went into
     # history; if not (ignorespace, ignoredups, erasedups, set +o history) the entry is
     # an older line, sent as src=stale for the recorder to decide from the echo.

@@ -214,3 +214,14 @@ def test_prompt_command_added_to_none(user_home: Path, cf_home: Path, line: str)
     assert got == [("true", 0, [0]), (line, 0, [0]), ("sh -c 'exit 3'", 3, [3]), ("false", 1, [1])]
     assert out.count("[pc=") == 1 and "[pc=3]" in out and out2.count("[pc=") == 1 and "[pc=1]" in out2
     assert cmds(cf_home)[3]["output"] == ""  # the prompt command's output is the prompt's
+
+
+def test_multi_line_command_kept_as_typed(user_home: Path, cf_home: Path) -> None:
+    # lithist keeps a multi-line command's newlines in history, trailing spaces included:
+    # the text read back loses only history's own line end.
+    rec = session(user_home, cf_home, "shopt -s lithist\n")
+    rec.run("for i in 1 2; do\necho n$i  \ndone")
+    rec.run("echo 'tail '  ")
+    rec.finish()
+    got = [(c["command"], c["exit_code"], c["output"]) for c in cmds(cf_home)]
+    assert got == [("for i in 1 2; do\necho n$i  \ndone", 0, "n1\nn2\n"), ("echo 'tail '  ", 0, "tail \n")]
