@@ -63,7 +63,7 @@ def run(name: str, argv: list[str]) -> int:
     except args.ArgError as exc:
         return args.report(spec, exc)
     if values is None:
-        return _help(spec)
+        return args.show_help(spec)
     remote = values.pop("remote") or values["host"] is not None or values.get("substring")
     if name == "list":
         if remote:
@@ -85,44 +85,9 @@ def run(name: str, argv: list[str]) -> int:
                   values["as_json"], values["actor"])
 
 
-def _help(spec: Spec) -> int:
-    """The command's help, drawn by Typer from the spec (as every other command's is)."""
-    import typer
-
-    from cfsession.cli.main import _click_module, app
-
-    click = _click_module()
-    group: Any = typer.main.get_command(app)  # a TyperGroup
-    with click.Context(group, info_name="cfsession") as parent:
-        command = group.get_command(parent, spec.name)
-        with command.make_context(spec.name, [], parent=parent) as ctx:
-            click.echo(ctx.get_help(), color=ctx.color)
-    return ExitCode.OK
-
-
 def register(app: Any, name: str) -> None:
-    """Add ``list`` or ``search`` to the Typer app: its help from the spec, its arguments
-    passed to :func:`run` unparsed."""
-    from typer.core import TyperCommand
-
-    class Unparsed(TyperCommand):
-        def parse_args(self, ctx: Any, argv: list[str]) -> list[str]:
-            ctx.meta["cfsession.argv"] = list(argv)
-            return []
-
-        def invoke(self, ctx: Any) -> int:
-            assert self.name is not None
-            return run(self.name, ctx.meta["cfsession.argv"])
-
-    def command() -> None:  # pragma: no cover - never called: Unparsed.invoke runs instead
-        pass
-
-    spec = SPECS[name]
-    command.__doc__ = spec.help
-    signature = args.typer_signature(spec)
-    command.__signature__ = signature  # type: ignore[attr-defined]
-    command.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
-    app.command(spec.name, cls=Unparsed, help=spec.help)(command)
+    """Add ``list`` or ``search`` to the Typer app (help from the spec, arguments to :func:`run`)."""
+    args.register(app, SPECS[name], lambda argv: run(name, argv))
 
 
 # -- the bodies ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``cfsession record``: listed by Typer for help; run by the light parser in recorder.main."""
+"""``record`` as the Typer app lists it (its spec: recorder/options.py), ``pause`` and ``resume``."""
 
 from __future__ import annotations
 
@@ -6,38 +6,17 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("record", context_settings={"allow_interspersed_args": False})
-    def record(
-        command: list[str] = typer.Argument(  # noqa: B008 - Typer reads its defaults
-            None, metavar="[-- COMMAND [ARGS]...]", show_default=False,
-            help="Record this one command as a one-command session (scripts, CI, agents)."),
-        shell: str = typer.Option(None, "--shell", metavar="PATH",
-                                  help="Shell to run (default: $SHELL, else bash, else sh)."),
-        login: bool = typer.Option(False, "--login", "-l", help="Start the shell as a login shell."),
-        name: str = typer.Option(None, "--name", "-n", metavar="NAME", help="A name for the session."),
-        session_type: str = typer.Option(None, "--type", metavar="TYPE",
-                                         help="Session type (default: interactive, or command)."),
-        no_etw: bool = typer.Option(False, "--no-etw", help="Do not emit ETW events."),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="No start and end lines on stderr."),
-        pause_key: str = typer.Option(
-            None, "--pause-key", metavar="KEY",
-            help="A control key (C-] or ^]) that pauses and resumes capture; each toggle is "
-                 "shown on the terminal and recorded as a gap."),
-        pty: bool = typer.Option(
-            None, "--pty/--no-pty", show_default=False,
-            help="Run COMMAND on a pseudo-terminal, or on pipes (stdout and stderr kept apart). "
-                 "Default: a pseudo-terminal only when stdin and stdout are both terminals."),
-    ) -> None:
-        """Record an interactive shell (exit it to stop), or with `-- COMMAND` one command.
+    # `record` is parsed by the recorder (recorder/options.py, before the first prompt);
+    # Typer shows its spec and hands the arguments over unparsed.
+    from cfsession.cli import args
+    from cfsession.recorder.options import RECORD
 
-        The exit status is the shell's or the command's: 127 not found, 126 cannot run, 128+N when the recorder was ended by signal N.
-        """
-        from cfsession.recorder.main import run_options
-        from cfsession.recorder.options import Options, parse_key
+    def record(argv: list[str]) -> int:
+        from cfsession.recorder.main import main
 
-        key = parse_key(pause_key) if pause_key else None
-        opts = Options(shell, login, name, session_type, no_etw, quiet, list(command or []), key, pty)
-        raise typer.Exit(run_options(opts))
+        return main(argv)
+
+    args.register(app, RECORD, record)
 
     @app.command("pause")
     def pause() -> None:

@@ -1,4 +1,4 @@
-"""``cfsession record``: parse options, start the shell, run the loop, write the summary.
+"""``cfsession record``: read its options, start the shell, run the loop, write the summary.
 
 Kept free of Typer/rich/sqlite so the first prompt appears fast (DESIGN.md §7).
 """
@@ -13,10 +13,10 @@ from contextlib import closing, contextmanager
 from typing import Any, NamedTuple
 
 from cfsession import __version__, log, paths
-from cfsession.errors import CfsessionError, ExitCode
+from cfsession.errors import CfsessionError
 from cfsession.recorder.launch import Plan, cannot_run
 from cfsession.recorder.launch import plan as plan_launch
-from cfsession.recorder.options import Options, _parse_plain, parse
+from cfsession.recorder.options import RECORD, Options, parse
 from cfsession.recorder.wiring import (
     LazyRedactor,
     LazyStreamRedactor,
@@ -32,19 +32,19 @@ INTEGRATION_TIMEOUT_S = 10.0  # rc files that load nvm/conda can take seconds
 
 
 def main(argv: list[str]) -> int:
-    if _parse_plain(argv) is None:
-        # --help, a typo, an abbreviation, a missing value: the CLI's parser, so help and
-        # errors read as they do for every other command (it then calls run_options).
-        from cfsession.cli import run
+    """``cfsession record ARGV`` (the console script and the Typer app both come here)."""
+    from cfsession.cli import args
 
-        return run(["record", *argv])
     try:
         opts = parse(argv)
-    except CfsessionError as exc:
+    except args.ArgError as exc:
+        return args.report(RECORD, exc)
+    except CfsessionError as exc:  # a --pause-key that is not a control key
         from cfsession.cli._common import report_error
 
-        report_error(exc)
-        return ExitCode.USAGE
+        return report_error(exc)
+    if opts is None:
+        return args.show_help(RECORD)
     return run_options(opts)
 
 

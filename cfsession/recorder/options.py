@@ -1,13 +1,18 @@
-"""``cfsession record``'s options: the everyday argument forms, read without argparse.
+"""``cfsession record``'s options: :data:`RECORD`, the one spec its parser and its help read.
 
-Anything else (help, a typo, an abbreviation) goes to the CLI's parser, which calls
-:func:`cfsession.recorder.main.run_options` with the same :class:`Options`.
+:func:`parse` reads them with :mod:`cfsession.cli.args` (click's grammar, without
+importing click: the first prompt is due in 60 ms, DESIGN.md §7); the Typer app shows the
+same spec for ``cfsession --help`` and ``record --help`` and hands its arguments back here.
+Options stop at the first positional argument: from there, or after ``--``, every
+argument is the command to record (``record ls -l`` runs ``ls -l``).
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
+from cfsession.cli.args import Arg, Opt, Spec
+from cfsession.cli.args import parse as parse_args
 from cfsession.errors import CfsessionError, UsageError
 
 
@@ -23,52 +28,43 @@ class Options(NamedTuple):
     pty: bool | None = None  # record -- CMD: None = a PTY only when stdin and stdout are terminals
 
 
-_VALUED = {"--shell": "shell", "--name": "name", "-n": "name", "--type": "session_type",
-           "--pause-key": "pause_key"}
-_FLAGS = {"--login": "login", "-l": "login", "--no-etw": "no_etw", "--quiet": "quiet", "-q": "quiet"}
-_PTY_FLAGS = {"--pty": True, "--no-pty": False}
+RECORD = Spec(
+    "record",
+    "Record an interactive shell (exit it to stop), or with `-- COMMAND` one command.\n\n"
+    "The exit status is the shell's or the command's: 127 not found, 126 cannot run, "
+    "128+N when the recorder was ended by signal N.",
+    (
+        Opt("shell", ("--shell",), "Shell to run (default: $SHELL, else bash, else sh).", metavar="PATH"),
+        Opt("login", ("--login", "-l"), "Start the shell as a login shell.", bool),
+        Opt("name", ("--name", "-n"), "A name for the session.", metavar="NAME"),
+        Opt("session_type", ("--type",), "Session type (default: interactive, or command).", metavar="TYPE"),
+        Opt("no_etw", ("--no-etw",), "Do not emit ETW events.", bool),
+        Opt("quiet", ("--quiet", "-q"), "No start and end lines on stderr.", bool),
+        Opt("pause_key", ("--pause-key",), "A control key (C-] or ^]) that pauses and resumes capture; each "
+            "toggle is shown on the terminal and recorded as a gap.", metavar="KEY"),
+        Opt("pty", ("--pty",), "Run COMMAND on a pseudo-terminal, or on pipes (stdout and stderr kept apart). "
+            "Default: a pseudo-terminal only when stdin and stdout are both terminals.", bool, off=("--no-pty",)),
+    ),
+    Arg("command", "Record this one command as a one-command session (scripts, CI, agents).", rest=True,
+        metavar="[-- COMMAND [ARGS]...]"),
+)
 
 
-def _parse_plain(argv: list[str]) -> dict[str, Any] | None:
-    """The everyday argument lists, without importing argparse (~3 ms with gettext and
-    locale, before the first prompt). None for anything else — help, a typo, an
-    abbreviation — which argparse then handles with its usual messages."""
-    out: dict[str, Any] = {"command": []}
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a == "--" or not a.startswith("-") or a == "-":
-            out["command"] = argv[i + 1 :] if a == "--" else argv[i:]
-            return out
-        name, eq, value = a.partition("=")
-        if name in _VALUED and (not eq or name.startswith("--")):
-            if not eq:
-                if i + 1 >= len(argv):
-                    return None
-                i += 1
-                value = argv[i]
-            out[_VALUED[name]] = value
-        elif a in _FLAGS:
-            out[_FLAGS[a]] = True
-        elif a in _PTY_FLAGS:
-            out["pty"] = _PTY_FLAGS[a]
-        else:
-            return None
-        i += 1
-    return out
+def parse(argv: list[str]) -> Options | None:
+    """``record``'s arguments as :class:`Options`; None when help was asked for.
 
-
-def parse(argv: list[str]) -> Options:
-    """Options from the everyday argument forms (anything else: the CLI parses it, see main)."""
-    plain = _parse_plain(argv)
-    if plain is None:
-        raise UsageError("cannot read these options", "see `cfsession record --help`")
-    key = parse_key(plain["pause_key"]) if plain.get("pause_key") else None
-    return Options(
-        plain.get("shell"), plain.get("login", False), plain.get("name"),
-        plain.get("session_type"), plain.get("no_etw", False), plain.get("quiet", False),
-        list(plain["command"]), key, plain.get("pty"),
-    )
+    Raises :class:`cfsession.cli.args.ArgError` for a usage error (click's message), and
+    :class:`UsageError` for a ``--pause-key`` that is not a control key.
+    """
+    values = parse_args(RECORD, argv)
+    if values is None:
+        return None
+    raw_key = values.pop("pause_key")
+    try:
+        key = parse_key(raw_key) if raw_key else None
+    except CfsessionError as exc:
+        raise UsageError(exc.message, exc.hint) from exc
+    return Options(**values, pause_key=key)
 
 
 def parse_key(spec: str) -> bytes:
