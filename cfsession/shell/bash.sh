@@ -7,14 +7,13 @@ __cfs_osc='@OSC@'
 __cfs_dir='@DIR@'
 __cfs_s=1  # the last marker's seq (H is 1)
 __cfs_hs=()
-__cfs_z=()
 __cfs_h=
 __cfs_x=
 __cfs_ts=
 __cfs_nofork=1
-__cfs_hk=  # "$? PIPESTATUS" of this prompt, saved by whichever of our elements ran first
-__cfs_ran=  # __cfs_pc ran at this prompt (__cfs_tail looks, then clears it)
-__cfs_st='0 0'  # "$? PIPESTATUS" of the last prompt (bash < 5.1 hands $? on)
+__cfs_hk=  # "$?;ps=PIPESTATUS" of this prompt, saved by whichever of our elements ran first
+__cfs_ran=0  # 1: __cfs_pc ran at this prompt (__cfs_tail looks, then clears it; so does PS0)
+__cfs_st='0;ps=0'  # __cfs_hk of the last prompt (bash < 5.1 hands $? on)
 __cfs_cn='\#'
 __cfs_last_cn=-1  # the command number at the last prompt (-1: none yet)
 __cfs_hist=
@@ -102,31 +101,32 @@ __cfs_emit() {
 # End of the previous command, the cwd, the prompt: D, P and A in one write (one wake-up
 # of the recorder). The PROMPT_COMMAND elements are the bare function names (bash parses
 # an element's text at every prompt); the first statement of each saves $? and
-# PIPESTATUS in __cfs_hk, unless the other did at this prompt (any statement before it
-# would clobber them; `${x:-...}` expands them only when x is empty).
+# PIPESTATUS in __cfs_hk, already as D sends them (`0;ps=0 1`: no substitution later),
+# unless the other did at this prompt (any statement before it would clobber them;
+# `${x:-...}` expands them only when x is empty).
 # This runs at every prompt, and bash copies a function's whole body each time it calls
 # it (copy_command: the cost grows with the body, run or not): the common case — one
 # command, its line in history, plain text and cwd — is all this body holds; the rest
 # is in __cfs_pcx.
 __cfs_pc() {
-  __cfs_hk=${__cfs_hk:-$? ${PIPESTATUS[@]}}
+  __cfs_hk=${__cfs_hk:-$?;ps=${PIPESTATUS[@]}}
   if [[ $- == *[xeu]* ]]; then __cfs_opts "$-" __cfs_pc; return; fi
-  local cn=${__cfs_cn@P} d t p=$PWD IFS=' '
+  local cn=${__cfs_cn@P} d t p=$PWD IFS=$'\n'
   if ((cn - __cfs_last_cn != 1 || !__cfs_nofork || ${#HISTTIMEFORMAT})); then
     __cfs_pcx "$cn"
   else
     # One command since the last prompt (nearly always). `history 1` goes through a
     # file in our private dir ($(...) would fork); `1<>` rewrites it in place and a NUL
     # ends the text: a truncating `>` costs ~130 us on a disk-backed /tmp (ext4 frees
-    # and reallocates the block), this ~12 us. "  NUM  TEXT\n": IFS=' ' drops the
-    # spaces before NUM; then NUM and its two spaces go.
+    # and reallocates the block), this ~12 us. "  NUM  TEXT\n": IFS=$'\n' makes `read`
+    # drop the newline; then the spaces, NUM and its two spaces go.
     { builtin history 1; builtin printf '\0'; } 1<>"$__cfs_dir/h"
     builtin read -r -d '' t <"$__cfs_dir/h"
-    t=${t#*[0-9]  } t=${t%$'\n'}
+    t=${t#*[0-9]  }
     # PS0 noted $HISTCMD for the command (__cfs_hs): if it moved, the line went into
     # history; if not (ignorespace, ignoredups, erasedups, set +o history) the entry is
     # an older line, sent as src=stale for the recorder to decide from the echo.
-    d="cmdno=$cn;st=${__cfs_hk/ /;ps=};cmd=$t;src=${__cfs_src[__cfs_hs[__cfs_last_cn + 1] > __cfs_hist]}" __cfs_hs=()
+    d="cmdno=$cn;st=$__cfs_hk;cmd=$t;src=${__cfs_src[__cfs_hs[cn] > __cfs_hist]}" __cfs_hs=()
   fi
   # One look for what must be escaped or cut, in the text and the cwd (rare).
   if [[ $t$p == *[\\\;[:cntrl:]]* || ${#t} -gt 32768 ]]; then __cfs_pcx "$cn" "$t"; fi
@@ -139,7 +139,17 @@ __cfs_pc() {
   else
     __cfs_out "$__cfs_cm$((__cfs_s + 1));D;$d"$'\a'"$__cfs_cm$((__cfs_s + 2));P;cwd=$p"$'\a'"$__cfs_cm$((__cfs_s += 3));A"$'\a'
   fi
-  if ((!__cfs_arr)); then __cfs_old; return; fi
+  if ((__cfs_solo)); then
+    # Nothing of the user's in PROMPT_COMMAND, nothing runs after us: __cfs_tail's look
+    # is done here, and the last element runs no function (__cfs_tail1).
+    IFS=$'\x1f'
+    if [[ "${PROMPT_COMMAND[*]-}" != "$__cfs_sig" || ${PS0-} != "$__cfs_s0" || ${PS1-} != "$__cfs_s1" ]]; then
+      __cfs_fix
+    fi
+  elif ((!__cfs_arr)); then
+    __cfs_old
+    return
+  fi
   return 0
 }
 __cfs_src=(stale history)
@@ -152,14 +162,14 @@ __cfs_pcx() {
   if (($# > 1)); then
     if [[ -n $t ]]; then
       __cfs_cut "$2"
-      d="cmdno=$cn;st=${__cfs_hk/ /;ps=};cmd=$__cfs_r;$__cfs_x""src=${d##*;src=}"
+      d="cmdno=$cn;st=$__cfs_hk;cmd=$__cfs_r;$__cfs_x""src=${d##*;src=}"
     fi
     __cfs_esc "$p"
     p=$__cfs_r
   elif [[ $cn == "$__cfs_last_cn" || $__cfs_last_cn == -1 ]]; then
     d="cmdno=$cn"  # nothing ran: empty line, Ctrl-C, parse error; or the first prompt
   else
-    d="cmdno=$cn;st=${__cfs_hk/ /;ps=}"
+    d="cmdno=$cn;st=$__cfs_hk"
     if ((__cfs_nofork)); then
       __cfs_texts "$((cn - __cfs_last_cn))"
       d+=$__cfs_r
@@ -183,7 +193,7 @@ __cfs_old() {
   if [[ "${PROMPT_COMMAND-}" != "$__cfs_sig" || ${PS0-} != *"$__cfs_ps0"* || ${PS1-} != *"$__cfs_ps1" ]]; then
     __cfs_keep
   fi
-  if [[ ${__cfs_o-} != *e* ]]; then return ${__cfs_st%% *}; fi
+  if [[ ${__cfs_o-} != *e* ]]; then return ${__cfs_st%%;*}; fi
   return 0
 }
 
@@ -315,15 +325,22 @@ __cfs_c() {
 
 __cfs_head=__cfs_pc
 __cfs_tailc=__cfs_tail
+__cfs_tail1='${__cfs_tl[__cfs_ran]}'
+__cfs_tl=(__cfs_tail :)
 # PS0, expanded in the shell itself once per command line read (bash >= 4.4): the start
 # marker from prompt escapes and parameter/arithmetic expansion only — no command
 # substitution, so no fork. It numbers the marker from a counter every marker shares
-# and notes $HISTCMD for the command (__cfs_texts reads it at the next prompt).
+# and notes $HISTCMD for the command (__cfs_texts reads it at the next prompt), both in
+# one arithmetic expansion (the comma gives the seq).
 # ${__cfs_cm:+...}: a child shell that inherits an exported PS0/PS1 prints nothing.
-__cfs_cm=$'\e]'"$__cfs_osc;$__cfs_nonce;"
-__cfs_ps0='${__cfs_cm:+$__cfs_cm$((__cfs_s+=1))${__cfs_z[__cfs_hs[\#]=HISTCMD]-};C;src=ps0;cmdno=\#;pid=$$\a}'
+# __cfs_cm is an array (its element 0 is the marker's head): bash never puts an array in
+# the environment, not even under `set -a` or `export`, so no other process — a child
+# shell, `exec bash` — ever has it, and these markers need no pid (SHELL_INTEGRATION.md
+# §2.2) to keep a child's out: the pid cost readline ~10 k instructions a prompt.
+__cfs_cm=($'\e]'"$__cfs_osc;$__cfs_nonce;")
+__cfs_ps0='${__cfs_cm:+$__cfs_cm$((__cfs_hs[\#]=HISTCMD, __cfs_ran=0, __cfs_s+=1));C;src=ps0;cmdno=\#\a}'
 # The end of PS1: the prompt-end marker B (where the typed line starts).
-__cfs_ps1='\[${__cfs_cm:+$__cfs_cm$((__cfs_s+=1));B;pid=$$\a}\]'
+__cfs_ps1='\[${__cfs_cm:+$__cfs_cm$((__cfs_s+=1));B\a}\]'
 __cfs_ps1_end=
 __cfs_sig=$'\2'  # never equal to a joined PROMPT_COMMAND: the first call builds it
 __cfs_s0=
@@ -331,6 +348,7 @@ __cfs_s1=
 __cfs_relay=0
 __cfs_user=()
 __cfs_arr=0
+__cfs_solo=0  # PROMPT_COMMAND is (__cfs_pc "$__cfs_tail1"): __cfs_pc looks for what moved
 if ((BASH_VERSINFO[0] > 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] >= 1))); then __cfs_arr=1; fi
 
 # Last PROMPT_COMMAND element (bash >= 5.1, where bash gives every element the real $?
@@ -338,10 +356,10 @@ if ((BASH_VERSINFO[0] > 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] >= 1)));
 # `PROMPT_COMMAND=...`, a framework installing itself) replaces element 0, our hook:
 # report this prompt from here if it did not run, and put the hook back.
 __cfs_tail() {
-  __cfs_hk=${__cfs_hk:-$? ${PIPESTATUS[@]}}
+  __cfs_hk=${__cfs_hk:-$?;ps=${PIPESTATUS[@]}}
   if [[ $- == *[xeu]* ]]; then __cfs_opts "$-" __cfs_tail; return; fi
-  if [[ -z $__cfs_ran ]]; then __cfs_pc; fi
-  __cfs_ran= __cfs_hk=
+  if ((!__cfs_ran)); then __cfs_pc; fi
+  __cfs_ran=0 __cfs_hk=
   # Nothing moved since __cfs_keep last looked (nearly always): done. Plain equality
   # with what it left: a pattern match (`== *"$x"*`) costs bash far more per character.
   local IFS=$'\x1f'
@@ -361,7 +379,7 @@ __cfs_fix() {
     # prompt commands (as it would without us), so they go.
     local -a now=()
     local e IFS=$'\x1f'
-    for e in "${PROMPT_COMMAND[@]:1}"; do [[ $e != "$__cfs_tailc" ]] && now+=("$e"); done
+    for e in "${PROMPT_COMMAND[@]:1}"; do [[ $e != "$__cfs_tailc" && $e != "$__cfs_tail1" ]] && now+=("$e"); done
     if [[ "${now[*]}" == "${__cfs_user[*]}" ]]; then PROMPT_COMMAND=("${PROMPT_COMMAND[0]}"); fi
   fi
   # bash-preexec sets its "next command is the user's" flag last in PROMPT_COMMAND, and
@@ -403,6 +421,7 @@ __cfs_keep() {
       e=${e//"$__cfs_head"$'\n'/}
       e=${e//"$__cfs_head"/}
       e=${e//"$__cfs_tailc"/}
+      e=${e//"$__cfs_tail1"/}
       [[ -n ${e//[$'\n; \t']/} ]] && rest+=("$e")
     done
     # bash-preexec's __bp_interactive_mode must stay last: its DEBUG trap takes the
@@ -419,9 +438,19 @@ __cfs_keep() {
         rest[n - 1]=${e%[$'\n;']}
       fi
     fi
+    __cfs_solo=0
     if [[ -n $bpi ]]; then
       __cfs_user=("${rest[@]}" __bp_interactive_mode)
       PROMPT_COMMAND=("$__cfs_head" "${rest[@]}" "$__cfs_tailc" __bp_interactive_mode)
+    elif ((n == 0)) && [[ $__cfs_ps0 == *__cfs_ran=0* && ${PS0-} == *"$__cfs_ps0"* ]] &&
+      ! declare -F __bp_interactive_mode >/dev/null; then
+      # Nothing of the user's (nearly always): __cfs_pc does __cfs_tail's look itself,
+      # and the last element, __cfs_tail1, runs `:` when __cfs_pc ran at this prompt
+      # (PS0 sets __cfs_ran back to 0 for every command line), else __cfs_tail — one
+      # function call a prompt instead of two.
+      __cfs_user=()
+      PROMPT_COMMAND=("$__cfs_head" "$__cfs_tail1")
+      __cfs_solo=1
     else
       __cfs_user=("${rest[@]}")
       PROMPT_COMMAND=("$__cfs_head" "${rest[@]}" "$__cfs_tailc")

@@ -173,3 +173,55 @@ def test_last_prompt_element_dropped(user_home: Path, cf_home: Path) -> None:
     rec.finish()
     got = [(c["command"], c["exit_code"], c["pipestatus"]) for c in cmds(cf_home)]
     assert got[1:4] == [("false | true | (exit 3)", 3, [1, 0, 3]), ("true", 0, [0]), ("(exit 4)", 4, [4])]
+
+
+def test_child_shell_with_everything_exported(user_home: Path, cf_home: Path) -> None:
+    # `set -a` exports every variable assigned after it, our hooks' too, and the child
+    # inherits PS0 and PS1 with our markers in them: it must not add boundaries of its own
+    # (the markers' head is an array, which bash never exports).
+    rec = session(user_home, cf_home, "set -a\nexport PS0 PS1\n")
+    rec.run("echo before")
+    rec.run("bash --norc -i")  # the child prints the same prompt
+    rec.run("echo in-child")
+    rec.run("exit")
+    rec.run("echo after")
+    rec.finish()
+    c = cmds(cf_home)
+    assert [x["command"] for x in c] == ["echo before", "bash --norc -i", "echo after"]
+    assert "in-child" in c[1]["output"] and c[1]["exit_code"] == 0
+    assert "\x1b]" not in c[1]["output"]  # nor any marker of the child's in the output
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "PROMPT_COMMAND='echo \"[pc=$?]\"'",  # replaces element 0, our hook
+        "PROMPT_COMMAND+=('echo \"[pc=$?]\"')",  # runs after ours
+        "PROMPT_COMMAND=\"$PROMPT_COMMAND; echo \\\"[pc=\\$?]\\\"\"",  # our hook's text in it
+    ],
+)
+def test_prompt_command_added_to_none(user_home: Path, cf_home: Path, line: str) -> None:
+    # With no prompt command of the user's, PROMPT_COMMAND holds one function of ours and
+    # a last element that runs none unless that function did not run: every way of adding
+    # one keeps every boundary and status, and the user's runs once per prompt.
+    rec = session(user_home, cf_home)
+    rec.run("true")
+    rec.run(line)
+    out = rec.run("sh -c 'exit 3'")
+    out2 = rec.run("false")
+    rec.finish()
+    got = [(c["command"], c["exit_code"], c["pipestatus"]) for c in cmds(cf_home)]
+    assert got == [("true", 0, [0]), (line, 0, [0]), ("sh -c 'exit 3'", 3, [3]), ("false", 1, [1])]
+    assert out.count("[pc=") == 1 and "[pc=3]" in out and out2.count("[pc=") == 1 and "[pc=1]" in out2
+    assert cmds(cf_home)[3]["output"] == ""  # the prompt command's output is the prompt's
+
+
+def test_multi_line_command_kept_as_typed(user_home: Path, cf_home: Path) -> None:
+    # lithist keeps a multi-line command's newlines in history, trailing spaces included:
+    # the text read back loses only history's own line end.
+    rec = session(user_home, cf_home, "shopt -s lithist\n")
+    rec.run("for i in 1 2; do\necho n$i  \ndone")
+    rec.run("echo 'tail '  ")
+    rec.finish()
+    got = [(c["command"], c["exit_code"], c["output"]) for c in cmds(cf_home)]
+    assert got == [("for i in 1 2; do\necho n$i  \ndone", 0, "n1\nn2\n"), ("echo 'tail '  ", 0, "tail \n")]
