@@ -5,10 +5,26 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import signal
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the recorders the tests start the signal dispositions a terminal would.
+
+    A suite started in the background (``scripts/test &``, ``nohup``) inherits SIGINT and
+    SIGQUIT (and under nohup SIGHUP) ignored, and exec keeps an ignored signal ignored in
+    every process the tests start: the signal tests would then be testing that instead.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    for name in ("SIGQUIT", "SIGHUP"):  # POSIX only
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) == signal.SIG_IGN:
+            signal.signal(sig, signal.SIG_DFL)
 
 
 @pytest.fixture
