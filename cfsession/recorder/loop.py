@@ -122,26 +122,34 @@ class Loop:
         self._end_batch: Callable[[], None] = session.end_batch
 
     # -- signals --------------------------------------------------------------------------
+    _signal_names: tuple[str, ...] = _HANDLED
+
     def _install_signals(self) -> None:
         self._wake_r, self._wake_w = wakeup_pair()
         for sock in (self._wake_r, self._wake_w):
             sock.setblocking(False)
         self._old_wakeup = signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
-        for name in _HANDLED:
+        self._hook_signals()
+
+    def _hook_signals(self) -> None:
+        for name in self._signal_names:
             sig = getattr(signal, name, None)
             if sig is None:
                 continue
             try:
                 self._old_handlers[sig] = signal.signal(sig, self._on_signal)
-            except (OSError, ValueError):
+            except (OSError, ValueError):  # not the main thread (tests): no handlers
                 pass
 
-    def _restore_signals(self) -> None:
+    def _unhook_signals(self) -> None:
         for sig, handler in self._old_handlers.items():
             try:
                 signal.signal(sig, handler)  # type: ignore[arg-type]
             except (OSError, ValueError):
                 pass
+
+    def _restore_signals(self) -> None:
+        self._unhook_signals()
         signal.set_wakeup_fd(self._old_wakeup)
         for sock in (self._wake_r, self._wake_w):
             if sock is not None:

@@ -78,22 +78,13 @@ class ThreadedLoop(Loop):
             self._threads.append(t)
 
     # -- signals ------------------------------------------------------------------------------
-    def _install_signals(self) -> None:
-        for name in _WINDOWS_HANDLED:
-            sig = getattr(signal, name, None)
-            if sig is None:
-                continue
-            try:
-                self._old_handlers[sig] = signal.signal(sig, self._on_signal)
-            except (OSError, ValueError):  # not the main thread (tests): no handlers
-                pass
+    _signal_names = _WINDOWS_HANDLED
+
+    def _install_signals(self) -> None:  # no wakeup socket: the queue wakes the loop
+        self._hook_signals()
 
     def _restore_signals(self) -> None:
-        for sig, handler in self._old_handlers.items():
-            try:
-                signal.signal(sig, handler)  # type: ignore[arg-type]
-            except (OSError, ValueError):
-                pass
+        self._unhook_signals()
 
     def _handle_signals(self) -> tuple[str, int] | None:
         if _SIGBREAK is not None and _SIGBREAK in self._signals:
