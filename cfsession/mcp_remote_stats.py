@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from cfsession.stats import DAYS, DayActivity, ProgramUse, SlowCommand, Stats
+from cfsession.stats import DAYS, DayActivity, SlowCommand, Stats, assemble
 
 # Who may count: the actor is a session's; "agent" means any agent:NAME.
 _WHO = ("(%(actor)s::text IS NULL OR s.actor = %(actor)s"
@@ -45,23 +45,15 @@ def remote_stats(conn: Any, since: str | None, actor: str | None, top: int = 10)
     days = q("SELECT to_char(c.started_at AT TIME ZONE 'UTC' + %(off)s::interval, 'YYYY-MM-DD') AS day,"
              " count(*), count(*) FILTER (WHERE coalesce(c.exit_code, 0) <> 0) " + _CMDS +
              f" GROUP BY day ORDER BY day DESC LIMIT {DAYS}", p).fetchall()
-    n, failed = int(totals[0]), int(totals[1])
-    count, ms = int(sessions[0]), float(sessions[1])
-    uses = [ProgramUse(str(r[0]), int(r[1]), int(r[2]), round(int(r[2]) / int(r[1]), 4))
-            for r in programs if r[0]]
-    return Stats(
+    return assemble(
         since=_ts(when),
-        session_count=count,
-        command_count=n,
-        failed_count=failed,
-        failure_rate=round(failed / n, 4) if n else 0.0,
-        time_recorded_ms=round(ms, 3),
-        average_session_ms=round(ms / count, 3) if count else None,
+        sessions=int(sessions[0]),
+        ms=float(sessions[1]),
+        commands=int(totals[0]),
+        failed=int(totals[1]),
         slowest=[SlowCommand(str(r[0]), int(r[1] or 0), r[2], float(r[3]), r[4], _ts(r[5]))
                  for r in slowest],
-        most_used=sorted(uses, key=lambda u: (-u.count, u.program))[:top],
-        failure_rate_by_command=sorted(
-            (u for u in uses if u.failed), key=lambda u: (-u.failure_rate, -u.count, u.program)
-        )[:top],
-        by_day=[DayActivity(str(d[0]), int(d[1]), int(d[2])) for d in reversed(days)],
+        programs=[(str(r[0]), int(r[1]), int(r[2])) for r in programs if r[0]],
+        days_newest_first=[DayActivity(str(d[0]), int(d[1]), int(d[2])) for d in days],
+        top=top,
     )

@@ -109,31 +109,44 @@ def compute(index: Index, since: float | None = None, top: int = 10,
             actor: str | None = None) -> Stats:
     """Stats of the commands (and sessions) started at or after ``since`` (by ``actor``)."""
     raw = _aggregates(index, since, top, actor)
-    n, failed = int(raw["totals"]["n"]), int(raw["totals"]["failed"])
-    sessions, ms = int(raw["sessions"]["n"]), float(raw["sessions"]["ms"])
-    programs = [
-        ProgramUse(p["program"], int(p["n"]), int(p["failed"]), round(p["failed"] / p["n"], 4))
-        for p in raw["programs"]
-    ]
-    return Stats(
+    return assemble(
         since=None if since is None else _iso(since),
-        session_count=sessions,
-        command_count=n,
-        failed_count=failed,
-        failure_rate=round(failed / n, 4) if n else 0.0,
-        time_recorded_ms=round(ms, 3),
-        average_session_ms=round(ms / sessions, 3) if sessions else None,
+        sessions=int(raw["sessions"]["n"]),
+        ms=float(raw["sessions"]["ms"]),
+        commands=int(raw["totals"]["n"]),
+        failed=int(raw["totals"]["failed"]),
         slowest=[
             SlowCommand(r["session_id"], r["seq"], r["command"], r["duration_ms"], r["exit_code"],
                         r["started_at"])
             for r in raw["slowest"]
         ],
-        most_used=sorted(programs, key=lambda p: (-p.count, p.program))[:top],
+        programs=[(p["program"], int(p["n"]), int(p["failed"])) for p in raw["programs"]],
+        days_newest_first=[DayActivity(d["day"], int(d["n"]), int(d["failed"])) for d in raw["days"]],
+        top=top,
+    )
+
+
+def assemble(*, since: str | None, sessions: int, ms: float, commands: int, failed: int,
+             slowest: list[SlowCommand], programs: list[tuple[str, int, int]],
+             days_newest_first: list[DayActivity], top: int) -> Stats:
+    """:class:`Stats` from the aggregates, by one set of rules for the local index and the
+    fleet server: rates rounded to 4 places, times to the microsecond, the orders below."""
+    uses = [ProgramUse(name, n, bad, round(bad / n, 4)) for name, n, bad in programs]
+    return Stats(
+        since=since,
+        session_count=sessions,
+        command_count=commands,
+        failed_count=failed,
+        failure_rate=round(failed / commands, 4) if commands else 0.0,
+        time_recorded_ms=round(ms, 3),
+        average_session_ms=round(ms / sessions, 3) if sessions else None,
+        slowest=slowest,
+        most_used=sorted(uses, key=lambda u: (-u.count, u.program))[:top],
         # Rate first, but only programs that failed at all; ties go to the more frequent.
         failure_rate_by_command=sorted(
-            (p for p in programs if p.failed), key=lambda p: (-p.failure_rate, -p.count, p.program)
+            (u for u in uses if u.failed), key=lambda u: (-u.failure_rate, -u.count, u.program)
         )[:top],
-        by_day=[DayActivity(d["day"], int(d["n"]), int(d["failed"])) for d in reversed(raw["days"])],
+        by_day=list(reversed(days_newest_first)),
     )
 
 
