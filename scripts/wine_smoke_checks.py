@@ -379,6 +379,12 @@ def _list() -> None:
     pj = cfsession("list", "--json")
     rows = json.loads(text(pj.stdout))
     assert any(sid in json.dumps(r) for r in (rows if isinstance(rows, list) else [rows])), str(rows)[:300]
+    # The table's colour switch-on through the typed kernel32 calls: here stdout is a pipe,
+    # so not a console (False), but the whole path runs (msvcrt handle, GetConsoleMode).
+    from cfsession.cli import table
+
+    vt = table._windows_vt(sys.stdout)
+    assert vt is False, f"VT switched on for a pipe: {vt!r}"
     report("PASS", "list")
 
 

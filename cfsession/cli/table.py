@@ -94,17 +94,20 @@ def _terminal_width() -> int:
 
 def _windows_vt(out: TextIO) -> bool:  # pragma: no cover - Windows
     """Turn on VT processing for a Windows console (SGR codes); False where it cannot be."""
-    import ctypes
     import msvcrt
 
+    from cfsession.errors import CfsessionError
+    from cfsession.recorder import _wincon
+
     try:
+        k = _wincon.Kernel32(_wincon._load_kernel32())
         handle = msvcrt.get_osfhandle(out.fileno())  # type: ignore[attr-defined,unused-ignore]
-        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
-        mode = ctypes.c_uint32()
-        if not kernel32.GetConsoleMode(handle, ctypes.byref(mode)):
+        mode = k.get_mode(handle)
+        if mode is None:  # not a console
             return False
-        return bool(mode.value & 0x4 or kernel32.SetConsoleMode(handle, mode.value | 0x4))
-    except (OSError, ValueError, AttributeError):
+        vt = _wincon.ENABLE_VIRTUAL_TERMINAL_PROCESSING
+        return bool(mode & vt) or k.set_mode(handle, mode | vt)
+    except (OSError, ValueError, CfsessionError):
         return False
 
 
