@@ -156,84 +156,12 @@ def _table(*columns: str, **kw: Any) -> Any:
     return table
 
 
-def rich_table(columns: list[str], rows: list[list[Cell]]) -> Any:
-    table = _table(*columns)
-    for row in rows:
-        table.add_row(*map(_rich_cell, row))
-    return table
-
-
 def _fixed(name: str, opts: str) -> int:
     digits = re.sub(r"\D", "", opts)
     return max(len(name), int(digits) if digits else 0)
 
 
-# -- fitting a table to a terminal ------------------------------------------------------------
-PIPE_WIDTH = 1 << 20  # stdout is not a terminal: nothing is cut or wrapped for display
-
-
-def _cell_width(cell: Cell) -> int:
-    return sum(len(part) for part, _ in cell) if isinstance(cell, list) else len(cell[0])
-
-
-def _cut(cell: Cell, width: int, keep_tail: bool) -> Cell:
-    """A one-line cell cut to ``width`` with a visible "…" (paths keep their end)."""
-    if isinstance(cell, list) or len(cell[0]) <= width:
-        return cell
-    text, style = cell
-    if width <= 1:
-        return ("…"[:width], style)
-    return ("…" + text[-(width - 1):], style) if keep_tail else (text[: width - 1] + "…", style)
-
-
-def fit(columns: list[str], rows: list[list[Cell]], width: int,
-        drop: tuple[str, ...] = ()) -> tuple[list[str], list[list[Cell]]]:
-    """Columns and cells that fit ``width`` without anything cut unseen.
-
-    Numbers, ids and times (fixed columns) are never cut; the ``drop`` columns go, in that
-    order, while even their narrowest layout does not fit; one-line text columns (cwd,
-    name) give up their room before the wrapping ones (the command), and are cut with a
-    visible "…"; wrapping columns wrap, within at least 12 cells. On a pipe (PIPE_WIDTH)
-    nothing changes.
-    """
-    if width >= PIPE_WIDTH or not rows:
-        return columns, rows
-    specs = [column(c) for c in columns]
-    natural = [max([len(c.name), c.min_width or 0, *(_cell_width(r[i]) for r in rows)])
-               for i, c in enumerate(specs)]
-
-    def floor(i: int) -> int:
-        c = specs[i]
-        if c.no_wrap and c.overflow != "ellipsis":  # fixed: ids, times, counts
-            return natural[i]
-        return min(natural[i], max(len(c.name), 12 if not c.no_wrap else 6))
-
-    keep = list(range(len(specs)))
-
-    def room(idx: list[int]) -> int:
-        return width - 2 * len(idx)  # an edge or a gap of padding around every column
-
-    for name in drop:
-        if sum(floor(i) for i in keep) <= room(keep):
-            break
-        keep = [i for i in keep if specs[i].name != name]
-    widths = {i: natural[i] for i in keep}
-    excess = sum(widths.values()) - room(keep)
-    # One-line text columns give up room first (the widest first), down to their floor;
-    # what is still too wide is left to the wrapping columns, which wrap.
-    cuttable = [i for i in keep if specs[i].overflow == "ellipsis"]
-    while excess > 0:
-        over = [i for i in cuttable if widths[i] > floor(i)]
-        if not over:
-            break
-        i = max(over, key=lambda j: widths[j])
-        give = min(excess, widths[i] - floor(i))
-        widths[i] -= give
-        excess -= give
-    out_rows = [[_cut(r[i], widths[i], specs[i].name == "cwd") if i in cuttable else r[i]
-                 for i in keep] for r in rows]
-    out_cols = [columns[i] for i in keep]
-    return out_cols, out_rows
+PIPE_WIDTH = 1 << 20  # stdout is not a terminal: rich cuts and wraps nothing for display
 
 
 # -- views ------------------------------------------------------------------------------------
@@ -296,8 +224,15 @@ def render_show(detail: Any, output: bool) -> None:
                      _c(_home_path(c.get("cwd"))), _c(cmd) if cmd is not None else _c("(not recorded)", "dim")])
         for line in gaps.get(c.get("command_seq") or -1, []):
             rows.append([_c(""), _c(""), _c(""), _c(""), _c(line, "yellow")])
-    con.print(rich_table(*fit(["seq:rf", "exit:rf", "duration:rf8", "cwd:n", "command:w"], rows,
-                              con.width, drop=("cwd", "duration"))))
+    # The list/search table's layout: cwd goes first on a narrow terminal, then duration;
+    # cwd is cut at its start, the command wraps.
+    from cfsession.cli import table
+
+    cols = [table.Col("seq", align="right"), table.Col("exit", align="right"),
+            table.Col("duration", align="right", drop=2), table.Col("cwd", "cut-start", min=6, drop=1),
+            table.Col("command", "wrap", min=12)]
+    sys.stdout.write("\n" + table.render(cols, rows, table.screen()))
+    sys.stdout.flush()
 
 
 def _paused_fact(gaps: list[Any]) -> str | None:

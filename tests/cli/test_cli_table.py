@@ -120,6 +120,29 @@ def test_what_the_tables_keep(at: None, monkeypatch: pytest.MonkeyPatch, capsys:
     assert "src/module_7/f" in search and "exit" not in search.splitlines()[0]  # wrapped, not cut
 
 
+def test_show_draws_its_commands_with_the_same_table(at: None, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from cfsession import api
+    from cfsession.cli._render import render_show
+
+    def draw(width: int | None) -> list[str]:
+        monkeypatch.setattr(table, "screen", lambda stream=None: Screen(width, None))
+        capsys.readouterr()
+        render_show(api.get_session(_sid(2)), output=False)
+        lines = capsys.readouterr().out.splitlines()
+        return lines[next(i for i, line in enumerate(lines) if line.startswith("seq")):]
+
+    pipe = draw(None)
+    assert pipe[0].split() == ["seq", "exit", "duration", "cwd", "command"] and pipe[2].startswith("  1")
+    assert LONG_CMD in pipe[2] and all(line == line.rstrip(" ") for line in pipe)
+    narrow = draw(60)
+    assert narrow[0].split() == ["seq", "exit", "duration", "cwd", "command"]
+    assert "…dddd" in narrow[2] and all(cells(line) <= 60 for line in narrow)  # cwd cut at its start
+    tiny = draw(30)
+    assert tiny[0].split() == ["seq", "exit", "command"]  # cwd goes first, then duration
+    assert "src/module_7/f" in "".join(line.strip() for line in tiny)  # the command wraps
+
+
 # -- the layout's rules, on cells made up here --------------------------------------------------
 def test_cut_columns_give_up_room_before_wrapping_ones() -> None:
     cols = [Col("id"), Col("name", "cut", min=4), Col("cmd", "wrap", min=8)]
