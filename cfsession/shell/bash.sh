@@ -17,7 +17,6 @@ __cfs_st='0;ps=0'  # __cfs_hk of the last prompt (bash < 5.1 hands $? on)
 __cfs_cn='\#'
 __cfs_last_cn=-1  # the command number at the last prompt (-1: none yet)
 __cfs_hist=
-__cfs_self=$BASHPID
 
 # -- the user's normal start-up files --------------------------------------------------
 if [[ '@LOGIN@' == 1 ]]; then
