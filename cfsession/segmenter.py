@@ -56,11 +56,45 @@ class Mark(NamedTuple):
 
     ``event == "!"`` is not from the shell: it tells the consumer, at the right place in
     the stream, that a forged or replayed marker just passed through as data.
+
+    ``raw``: the marker's body (``seq;event;k=v;…``) with its fields not parsed yet
+    (``Segmenter(lazy=True)``, the recorder's relay: the fields are parsed by whoever
+    keeps the record, off the path that shows the output). :func:`with_fields` parses it.
     """
 
     event: str
     seq: int
     fields: Mapping[str, str] = _NO_FIELDS
+    raw: bytes | None = None
+
+
+def parse_fields(body: bytes) -> dict[str, str]:
+    """The fields of a marker body ``seq;event;k=v;…`` (a ``rawcwd`` runs to the end)."""
+    fields: dict[str, str] = {}
+    raw_at = body.find(b";rawcwd=")
+    if raw_at >= 0:
+        # cmd.exe's $P: the path verbatim, to the terminator (it cannot be escaped).
+        fields["rawcwd"] = body[raw_at + 8 :].decode("utf-8", "surrogateescape")
+        body = body[:raw_at]
+    for p in body.split(b";")[2:]:
+        k, sep, v = p.partition(b"=")
+        if sep:
+            fields[k.decode("ascii", "replace")] = unescape(v)
+    return fields
+
+
+def from_body(body: bytes) -> Mark:
+    """The mark a body checked by :meth:`Segmenter.feed` stands for, fields parsed (the
+    bookkeeping child gets the body of a lazy mark over its pipe)."""
+    a = body.find(b";")
+    b = body.find(b";", a + 1)
+    event = (body[a + 1 :] if b < 0 else body[a + 1 : b]).decode("ascii", "replace")
+    return Mark(event, int(body[:a]), parse_fields(body) if b >= 0 else _NO_FIELDS)
+
+
+def with_fields(m: Mark) -> Mark:
+    """``m`` with its fields parsed (itself when they already are)."""
+    return m if m.raw is None else Mark(m.event, m.seq, parse_fields(m.raw))
 
 
 SPOOF = Mark("!", -1)
@@ -76,10 +110,13 @@ def encode_mark(osc_num: int, nonce: str, seq: int, event: str, **fields: str) -
 class Segmenter:
     """Split a PTY byte stream into data and genuine markers."""
 
-    def __init__(self, nonce: str, osc_num: int = 6973, *, unsequenced: bool = False) -> None:
+    def __init__(self, nonce: str, osc_num: int = 6973, *, unsequenced: bool = False, lazy: bool = False) -> None:
         """``unsequenced``: accept seq 0 any number of times (cmd.exe's PROMPT markers are
-        expanded by cmd itself and cannot count); every other seq must still increase."""
+        expanded by cmd itself and cannot count); every other seq must still increase.
+        ``lazy``: marks carry their body in ``raw``, fields unparsed (see :class:`Mark`)."""
         self.unsequenced = unsequenced
+        self.lazy = lazy
+        self.last_event = ""  # the last genuine marker's event letter
         self.intro = b"\x1b]%d;" % osc_num
         self.full = self.intro + nonce.encode("ascii") + b";"
         self._held = b""
@@ -101,14 +138,22 @@ class Segmenter:
         return held
 
     def feed(self, chunk: bytes) -> list[bytes | Mark]:
+        return self.split(chunk)[1]
+
+    def split(self, chunk: bytes) -> tuple[bytes, list[bytes | Mark]]:
+        """``feed``, and the data of its pieces joined (what the terminal is to show)."""
         buf = self._held + chunk if self._held else chunk
         self._held = b""
         intro, full = self.intro, self.full
+        i = buf.find(intro)
+        if i < 0 and buf.find(b"\x1b", max(0, len(buf) - len(intro) + 1)) < 0:
+            return buf, [buf] if buf else []  # no marker, nothing to hold (most output)
         out: list[bytes | Mark] = []
         pos = 0
         n = len(buf)
         while True:
-            i = buf.find(intro, pos)
+            if pos:  # past the first turn: the next intro from here
+                i = buf.find(intro, pos)
             if i < 0:
                 keep = self._partial_suffix(buf, pos)
                 end = n - keep
@@ -149,7 +194,8 @@ class Segmenter:
             else:
                 out.append(mark)
             pos = end + term_len
-        return _merge(out)
+        out = _merge(out)
+        return b"".join([p for p in out if p.__class__ is bytes]), out
 
     def _partial_suffix(self, buf: bytes, pos: int) -> int:
         """Length of the longest suffix of ``buf[pos:]`` that is a proper prefix of the intro."""
@@ -172,25 +218,25 @@ class Segmenter:
         return -1, -1
 
     def _parse(self, body: bytes) -> Mark | None:
-        parts = body.split(b";")
-        if len(parts) < 2 or not parts[0].isdigit() or not parts[1]:
+        a = body.find(b";")
+        if a <= 0:
             return None
-        seq = int(parts[0])
+        b = body.find(b";", a + 1)
+        event = body[a + 1 :] if b < 0 else body[a + 1 : b]
+        if not event or not body[:a].isdigit():
+            return None
+        seq = int(body[:a])
         if not (seq == 0 and self.unsequenced):
             if seq <= self._last_seq:  # replayed or duplicated: never trusted twice
-                    return None
+                return None
             self._last_seq = seq
-        fields: dict[str, str] = {}
-        raw_at = body.find(b";rawcwd=")
-        if raw_at >= 0:
-            # cmd.exe's $P: the path verbatim, to the terminator (it cannot be escaped).
-            fields["rawcwd"] = body[raw_at + 8 :].decode("utf-8", "surrogateescape")
-            parts = body[:raw_at].split(b";")
-        for p in parts[2:]:
-            k, sep, v = p.partition(b"=")
-            if sep:
-                fields[k.decode("ascii", "replace")] = unescape(v)
-        return Mark(parts[1].decode("ascii", "replace"), seq, fields)
+        ev = event.decode("ascii", "replace")
+        self.last_event = ev
+        if b < 0:
+            return Mark(ev, seq)
+        if self.lazy:
+            return Mark(ev, seq, _NO_FIELDS, body)
+        return Mark(ev, seq, parse_fields(body))
 
 
 def _merge(items: list[bytes | Mark]) -> list[bytes | Mark]:

@@ -16,7 +16,7 @@ from typing import Any
 from cfsession.echo import echo_label, from_echo, typed_line
 from cfsession.echo_hold import EchoHold, scrub
 from cfsession.records import Record, utc_ts
-from cfsession.segmenter import Mark
+from cfsession.segmenter import Mark, with_fields
 from cfsession.sinks import Sink
 from cfsession.sinks.cast import CastWriter
 from cfsession.spool import OutputSpool
@@ -199,6 +199,8 @@ class Session:
             cmd.err.add(data)
 
     def mark(self, m: Mark, t: float) -> None:
+        if m.raw is not None:  # from the relay's lazy segmenter, in this process
+            m = with_fields(m)
         if m.event == "!":  # a forged/replayed marker passed through as data
             if self.current is not None:  # between commands it is only prompt output
                 self.current.anomalies.append("spoof_attempt")

@@ -31,7 +31,8 @@ from typing import Any
 # not cut into by another write. A frame that does not check out is a framing error: the
 # child says so in the JSONL, looks for the next tag and goes on (recorder/framing.py).
 _HEAD = struct.Struct("<8scdI")
-_DATA, _ERR, _CALL = b"o", b"e", b"c"  # output, stderr apart (pipes mode), a call
+# output, stderr apart (pipes mode), a call, a marker's body (its fields parsed here)
+_DATA, _ERR, _CALL, _MARK = b"o", b"e", b"c", b"m"
 MAX_FRAME = 64 << 20  # no frame is this large (a burst is 256 KiB): a longer one is corrupt
 PIPE_SIZE = 1 << 20  # room for 4 bursts of output before the loop waits for the child
 REPLY_TIMEOUT_S = 30.0
@@ -95,7 +96,7 @@ def start(session: Any, sinks: list[Any], close_fds: list[int], warn: Any, raw: 
 
 def _serve(session: Any, sinks: list[Any], rfd: int, wfd: int, tag: bytes) -> None:
     from cfsession.recorder.framing import Lost, read_frames
-    from cfsession.segmenter import Mark
+    from cfsession.segmenter import Mark, from_body
 
     for name in _IGNORED:  # the parent decides when the session ends, and says so
         sig = getattr(signal, name, None)
@@ -104,7 +105,7 @@ def _serve(session: Any, sinks: list[Any], rfd: int, wfd: int, tag: bytes) -> No
     failed = False
     lost_frames = lost_bytes = 0
     t_last = 0.0
-    for frame in read_frames(rfd, tag, _HEAD, (_DATA, _ERR, _CALL), MAX_FRAME):
+    for frame in read_frames(rfd, tag, _HEAD, (_DATA, _ERR, _CALL, _MARK), MAX_FRAME):
         if isinstance(frame, Lost):
             # Never apply bytes that did not come in a whole frame: they would reach the
             # .cast as screen output. Say in the JSONL what was lost, and go on.
@@ -117,6 +118,9 @@ def _serve(session: Any, sinks: list[Any], rfd: int, wfd: int, tag: bytes) -> No
             if kind == _DATA:
                 t_last = t
                 session.data(payload, t)
+                continue
+            if kind == _MARK:
+                session.mark(from_body(payload), t)
                 continue
             if kind == _ERR:
                 t_last = t
@@ -212,6 +216,9 @@ class Remote:
             self.end_batch()
 
     def mark(self, m: Any, t: float) -> None:
+        if m.raw is not None:  # the body as the shell wrote it: the child parses it
+            self._batch += (_HEAD.pack(self._tag, _MARK, t, len(m.raw)), m.raw, self._tag)
+            return
         payload = marshal.dumps(("mark", ((m.event, m.seq, dict(m.fields)), t)))
         self._batch += (_HEAD.pack(self._tag, _CALL, 0.0, len(payload)), payload, self._tag)
 

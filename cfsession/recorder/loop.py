@@ -43,6 +43,7 @@ DRAIN_QUIET_S = 0.2  # after the shell exited: stop when no output for this long
 DRAIN_MAX_S = 2.0  # … or after this long at most (a disowned job keeps the slave open)
 TERM_GRACE_S = 1.0
 
+_BETWEEN = frozenset("DPAB")  # the last marker was one of these: no command is running
 _HANDLED = ("SIGWINCH", "SIGCHLD", "SIGTERM", "SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 # `cfsession pause` / `cfsession resume` inside the session (POSIX).
 _SIGCHLD = getattr(signal, "SIGCHLD", None)  # None on Windows: poll the child every turn
@@ -199,13 +200,9 @@ class Loop:
             self._record(chunk, t)
             self._end_batch()
             return
-        pieces = self.seg.feed(chunk)
-        if len(pieces) == 1 and isinstance(pieces[0], bytes):
-            self._write_out(pieces[0])
-        else:
-            data = b"".join(p for p in pieces if isinstance(p, bytes))
-            if data:
-                self._write_out(data)
+        shown, pieces = self.seg.split(chunk)
+        if shown:
+            self._write_out(shown)
         # The modes are read only at the end (terminal hygiene): after the write, so the
         # prompt is not kept waiting for them.
         self.modes.feed(chunk)
@@ -290,10 +287,12 @@ class Loop:
                 self.paused = not self.paused
                 self._write_out(toggle_notice(self.paused, self.pause_key))
             data = data.replace(self.pause_key, b"")
-        if data and _line_mode(self.pty.fileno()):
+        if data and (self.seg is None or self.seg.last_event not in _BETWEEN) and _line_mode(self.pty.fileno()):
             # Keys typed while a program runs in line mode (typeahead during `sleep`): the
             # terminal echoes them into that program's output. What was typed is never
-            # looked at; the command is only flagged (anomaly "typeahead").
+            # looked at; the command is only flagged (anomaly "typeahead"). Between a
+            # command's end and the next one's start no command runs (the flag would go
+            # nowhere): the terminal's mode need not be asked for every key at the prompt.
             self.session.typeahead(self.now())
         self._inq += data
 

@@ -282,7 +282,7 @@ def _run_pty(opts: Options, session_id: str, plan: Plan, session: Any, wired: _W
     if opts.command:
         session.open_pseudo(0.0, platform_io.command_line(wired.argv_record or opts.command), "argv")
     # cmd.exe's PROMPT markers cannot count: they all carry seq 0.
-    segmenter = Segmenter(plan.nonce, unsequenced=(plan.kind == "cmd")) if launch.integrated else None
+    segmenter = Segmenter(plan.nonce, unsequenced=(plan.kind == "cmd"), lazy=True) if launch.integrated else None
     if not launch.integrated and not opts.command:
         session.no_hello(0.0, launch.reason or "no shell integration")
     deadline = float(os.environ.get("CFSESSION_INTEGRATION_TIMEOUT", INTEGRATION_TIMEOUT_S))

@@ -5,7 +5,16 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cfsession.segmenter import SPOOF, Mark, Segmenter, encode_mark, escape, unescape
+from cfsession.segmenter import (
+    SPOOF,
+    Mark,
+    Segmenter,
+    encode_mark,
+    escape,
+    from_body,
+    unescape,
+    with_fields,
+)
 
 NONCE = "0123456789abcdef0123456789abcdef"
 OTHER = "fedcba9876543210fedcba9876543210"
@@ -131,3 +140,67 @@ def test_escape_roundtrip(raw: bytes) -> None:
     enc = escape(raw)
     assert not any(b < 0x20 or b in (0x7F, 0x3B) for b in enc)
     assert unescape(enc).encode("utf-8", "surrogateescape") == raw
+
+
+def run_lazy(chunks: list[bytes]) -> tuple[bytes, list[Mark], int]:
+    """As ``run``, through the recorder's path: ``split`` of a lazy segmenter, the fields
+    parsed afterwards (in the process that keeps the record, from the body alone)."""
+    seg = Segmenter(NONCE, lazy=True)
+    data = bytearray()
+    marks: list[Mark] = []
+    for c in chunks:
+        shown, pieces = seg.split(c)
+        assert shown == b"".join(p for p in pieces if isinstance(p, bytes))
+        data += shown
+        for p in pieces:
+            if isinstance(p, Mark) and p is not SPOOF:
+                if p.fields or p.raw is not None:
+                    assert not p.fields and p.raw is not None  # unparsed
+                    assert from_body(p.raw) == with_fields(p)
+                marks.append(with_fields(p))
+    data += seg.flush()
+    return bytes(data), marks, seg.spoof_attempts
+
+
+def test_lazy_marks_parse_to_the_same_fields() -> None:
+    stream, data, marks = reference_stream()
+    assert run_lazy([stream]) == (data, marks, 4)
+    assert run_lazy([stream[i : i + 1] for i in range(len(stream))]) == run([stream])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=10_000), max_size=12))
+def test_lazy_random_splits(cuts: list[int]) -> None:
+    stream, _, _ = reference_stream()
+    points = sorted({c % (len(stream) + 1) for c in cuts})
+    chunks = [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)], strict=False)]
+    assert run_lazy(chunks) == run([stream])
+
+
+def test_lazy_rawcwd_and_bare_events() -> None:
+    raw = b"\x1b]6973;" + NONCE.encode() + b";0;P;rawcwd=C:\\a;b\x07" + mk(7, "A") + mk(8, "D", st="0")
+    seg = Segmenter(NONCE, lazy=True, unsequenced=True)
+    shown, pieces = seg.split(b"x" + raw + b"y")
+    assert shown == b"xy"
+    assert [with_fields(p) for p in pieces if isinstance(p, Mark)] == [
+        Mark("P", 0, {"rawcwd": "C:\\a;b"}),
+        Mark("A", 7, {}),
+        Mark("D", 8, {"st": "0"}),
+    ]
+    assert seg.last_event == "D"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300), st.lists(st.integers(min_value=0, max_value=300), max_size=6))
+def test_split_shows_exactly_the_data(noise: bytes, cuts: list[int]) -> None:
+    stream = noise + mk(1, "C", cmd="x") + noise
+    points = sorted({c % (len(stream) + 1) for c in cuts})
+    chunks = [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)], strict=False)]
+    seg = Segmenter(NONCE, lazy=True)
+    shown = bytearray()
+    for c in chunks:
+        s, pieces = seg.split(c)
+        assert s == b"".join(p for p in pieces if isinstance(p, bytes))
+        shown += s
+    shown += seg.flush()
+    assert bytes(shown) == run([stream])[0]
