@@ -16,6 +16,7 @@ calls it after a short idle period so a held ESC never freezes the screen).
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import NamedTuple
@@ -121,6 +122,12 @@ class Segmenter:
         self.full = self.intro + nonce.encode("ascii") + b";"
         self._held = b""
         self._last_seq = -1
+        # The bodies of the last few genuine markers. The line editor draws the prompt
+        # again as it was (bash's Ctrl-L, a resize), B marker and all: a marker that is
+        # byte for byte one of these is that redraw, not a replay — stripped and dropped
+        # (it says nothing new), never shown, recorded or counted as a spoof.
+        self._recent: deque[bytes] = deque(maxlen=4)
+        self.redraws = 0
         self.spoof_attempts = 0  # foreign intros with our OSC number, bad nonce, replays
 
     @property
@@ -189,8 +196,11 @@ class Segmenter:
                 break
             mark = self._parse(buf[head_end:end])
             if mark is None:
-                self.spoof_attempts += 1
-                out += (buf[i : end + term_len], SPOOF)
+                if buf[head_end:end] in self._recent:
+                    self.redraws += 1
+                else:
+                    self.spoof_attempts += 1
+                    out += (buf[i : end + term_len], SPOOF)
             else:
                 out.append(mark)
             pos = end + term_len
@@ -230,6 +240,7 @@ class Segmenter:
             if seq <= self._last_seq:  # replayed or duplicated: never trusted twice
                 return None
             self._last_seq = seq
+            self._recent.append(body)
         ev = event.decode("ascii", "replace")
         self.last_event = ev
         if b < 0:

@@ -95,6 +95,29 @@ def test_no_marker_bytes_reach_terminal_or_files(bash_home: Path, cf_home: Path)
     assert not re.search(r"[0-9a-f]{32};\d+;[DPACH]", seen)
 
 
+def test_prompt_redrawn_by_readline_leaves_no_marker(bash_home: Path, cf_home: Path) -> None:
+    """Ctrl-L and a resize make readline draw the prompt again as it was, its B marker
+    included (same seq): that copy is neither shown, nor recorded, nor a spoof."""
+    bash = require_shell("bash")
+    rec = h.start(bash, bash_home, cf_home)
+    seen = rec.run("echo one")
+    rec.child.send("\x0c")  # clear-screen: the whole prompt again
+    seen += rec.expect_prompt()
+    rec.child.setwinsize(40, 100)  # SIGWINCH at the prompt: readline redraws its line
+    seen += rec.run("echo two")
+    rec.child.send("\x0c")
+    seen += rec.expect_prompt()
+    rec.finish()
+    assert "\x1b]6973;" not in seen
+    (jsonl,) = h.sessions(cf_home)
+    cast = jsonl.with_suffix(".cast")
+    assert "6973;" not in jsonl.read_text() and "6973;" not in cast.read_text()
+    cmds = h.commands(cf_home)
+    assert [c["command"] for c in cmds] == ["echo one", "echo two"]
+    assert [c["output"] for c in cmds] == ["one\n", "two\n"]
+    assert all("spoof_attempt" not in c["anomalies"] for c in cmds)
+
+
 def test_files_private_and_summary(bash_home: Path, cf_home: Path) -> None:
     bash = require_shell("bash")
     rec = h.start(bash, bash_home, cf_home)

@@ -204,3 +204,21 @@ def test_split_shows_exactly_the_data(noise: bytes, cuts: list[int]) -> None:
         shown += s
     shown += seg.flush()
     assert bytes(shown) == run([stream])[0]
+
+
+def test_a_redrawn_marker_is_dropped_not_a_spoof() -> None:
+    """A line editor's redraw repeats the prompt's marker byte for byte: stripped and
+    dropped. A replay that is not such a copy (other fields, or older than the last few
+    markers) is still data and a spoof attempt."""
+    seg = Segmenter(NONCE)
+    b = mk(5, "B")
+    first = seg.feed(mk(4, "A") + b"$ " + b)
+    assert first == [Mark("A", 4, {}), b"$ ", Mark("B", 5, {})]
+    assert seg.feed(b"\x1b[H\x1b[2J$ " + b + b"typed") == [b"\x1b[H\x1b[2J$ typed"]
+    assert (seg.redraws, seg.spoof_attempts) == (1, 0)
+    forged = mk(5, "B", x="1")  # the same seq, not the same marker
+    assert seg.feed(forged) == [forged, SPOOF]
+    for n in range(6, 11):
+        seg.feed(mk(n, "C"))
+    assert seg.feed(b) == [b, SPOOF]  # no longer one of the last few: a replay
+    assert (seg.redraws, seg.spoof_attempts) == (1, 2)
