@@ -91,9 +91,14 @@ def test_byte_by_byte() -> None:
 @given(st.lists(st.integers(min_value=0, max_value=10_000), max_size=12))
 def test_random_splits(cuts: list[int]) -> None:
     stream, _, _ = reference_stream()
+    chunks = cut(stream, cuts)
+    assert run(chunks) == run([stream]) == run_lazy(chunks)
+
+
+def cut(stream: bytes, cuts: list[int]) -> list[bytes]:
+    """``stream`` in pieces, cut at each of ``cuts`` (modulo its length)."""
     points = sorted({c % (len(stream) + 1) for c in cuts})
-    chunks = [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)], strict=False)]
-    assert run(chunks) == run([stream])
+    return [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)], strict=False)]
 
 
 @settings(max_examples=300, deadline=None)
@@ -101,11 +106,11 @@ def test_random_splits(cuts: list[int]) -> None:
 def test_hostile_bytes_pass_through_exactly(blob: bytes, cuts: list[int]) -> None:
     # Random bytes salted with our intro and forged nonces: never a mark, never a byte lost.
     salted = blob.replace(b"A", b"\x1b]6973;").replace(b"B", b"\x07").replace(b"C", OTHER.encode())
-    points = sorted({c % (len(salted) + 1) for c in cuts})
-    chunks = [salted[a:b] for a, b in zip([0, *points], [*points, len(salted)], strict=False)]
+    chunks = cut(salted, cuts)
     data, marks, _ = run(chunks)
     assert marks == []
     assert data == salted
+    assert run_lazy(chunks)[:2] == (salted, [])
 
 
 def test_wrong_nonce_is_released_at_once() -> None:
@@ -168,15 +173,6 @@ def test_lazy_marks_parse_to_the_same_fields() -> None:
     assert run_lazy([stream[i : i + 1] for i in range(len(stream))]) == run([stream])
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(min_value=0, max_value=10_000), max_size=12))
-def test_lazy_random_splits(cuts: list[int]) -> None:
-    stream, _, _ = reference_stream()
-    points = sorted({c % (len(stream) + 1) for c in cuts})
-    chunks = [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)], strict=False)]
-    assert run_lazy(chunks) == run([stream])
-
-
 def test_lazy_rawcwd_and_bare_events() -> None:
     raw = b"\x1b]6973;" + NONCE.encode() + b";0;P;rawcwd=C:\\a;b\x07" + mk(7, "A") + mk(8, "D", st="0")
     seg = Segmenter(NONCE, lazy=True, unsequenced=True)
@@ -194,11 +190,9 @@ def test_lazy_rawcwd_and_bare_events() -> None:
 @given(st.binary(max_size=300), st.lists(st.integers(min_value=0, max_value=300), max_size=6))
 def test_split_shows_exactly_the_data(noise: bytes, cuts: list[int]) -> None:
     stream = noise + mk(1, "C", cmd="x") + noise
-    points = sorted({c % (len(stream) + 1) for c in cuts})
-    chunks = [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)], strict=False)]
     seg = Segmenter(NONCE, lazy=True)
     shown = bytearray()
-    for c in chunks:
+    for c in cut(stream, cuts):
         s, pieces = seg.split(c)
         assert s == b"".join(p for p in pieces if isinstance(p, bytes))
         shown += s
