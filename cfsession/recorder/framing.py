@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 READ_SIZE = 1 << 20
@@ -23,9 +23,13 @@ class Lost(NamedTuple):
 
 
 def read_frames(
-    fd: int, tag: bytes, head: struct.Struct, kinds: tuple[bytes, ...], max_frame: int
+    fd: int, tag: bytes, head: struct.Struct, kinds: tuple[bytes, ...], max_frame: int,
+    idle: Callable[[], None] | None = None,
 ) -> Iterator[tuple[bytes, float, bytes] | Lost]:
-    """Frames ``(kind, t, payload)`` from ``fd`` until EOF; a :class:`Lost` for each gap."""
+    """Frames ``(kind, t, payload)`` from ``fd`` until EOF; a :class:`Lost` for each gap.
+
+    ``idle`` is called before each read of ``fd``: what came so far has been handed on,
+    and the read may wait (the consumer writes out what it holds, never across a wait)."""
     buf = bytearray()
     pos = 0
     eof = False
@@ -41,6 +45,8 @@ def read_frames(
             if pos and pos >= len(buf) // 2:
                 del buf[:pos]  # keep the buffer from growing with what was consumed
                 pos = 0
+            if idle is not None:
+                idle()
             chunk = os.read(fd, max(READ_SIZE, need))
             if not chunk:
                 eof = True
