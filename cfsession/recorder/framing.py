@@ -55,7 +55,7 @@ def read_frames(
         return True
 
     while True:
-        if not fill(hsize):
+        if len(buf) - pos < hsize and not fill(hsize):
             rest = len(buf) - pos
             if rest or skipped:
                 yield Lost(skipped + rest)  # a partial frame at the end: the writer died
@@ -63,7 +63,7 @@ def read_frames(
         t_tag, kind, t, n = head.unpack_from(buf, pos)
         ok = t_tag == tag and kind in kinds and n <= max_frame
         if ok:
-            if not fill(hsize + n + tlen):
+            if len(buf) - pos < hsize + n + tlen and not fill(hsize + n + tlen):
                 ok = False
             else:
                 end = pos + hsize + n
