@@ -16,6 +16,11 @@ from cfsession.sinks import WarningCallback
 if TYPE_CHECKING:
     from cfsession.anchor import AnchorWriter
 
+# Records held at most before a flush (``hold``): what a killed bookkeeper could lose, and
+# the size of one write, stay bounded under a flood of short commands. 64 records already
+# spread the write, the deletion check and the anchor's rewrite over a few dozen commands.
+HOLD_MAX = 64
+
 
 def _clean(value: Any) -> Any:
     """Undo surrogateescape (non-UTF-8 paths, command bytes) into U+FFFD, recursively."""
@@ -58,7 +63,8 @@ class JsonlSink:
     With ``hold`` set (the bookkeeping child sets it: it knows when it is about to wait
     for more), records wait for :meth:`flush`, which writes them all in one ``os.write``
     (whole lines; a short write is cut back to its last whole line), checks the deletion
-    once and rewrites the anchor once, with the batch's last line.
+    once and rewrites the anchor once, with the batch's last line; ``HOLD_MAX`` records
+    are written at once.
     """
 
     def __init__(
@@ -94,6 +100,8 @@ class JsonlSink:
             self._start = dict(record)
         if self.hold:
             self._held.append(record)
+            if len(self._held) >= HOLD_MAX:
+                self.flush()
             return
         self._write((record,))
 

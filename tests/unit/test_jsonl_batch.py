@@ -64,6 +64,24 @@ def test_held_lines_wait_for_flush_and_are_the_bytes_of_one_write_per_record(tmp
     assert [r["prev_hash"] for r in got[1:]] == [r["hash"] for r in got[:-1]]  # one chain
 
 
+def test_a_long_batch_is_written_every_hold_max_records(tmp_path: Path) -> None:
+    from cfsession.sinks import jsonl
+
+    sink = JsonlSink(tmp_path / "s.jsonl", SID)
+    sink.hold = True
+    recs = _records(jsonl.HOLD_MAX + 5)
+    for r in recs[: jsonl.HOLD_MAX - 1]:
+        sink.write(r)
+    assert (tmp_path / "s.jsonl").read_bytes() == b""
+    sink.write(recs[jsonl.HOLD_MAX - 1])
+    assert len(_lines(tmp_path / "s.jsonl")) == jsonl.HOLD_MAX  # what a killed child could lose is bounded
+    for r in recs[jsonl.HOLD_MAX :]:
+        sink.write(r)
+    assert len(_lines(tmp_path / "s.jsonl")) == jsonl.HOLD_MAX
+    sink.close()
+    assert [r["seq"] for r in _lines(tmp_path / "s.jsonl")] == list(range(1, jsonl.HOLD_MAX + 6))
+
+
 def test_a_deletion_between_batches_starts_a_new_chain_with_every_held_record(tmp_path: Path) -> None:
     path = tmp_path / "sessions" / "s.jsonl"
     path.parent.mkdir()
