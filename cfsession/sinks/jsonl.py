@@ -132,13 +132,12 @@ class JsonlSink:
         hashes: list[str] = []
         for record in records:
             seq += 1
-            line: dict[str, Any] = {
-                "event_type": record["event_type"],
-                "session_id": self.session_id,
-                "seq": seq,
-                "ts": record.get("ts") or utc_ts(),
-            }
-            line.update((k, v) for k, v in record.items() if k not in line)
+            ts = record.get("ts") or utc_ts()
+            line: dict[str, Any] = {"event_type": None, "session_id": None, "seq": None, "ts": None}
+            line.update(record)  # the record's keys after these four, in its order …
+            # … and these four set last (a key set again keeps its place)
+            line["event_type"], line["session_id"], line["seq"], line["ts"] = (
+                record["event_type"], self.session_id, seq, ts)
             line = sealed(line, prev)
             prev = line["hash"]
             hashes.append(prev)

@@ -143,3 +143,14 @@ def test_the_bookkeeper_writes_what_it_holds_before_it_waits(tmp_path: Path) -> 
     assert [r["event_type"] for r in _lines(path)][-1] == "session_end"
     assert verify_session(path).status == INTACT
     assert os.path.exists(tmp_path / "s.anchor")
+
+
+def test_a_line_starts_with_the_sinks_four_keys_whatever_the_record_says(tmp_path: Path) -> None:
+    sink = JsonlSink(tmp_path / "s.jsonl", SID)
+    sink.write({"zeta": 1, "seq": 99, "ts": None, "session_id": "other", "event_type": "gap", "alpha": [1]})
+    sink.close()
+    (line,) = _lines(tmp_path / "s.jsonl")
+    assert list(line)[:6] == ["event_type", "session_id", "seq", "ts", "zeta", "alpha"]
+    assert (line["event_type"], line["session_id"], line["seq"]) == ("gap", SID, 1)
+    assert isinstance(line["ts"], str) and line["ts"].endswith("Z")
+    assert list(line)[-2:] == ["prev_hash", "hash"]
