@@ -66,14 +66,15 @@ def read_frames(
             if len(buf) - pos < hsize + n + tlen and not fill(hsize + n + tlen):
                 ok = False
             else:
-                end = pos + hsize + n
-                ok = buf[end : end + tlen] == tag
+                ok = buf.startswith(tag, pos + hsize + n)
         if ok:
             if skipped:
                 yield Lost(skipped)
                 skipped = 0
             start = pos + hsize
-            payload = bytes(memoryview(buf)[start : start + n])  # one copy, not two
+            # a large payload is copied once through a view; a small one (marks, typing
+            # echo) by a slice, which is cheaper than making the view
+            payload = bytes(buf[start : start + n]) if n < 2048 else bytes(memoryview(buf)[start : start + n])
             pos = start + n + tlen
             yield kind, t, payload
             continue
