@@ -96,9 +96,11 @@ def _secrets(redact: Redact, text: str | None, raw: str) -> list[str]:
     readings: list[str] = []
     if text:
         readings.append(text)
-    shown = _ESC_SEQ.sub("", raw)
-    unwrapped = _WRAP.sub("", shown)
-    readings.append(_CONTROLS.sub("", unwrapped))  # keys as typed, wraps taken out
+    # (each pattern needs a byte that is often absent: skip its pass then)
+    shown = _ESC_SEQ.sub("", raw) if "\x1b" in raw else raw
+    unwrapped = _WRAP.sub("", shown) if "\r" in shown else shown
+    # keys as typed, wraps taken out (a printable text has no control to take out)
+    readings.append(unwrapped if unwrapped.isprintable() else _CONTROLS.sub("", unwrapped))
     if "\b" in shown or "\x7f" in shown:  # a fixed typo: Backspace erases the key before it
         pieces = _ERASE.split(_NOT_KEPT.sub("", unwrapped))
         out = list(pieces[0])

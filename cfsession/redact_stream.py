@@ -35,6 +35,8 @@ def _hold_start(text: str) -> int:
     ``HOLD_MAX`` characters are examined, so the cost is bounded per chunk.
     """
     n = len(text)
+    if not n or text[-1] in "\r\n":
+        return n  # the last line is empty: nothing to hold (most output ends so)
     base = max(0, n - HOLD_MAX)
     window = text[base:]
     line_at = max(window.rfind("\n"), window.rfind("\r")) + 1
@@ -45,6 +47,8 @@ def _hold_start(text: str) -> int:
     m = _NAME_IN_LINE.search(line)
     if m:  # "password = 'two words" may go on in the next chunk
         return base + line_at + m.start()
+    if window[-1].isspace():  # no partial word (a prompt ends in a space)
+        return n
     run = _WORD_REVERSED.match(window[::-1])
     size = run.end() if run else 0
     if size >= HOLD_MAX:  # one endless word: nothing sensible to hold

@@ -105,7 +105,22 @@ def _serve(session: Any, sinks: list[Any], rfd: int, wfd: int, tag: bytes) -> No
     failed = False
     lost_frames = lost_bytes = 0
     t_last = 0.0
-    for frame in read_frames(rfd, tag, _HEAD, (_DATA, _ERR, _CALL, _MARK), MAX_FRAME):
+    # The JSONL sink holds its lines while frames are at hand and writes them in one go
+    # when the pipe has no more (one write, one deletion check, one anchor rewrite per
+    # batch rather than per record); never across a wait, so a killed recorder loses no
+    # record the child had made.
+    held = [s for s in sinks if hasattr(s, "hold")]
+    for s in held:
+        s.hold = True
+
+    def flush() -> None:
+        for s in held:
+            try:
+                s.flush()
+            except Exception:  # a sink never stops the recording (it reports its own failures)
+                pass
+
+    for frame in read_frames(rfd, tag, _HEAD, (_DATA, _ERR, _CALL, _MARK), MAX_FRAME, flush if held else None):
         if isinstance(frame, Lost):
             # Never apply bytes that did not come in a whole frame: they would reach the
             # .cast as screen output. Say in the JSONL what was lost, and go on.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 READ_SIZE = 1 << 20
@@ -23,9 +23,13 @@ class Lost(NamedTuple):
 
 
 def read_frames(
-    fd: int, tag: bytes, head: struct.Struct, kinds: tuple[bytes, ...], max_frame: int
+    fd: int, tag: bytes, head: struct.Struct, kinds: tuple[bytes, ...], max_frame: int,
+    idle: Callable[[], None] | None = None,
 ) -> Iterator[tuple[bytes, float, bytes] | Lost]:
-    """Frames ``(kind, t, payload)`` from ``fd`` until EOF; a :class:`Lost` for each gap."""
+    """Frames ``(kind, t, payload)`` from ``fd`` until EOF; a :class:`Lost` for each gap.
+
+    ``idle`` is called before each read of ``fd``: what came so far has been handed on,
+    and the read may wait (the consumer writes out what it holds, never across a wait)."""
     buf = bytearray()
     pos = 0
     eof = False
@@ -41,6 +45,8 @@ def read_frames(
             if pos and pos >= len(buf) // 2:
                 del buf[:pos]  # keep the buffer from growing with what was consumed
                 pos = 0
+            if idle is not None:
+                idle()
             chunk = os.read(fd, max(READ_SIZE, need))
             if not chunk:
                 eof = True
@@ -49,7 +55,7 @@ def read_frames(
         return True
 
     while True:
-        if not fill(hsize):
+        if len(buf) - pos < hsize and not fill(hsize):
             rest = len(buf) - pos
             if rest or skipped:
                 yield Lost(skipped + rest)  # a partial frame at the end: the writer died
@@ -57,17 +63,18 @@ def read_frames(
         t_tag, kind, t, n = head.unpack_from(buf, pos)
         ok = t_tag == tag and kind in kinds and n <= max_frame
         if ok:
-            if not fill(hsize + n + tlen):
+            if len(buf) - pos < hsize + n + tlen and not fill(hsize + n + tlen):
                 ok = False
             else:
-                end = pos + hsize + n
-                ok = buf[end : end + tlen] == tag
+                ok = buf.startswith(tag, pos + hsize + n)
         if ok:
             if skipped:
                 yield Lost(skipped)
                 skipped = 0
             start = pos + hsize
-            payload = bytes(memoryview(buf)[start : start + n])  # one copy, not two
+            # a large payload is copied once through a view; a small one (marks, typing
+            # echo) by a slice, which is cheaper than making the view
+            payload = bytes(buf[start : start + n]) if n < 2048 else bytes(memoryview(buf)[start : start + n])
             pos = start + n + tlen
             yield kind, t, payload
             continue

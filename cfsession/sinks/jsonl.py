@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,11 @@ from cfsession.sinks import WarningCallback
 
 if TYPE_CHECKING:
     from cfsession.anchor import AnchorWriter
+
+# Records held at most before a flush (``hold``): what a killed bookkeeper could lose, and
+# the size of one write, stay bounded under a flood of short commands. 64 records already
+# spread the write, the deletion check and the anchor's rewrite over a few dozen commands.
+HOLD_MAX = 64
 
 
 def _clean(value: Any) -> Any:
@@ -53,6 +59,12 @@ class JsonlSink:
     path that starts a new chain: a copy of ``session_start``, then a ``gap`` record
     (``state: "lost"``) saying how many records and which chain head were lost. Only what
     was written before the deletion is lost, and the exit line names a file that exists.
+
+    With ``hold`` set (the bookkeeping child sets it: it knows when it is about to wait
+    for more), records wait for :meth:`flush`, which writes them all in one ``os.write``
+    (whole lines; a short write is cut back to its last whole line), checks the deletion
+    once and rewrites the anchor once, with the batch's last line; ``HOLD_MAX`` records
+    are written at once.
     """
 
     def __init__(
@@ -69,6 +81,8 @@ class JsonlSink:
         self.failed: str | None = None
         self._start: Record | None = None  # session_start, repeated at the top of a new file
         self.lost_records = 0  # records lost with deleted files, over the session
+        self.hold = False  # True: records wait for flush() (see the class docstring)
+        self._held: list[Record] = []
 
     @property
     def seq(self) -> int:
@@ -84,32 +98,56 @@ class JsonlSink:
             return
         if self._start is None and record.get("event_type") == "session_start":
             self._start = dict(record)
+        if self.hold:
+            self._held.append(record)
+            if len(self._held) >= HOLD_MAX:
+                self.flush()
+            return
+        self._write((record,))
+
+    def flush(self) -> None:
+        """Write the records held since the last flush (a warning about them is held in
+        turn, and written by the same call)."""
+        while self._held:
+            held, self._held = self._held, []
+            if self._fd is not None:
+                self._write(held)
+
+    def _write(self, records: Sequence[Record]) -> None:
         lost = self._deleted() and self._reopen()
         if self._fd is None:
             return
-        self._append(record)
-        if lost and self._on_warning:  # after the line: the warning itself is a record
+        self._append(records)
+        if lost and self._on_warning:  # after the lines: the warning itself is a record
             self._on_warning(
                 "store_deleted",
                 f"{self.path} was deleted while recording; the {lost} records before are lost, "
                 "the rest of the session goes to a new file of the same name",
             )
 
-    def _append(self, record: Record) -> None:
+    def _append(self, records: Sequence[Record]) -> None:
         assert self._fd is not None
-        line: dict[str, Any] = {
-            "event_type": record["event_type"],
-            "session_id": self.session_id,
-            "seq": self._seq + 1,
-            "ts": record.get("ts") or utc_ts(),
-        }
-        line.update((k, v) for k, v in record.items() if k not in line)
-        line = sealed(line, self._prev)
-        data = dumps(line) + b"\n"
+        seq, prev = self._seq, self._prev
+        lines: list[bytes] = []
+        hashes: list[str] = []
+        for record in records:
+            seq += 1
+            ts = record.get("ts") or utc_ts()
+            line: dict[str, Any] = {"event_type": None, "session_id": None, "seq": None, "ts": None}
+            line.update(record)  # the record's keys after these four, in its order …
+            # … and these four set last (a key set again keeps its place)
+            line["event_type"], line["session_id"], line["seq"], line["ts"] = (
+                record["event_type"], self.session_id, seq, ts)
+            line = sealed(line, prev)
+            prev = line["hash"]
+            hashes.append(prev)
+            lines.append(dumps(line) + b"\n")
+        data = lines[0] if len(lines) == 1 else b"".join(lines)
         try:
             before = os.lseek(self._fd, 0, os.SEEK_END)
         except OSError:
             before = -1
+        written = 0
         try:
             written = os.write(self._fd, data)
             if written != len(data):  # short write: only on a full disk
@@ -117,16 +155,32 @@ class JsonlSink:
         except OSError as exc:
             # Never leave half a line: cut back to the last whole one so the file still
             # verifies up to there.
+            whole = size = 0
+            while whole < len(lines) and size + len(lines[whole]) <= written:
+                size += len(lines[whole])
+                whole += 1
             if before >= 0:
                 try:
-                    os.ftruncate(self._fd, before)
+                    os.ftruncate(self._fd, before + size)
                 except OSError:
                     pass
+            else:
+                whole = 0
+            self._written(whole, hashes)
             self._fail(exc)
             return
-        self._seq += 1
-        self._prev = line["hash"]
+        self._written(len(lines), hashes)
+
+    def _written(self, count: int, hashes: list[str]) -> None:
+        """``count`` lines of a batch are in the file: advance the chain and the anchor."""
+        if not count:
+            return
+        first = self._seq + 1
+        self._seq += count
+        self._prev = hashes[count - 1]
         if self.anchor is not None:
+            if first == 1 and count > 1:
+                self.anchor.note(1, hashes[0])  # a chain starts: the anchor keeps its head
             self.anchor.note(self._seq, self._prev)
 
     def _deleted(self) -> bool:
@@ -153,22 +207,22 @@ class JsonlSink:
             return 0
         self._seq, self._prev = 0, GENESIS
         self.lost_records += lost
-        if self._start is not None:
-            self._append(self._start)
+        head = [self._start] if self._start is not None else []
         self._append(
-            {
+            [*head, {
                 "event_type": "gap",
                 "ts": utc_ts(),
                 "state": "lost",
                 "reason": "the session's file was deleted while recording",
                 "lost_records": lost,
                 "lost_last_hash": lost_hash,
-            }
+            }]
         )
         return lost if self._fd is not None else 0
 
     def _fail(self, exc: OSError) -> None:
         self.failed = os.strerror(exc.errno) if exc.errno else str(exc)
+        self._held.clear()  # the recording has stopped: nothing more is written
         if self._on_warning:
             self._on_warning(
                 "store_write_failed",
@@ -177,6 +231,8 @@ class JsonlSink:
         self.close(sync=False)
 
     def close(self, sync: bool = True) -> None:
+        if self.failed is None:
+            self.flush()
         if self.anchor is not None:
             self.anchor.close()
         if self._fd is None:

@@ -279,6 +279,38 @@ def test_full_disk_session_still_verifies(tiny_fs: Path) -> None:
     assert verify_session(full).ok, verify_session(full).reason
 
 
+def test_a_batch_cut_short_by_a_full_disk_keeps_its_whole_lines(tiny_fs: Path) -> None:
+    """The bookkeeping child writes a batch of lines in one write: a full disk cuts that
+    write short, and the file keeps exactly the batch's whole lines, chained."""
+    from cfsession.sinks.jsonl import JsonlSink
+
+    path = tiny_fs / "s.jsonl"
+    warned: list[str] = []
+    sink = JsonlSink(path, "s", on_warning=lambda code, msg: warned.append(code))
+    sink.hold = True
+    sink.write({"event_type": "session_start", "ts": "2026-01-01T00:00:00.000000Z"})
+    sink.flush()
+    fd = os.open(tiny_fs / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:  # fill the disk, then free 12 KiB of it
+        while os.write(fd, b"\0" * 4096) == 4096:
+            pass
+    except OSError:
+        pass
+    os.ftruncate(fd, max(0, os.fstat(fd).st_size - 3 * 4096))
+    os.close(fd)
+    for i in range(20):  # ~30 KB: more than the disk has left
+        sink.write({"event_type": "terminal_capture", "ts": "2026-01-01T00:00:01.000000Z", "output": f"{i}" * 1500})
+    sink.flush()
+    assert sink.failed == os.strerror(28) and warned == ["store_write_failed"]
+    raw = path.read_bytes()
+    assert raw.endswith(b"\n")  # never half a line
+    lines = [json.loads(x) for x in raw.splitlines()]
+    assert 2 <= len(lines) < 21, len(lines)  # some of the batch made it, not all
+    assert [r["seq"] for r in lines] == list(range(1, len(lines) + 1))
+    assert [r["prev_hash"] for r in lines[1:]] == [r["hash"] for r in lines[:-1]]
+    assert (sink.seq, sink.last_hash) == (len(lines), lines[-1]["hash"])  # what the exit line reports
+
+
 # -- concurrency ---------------------------------------------------------------------------------
 def test_concurrent_recorders_lose_no_lines(bash_home: Path, cf_home: Path) -> None:
     bash = require_shell("bash")

@@ -76,3 +76,46 @@ def test_overlapping_anchors_match_the_full_scan(text: str) -> None:
 def test_plain_text_skips_the_probes() -> None:
     text = "lorem ipsum dolor 12345\r\n" * 1000
     assert Redactor().redact(text) == (text, 0)
+
+
+def _starts_by(search: object, data: bytes) -> list[int]:
+    out: list[int] = []
+    m = search(data)  # type: ignore[operator]
+    while m is not None:
+        out.append(m.start())
+        m = search(data, m.start() + 1)  # type: ignore[operator]
+    return out
+
+
+def _all_paths(data: bytes) -> tuple[list[int], list[int], list[int]]:
+    """The anchor starts found by the stdlib's compile, RE2's public API and RE2's raw call."""
+    assert redact._RAW is not None, "google-re2's search call must be usable: the fast path must be on"
+    raw: list[int] = []
+    pos = redact._RAW(data, 0)
+    while pos >= 0:
+        raw.append(pos)
+        pos = redact._RAW(data, pos + 1)
+    return _starts_by(redact._SHORT.search, data), _starts_by(redact._PREFILTER.search, data), raw
+
+
+@pytest.mark.parametrize("text", [*SAMPLES, "", "x", "KeyJ", "eyJ", "a token", "TOKENkey://", "\u00e9key\u00e9"])
+def test_stdlib_re2_and_raw_re2_find_the_same_anchor_starts(text: str) -> None:
+    for data in (text.encode(), text.encode()[:redact.SHORT_TEXT - 1], text.lower().encode()):
+        re_starts, re2_starts, raw_starts = _all_paths(data)
+        assert re_starts == re2_starts == raw_starts
+        assert redact._anchor_starts(data) == re2_starts
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=40), st.sampled_from(SAMPLES))
+def test_short_and_long_paths_agree_on_random_bytes(noise: bytes, sample: str) -> None:
+    for data in (noise, noise + sample.encode(), noise[:5] + sample.encode()[:12] + noise[5:]):
+        re_starts, re2_starts, raw_starts = _all_paths(data)
+        assert re_starts == re2_starts == raw_starts, data
+        assert redact._anchor_starts(data) == re2_starts
+
+
+def test_short_texts_are_redacted_like_the_full_scan() -> None:
+    for text in ("key=abc", "token=x", "pass=1", "AKIA", "x", "eyJa.b.c"):
+        assert len(text.encode()) < redact.SHORT_TEXT
+        assert Redactor().redact(text) == _full_scan(text)
