@@ -225,3 +225,19 @@ def test_multi_line_command_kept_as_typed(user_home: Path, cf_home: Path) -> Non
     rec.finish()
     got = [(c["command"], c["exit_code"], c["output"]) for c in cmds(cf_home)]
     assert got == [("for i in 1 2; do\necho n$i  \ndone", 0, "n1\nn2\n"), ("echo 'tail '  ", 0, "tail \n")]
+
+
+def test_the_users_fd_3_is_left_as_it_was(user_home: Path, cf_home: Path) -> None:
+    """The hook reads `history` back through fd 3: a user's own fd 3 (a log opened in the
+    rc file) keeps its file and its offset across prompts."""
+    log = user_home / "fd3.log"
+    rec = session(user_home, cf_home, f"exec 3>>'{log}'\n")
+    rec.run("echo a >&3")
+    rec.run("echo b >&3; echo shown")
+    rec.run("readlink /proc/$$/fd/3")
+    rec.finish()
+    assert log.read_text() == "a\nb\n"
+    got = cmds(cf_home)
+    assert [c["command"] for c in got] == ["echo a >&3", "echo b >&3; echo shown", "readlink /proc/$$/fd/3"]
+    assert got[1]["output"] == "shown\n"
+    assert got[2]["output"] == f"{log}\n"
