@@ -158,6 +158,7 @@ class Segmenter:
         out: list[bytes | Mark] = []
         pos = 0
         n = len(buf)
+        joined = False  # two data pieces may have come out side by side: join them
         while True:
             if pos:  # past the first turn: the next intro from here
                 i = buf.find(intro, pos)
@@ -178,11 +179,13 @@ class Segmenter:
                     break
                 self.spoof_attempts += 1
                 out += (intro, SPOOF)
+                joined = True
                 pos = i + len(intro)
                 continue
             if buf[i:head_end] != full:  # wrong nonce: pass through at once
                 self.spoof_attempts += 1
                 out += (intro, SPOOF)
+                joined = True
                 pos = i + len(intro)
                 continue
             end, term_len = self._find_terminator(buf, head_end)
@@ -190,6 +193,7 @@ class Segmenter:
                 if n - i > MARK_CAP or term_len < 0:
                     # Over-long or malformed (a raw ESC inside): not a marker we wrote.
                     out.append(intro)
+                    joined = True
                     pos = i + len(intro)
                     continue
                 self._held = buf[i:]
@@ -198,13 +202,16 @@ class Segmenter:
             if mark is None:
                 if buf[head_end:end] in self._recent:
                     self.redraws += 1
+                    joined = True
                 else:
                     self.spoof_attempts += 1
                     out += (buf[i : end + term_len], SPOOF)
+                    joined = True
             else:
                 out.append(mark)
             pos = end + term_len
-        out = _merge(out)
+        if joined:
+            out = _merge(out)
         return b"".join([p for p in out if p.__class__ is bytes]), out
 
     def _partial_suffix(self, buf: bytes, pos: int) -> int:

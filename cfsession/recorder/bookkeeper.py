@@ -324,7 +324,7 @@ class Remote:
             for i in range(0, len(parts), 512):  # writev takes at most IOV_MAX (1024) pieces
                 group = parts[i : i + 512]
                 n = os.writev(self._wfd, group)
-                total = sum(len(p) for p in group)
+                total = sum(map(len, group))
                 if n < total:  # a signal or a full pipe cut the write short: finish it
                     rest = memoryview(b"".join(group))[n:]
                     while rest:

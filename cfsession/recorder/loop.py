@@ -218,12 +218,14 @@ class Loop:
     def _settle_deferred(self) -> None:
         deferred, self._deferred = self._deferred, []
         self._deferred_bytes = 0
+        session, record = self.session, self._record  # ~8 pieces a command, ~200 commands a pass
         for pieces, t in deferred:
             for p in pieces:
-                if isinstance(p, Mark):
-                    self.session.mark(p, t)
-                elif p:
-                    self._record(p, t)
+                if isinstance(p, bytes):
+                    if p:
+                        record(p, t)
+                else:
+                    session.mark(p, t)
         self._end_batch()
 
     def _read_burst(self) -> bytes | None:

@@ -82,9 +82,16 @@ class PosixTerminal:
 
     def write(self, data: bytes) -> None:
         """Write all of ``data`` to the terminal, waiting while it is slow (flow control)."""
+        try:
+            n = os.write(self.out_fd, data)
+        except (BlockingIOError, InterruptedError):
+            n = 0
+        if n < len(data):  # rare: a slow or stopped terminal
+            self._write_rest(memoryview(data)[n:])
+
+    def _write_rest(self, view: memoryview) -> None:
         import select
 
-        view = memoryview(data)
         while view:
             try:
                 n = os.write(self.out_fd, view)

@@ -156,6 +156,8 @@ def run_lazy(chunks: list[bytes]) -> tuple[bytes, list[Mark], int]:
     for c in chunks:
         shown, pieces = seg.split(c)
         assert shown == b"".join(p for p in pieces if isinstance(p, bytes))
+        # At most one data piece between two marks.
+        assert not any(isinstance(a, bytes) and isinstance(b, bytes) for a, b in zip(pieces, pieces[1:], strict=False))
         data += shown
         for p in pieces:
             if isinstance(p, Mark) and p is not SPOOF:
