@@ -20,8 +20,8 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 SUFFIX = ".anchor"
 SIZE = 320  # bytes: the record, padded with spaces, so each write covers the last one
@@ -47,8 +47,9 @@ def anchor_path(session_id: str, root: Path | None = None) -> Path:
     return anchors_dir(root) / f"{session_id}{SUFFIX}"
 
 
-@dataclass(frozen=True)
-class Anchor:
+class Anchor(NamedTuple):
+    # A NamedTuple, not a dataclass: the recorder imports this module before the shell's
+    # first prompt, and `dataclasses` brings `inspect` (~8 ms of start-up here).
     session_id: str
     first_hash: str
     seq: int  # lines the recorder had sealed when it last wrote the anchor
