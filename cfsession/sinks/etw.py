@@ -32,7 +32,6 @@ import contextlib
 import re
 import time
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 from cfsession.etw import LEVEL, Emitter, NullEmitter, open_emitter
@@ -50,7 +49,7 @@ EXIT_CODE_UNKNOWN = -1
 _RFC3339 = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?([Zz]|[+-]\d\d:?\d\d)?"
 )
-_DAYS_1601_TO_ORDINAL = date(1601, 1, 1).toordinal()
+_DAYS_1601_TO_ORDINAL = 584389  # date(1601, 1, 1).toordinal(): datetime loads only when an event is built
 
 
 def _filetime_now() -> int:
@@ -69,6 +68,8 @@ def filetime_of(value: Any) -> int:
     if tz and tz not in ("Z", "z"):
         sign = -1 if tz[0] == "-" else 1
         offset = sign * (int(tz[1:3]) * 3600 + int(tz[-2:]) * 60)
+    from datetime import date  # here: the recorder imports this module before the first prompt
+
     try:
         days = date(y, mo, d).toordinal() - _DAYS_1601_TO_ORDINAL
     except ValueError:

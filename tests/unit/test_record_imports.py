@@ -20,10 +20,11 @@ BEFORE_PROMPT = (
     "cfsession.sinks.jsonl",
     "cfsession.sinks.cast",
     "cfsession.anchor",
+    "cfsession.sinks.etw",
 )
 # Each costs milliseconds here: dataclasses brings inspect, ast and dis (~8 ms); re2 and
-# the redaction patterns ~15 ms.
-HEAVY = ("dataclasses", "inspect", "re2", "cfsession.redact", "rich", "typer")
+# the redaction patterns ~15 ms; datetime ~1.5 ms (the ETW sink needs it per event only).
+HEAVY = ("dataclasses", "inspect", "re2", "cfsession.redact", "rich", "typer", "datetime")
 
 
 def test_the_path_to_the_first_prompt_loads_no_heavy_module() -> None:
