@@ -84,13 +84,27 @@ def parse_fields(body: bytes) -> dict[str, str]:
     return fields
 
 
+def _head(body: bytes) -> tuple[int, str, bool] | None:
+    """The seq and event letter of a body ``seq;event[;k=v…]``, and whether fields
+    follow; None when it is not one."""
+    a = body.find(b";")
+    if a <= 0:
+        return None
+    b = body.find(b";", a + 1)
+    event = body[a + 1 :] if b < 0 else body[a + 1 : b]
+    if not event or not body[:a].isdigit():
+        return None
+    return int(body[:a]), event.decode("ascii", "replace"), b >= 0
+
+
 def from_body(body: bytes) -> Mark:
     """The mark a body checked by :meth:`Segmenter.feed` stands for, fields parsed (the
     bookkeeping child gets the body of a lazy mark over its pipe)."""
-    a = body.find(b";")
-    b = body.find(b";", a + 1)
-    event = (body[a + 1 :] if b < 0 else body[a + 1 : b]).decode("ascii", "replace")
-    return Mark(event, int(body[:a]), parse_fields(body) if b >= 0 else _NO_FIELDS)
+    head = _head(body)
+    if head is None:
+        raise ValueError("not a marker body")
+    seq, event, more = head
+    return Mark(event, seq, parse_fields(body) if more else _NO_FIELDS)
 
 
 def with_fields(m: Mark) -> Mark:
@@ -235,22 +249,17 @@ class Segmenter:
         return -1, -1
 
     def _parse(self, body: bytes) -> Mark | None:
-        a = body.find(b";")
-        if a <= 0:
+        head = _head(body)
+        if head is None:
             return None
-        b = body.find(b";", a + 1)
-        event = body[a + 1 :] if b < 0 else body[a + 1 : b]
-        if not event or not body[:a].isdigit():
-            return None
-        seq = int(body[:a])
+        seq, ev, more = head
         if not (seq == 0 and self.unsequenced):
             if seq <= self._last_seq:  # replayed or duplicated: never trusted twice
                 return None
             self._last_seq = seq
             self._recent.append(body)
-        ev = event.decode("ascii", "replace")
         self.last_event = ev
-        if b < 0:
+        if not more:
             return Mark(ev, seq)
         if self.lazy:
             return Mark(ev, seq, _NO_FIELDS, body)

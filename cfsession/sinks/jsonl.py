@@ -142,7 +142,7 @@ class JsonlSink:
             prev = line["hash"]
             hashes.append(prev)
             lines.append(dumps(line) + b"\n")
-        data = lines[0] if len(lines) == 1 else b"".join(lines)
+        data = b"".join(lines)  # one line: the line itself, not a copy
         try:
             before = os.lseek(self._fd, 0, os.SEEK_END)
         except OSError:
