@@ -168,6 +168,17 @@ def start(
     return sh
 
 
+def typed(kind: str, shell: str, home: Path, cf_home: Path, *lines: str) -> Shell:
+    """A session of ``shell`` with the usual rc file: each line typed at a prompt, then
+    ``exit``. The finished Shell, for what the terminal showed."""
+    write_rc(kind, home)
+    sh = start(kind, shell, home, cf_home)
+    for line in lines:
+        sh.run(line)
+    sh.finish()
+    return sh
+
+
 def records(cf_home: Path) -> list[dict[str, Any]]:
     (path,) = h.sessions(cf_home)
     return h.load(path)

@@ -30,6 +30,15 @@ def cmds(cf_home: Path) -> list[dict[str, Any]]:
     return h.commands(cf_home)
 
 
+def recorded(home: Path, cf_home: Path, rc: str, *lines: str) -> list[dict[str, Any]]:
+    """Type each line at a prompt, end the session, and read its commands back."""
+    rec = session(home, cf_home, rc)
+    for line in lines:
+        rec.run(line)
+    rec.finish()
+    return cmds(cf_home)
+
+
 def test_pasted_lines(user_home: Path, cf_home: Path) -> None:
     rec = session(user_home, cf_home)
     rec.child.send(PASTE_ON + "echo a; echo b" + PASTE_OFF + "\r")  # one line, two commands
@@ -61,11 +70,8 @@ def test_pasted_block_with_a_hidden_line(user_home: Path, cf_home: Path) -> None
 
 
 def test_history_off(user_home: Path, cf_home: Path) -> None:
-    rec = session(user_home, cf_home, "HISTSIZE=0\n")
-    rec.run("echo nohist")
-    rec.run("false")
-    rec.finish()
-    got = [(c["command"], c["command_source"], c["exit_code"]) for c in cmds(cf_home)]
+    got = [(c["command"], c["command_source"], c["exit_code"])
+           for c in recorded(user_home, cf_home, "HISTSIZE=0\n", "echo nohist", "false")]
     # No history to read the line from: it is not recorded as text, only its run.
     assert got[:2] == [(None, "hidden", 0), (None, "hidden", 1)]
 
@@ -165,13 +171,8 @@ def test_user_prompt_command_array_and_ps0_kept(user_home: Path, cf_home: Path) 
 def test_last_prompt_element_dropped(user_home: Path, cf_home: Path) -> None:
     # Our first PROMPT_COMMAND element saves $? for both of ours and the last clears it:
     # a user who keeps only element 0 must not leave the first reading a stale status.
-    rec = session(user_home, cf_home)
-    rec.run('PROMPT_COMMAND=("${PROMPT_COMMAND[0]}")')
-    rec.run("false | true | (exit 3)")
-    rec.run("true")
-    rec.run("(exit 4)")
-    rec.finish()
-    got = [(c["command"], c["exit_code"], c["pipestatus"]) for c in cmds(cf_home)]
+    lines = ('PROMPT_COMMAND=("${PROMPT_COMMAND[0]}")', "false | true | (exit 3)", "true", "(exit 4)")
+    got = [(c["command"], c["exit_code"], c["pipestatus"]) for c in recorded(user_home, cf_home, "", *lines)]
     assert got[1:4] == [("false | true | (exit 3)", 3, [1, 0, 3]), ("true", 0, [0]), ("(exit 4)", 4, [4])]
 
 
@@ -219,11 +220,8 @@ def test_prompt_command_added_to_none(user_home: Path, cf_home: Path, line: str)
 def test_multi_line_command_kept_as_typed(user_home: Path, cf_home: Path) -> None:
     # lithist keeps a multi-line command's newlines in history, trailing spaces included:
     # the text read back loses only history's own line end.
-    rec = session(user_home, cf_home, "shopt -s lithist\n")
-    rec.run("for i in 1 2; do\necho n$i  \ndone")
-    rec.run("echo 'tail '  ")
-    rec.finish()
-    got = [(c["command"], c["exit_code"], c["output"]) for c in cmds(cf_home)]
+    lines = ("for i in 1 2; do\necho n$i  \ndone", "echo 'tail '  ")
+    got = [(c["command"], c["exit_code"], c["output"]) for c in recorded(user_home, cf_home, "shopt -s lithist\n", *lines)]
     assert got == [("for i in 1 2; do\necho n$i  \ndone", 0, "n1\nn2\n"), ("echo 'tail '  ", 0, "tail \n")]
 
 
@@ -231,13 +229,8 @@ def test_the_users_fd_3_is_left_as_it_was(user_home: Path, cf_home: Path) -> Non
     """The hook reads `history` back through fd 3: a user's own fd 3 (a log opened in the
     rc file) keeps its file and its offset across prompts."""
     log = user_home / "fd3.log"
-    rec = session(user_home, cf_home, f"exec 3>>'{log}'\n")
-    rec.run("echo a >&3")
-    rec.run("echo b >&3; echo shown")
-    rec.run("readlink /proc/$$/fd/3")
-    rec.finish()
+    got = recorded(user_home, cf_home, f"exec 3>>'{log}'\n", "echo a >&3", "echo b >&3; echo shown", "readlink /proc/$$/fd/3")
     assert log.read_text() == "a\nb\n"
-    got = cmds(cf_home)
     assert [c["command"] for c in got] == ["echo a >&3", "echo b >&3; echo shown", "readlink /proc/$$/fd/3"]
     assert got[1]["output"] == "shown\n"
     assert got[2]["output"] == f"{log}\n"

@@ -101,13 +101,7 @@ def test_user_prompt_hooks_and_status_preserved(user_home: Path, cf_home: Path) 
 
 
 def test_fish_trace_shows_nothing_of_ours(user_home: Path, cf_home: Path) -> None:
-    fish = require_shell("fish")
-    sf.write_rc("fish", user_home)
-    sh = sf.start("fish", fish, user_home, cf_home)
-    sh.run("set fish_trace 1")
-    sh.run("echo traced")
-    sh.run("set -e fish_trace")
-    sh.finish()
+    sh = sf.typed("fish", require_shell("fish"), user_home, cf_home, "set fish_trace 1", "echo traced", "set -e fish_trace")
     cmds = sf.commands(cf_home)
     assert [c["command"] for c in cmds] == [
         "set fish_trace 1",

@@ -133,13 +133,7 @@ def test_user_hooks_prompt_and_status_preserved(user_home: Path, cf_home: Path) 
 
 
 def test_set_x_traces_nothing_of_ours(user_home: Path, cf_home: Path) -> None:
-    zsh = require_shell("zsh")
-    sf.write_rc("zsh", user_home)
-    sh = sf.start("zsh", zsh, user_home, cf_home)
-    sh.run("set -x")
-    sh.run("echo traced")
-    sh.run("set +x")
-    sh.finish()
+    sh = sf.typed("zsh", require_shell("zsh"), user_home, cf_home, "set -x", "echo traced", "set +x")
     cmds = sf.commands(cf_home)
     assert [c["command"] for c in cmds] == ["set -x", "echo traced", "set +x"]
     assert cmds[1]["output"].endswith("> echo traced\ntraced\n")
@@ -149,14 +143,8 @@ def test_set_x_traces_nothing_of_ours(user_home: Path, cf_home: Path) -> None:
 def test_markers_survive_zsh_system_unloaded(user_home: Path, cf_home: Path) -> None:
     """The hooks write markers with zsh/system's syswrite; unloading the module hands
     the writing to print for good, and no command loses its record or its text."""
-    zsh = require_shell("zsh")
-    sf.write_rc("zsh", user_home)
-    sh = sf.start("zsh", zsh, user_home, cf_home)
-    sh.run("echo before")
-    sh.run("zmodload -u zsh/system")
-    sh.run("echo after-1")
-    sh.run("echo after-2")
-    sh.finish()
+    lines = ("echo before", "zmodload -u zsh/system", "echo after-1", "echo after-2")
+    sf.typed("zsh", require_shell("zsh"), user_home, cf_home, *lines)
     cmds = sf.commands(cf_home)
     assert [(c["command"], c["exit_code"]) for c in cmds] == [
         ("echo before", 0), ("zmodload -u zsh/system", 0), ("echo after-1", 0), ("echo after-2", 0),
@@ -170,14 +158,8 @@ def test_markers_survive_zsh_system_unloaded(user_home: Path, cf_home: Path) -> 
     strict=True,
 )
 def test_prompt_sp_trailer_not_in_output(user_home: Path, cf_home: Path) -> None:
-    zsh = require_shell("zsh")
-    sf.write_rc("zsh", user_home)
-    sh = sf.start("zsh", zsh, user_home, cf_home)
-    sh.run("printf abc")
-    sh.run("printf 'x\\ny'")
-    sh.run("PROMPT_EOL_MARK='<eol>'")
-    sh.run("printf abc")
-    sh.finish()
+    lines = ("printf abc", "printf 'x\\ny'", "PROMPT_EOL_MARK='<eol>'", "printf abc")
+    sf.typed("zsh", require_shell("zsh"), user_home, cf_home, *lines)
     outs = [(c["command"], c["output"], c["output_length"]) for c in sf.commands(cf_home)]
     assert outs[:4] == [
         ("printf abc", "abc", 3),
