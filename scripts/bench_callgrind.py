@@ -68,7 +68,7 @@ def main() -> int:
         base["CFSESSION_HOME"] = str(home / "cf")
         lo = recorder_instructions(a.shell, base, a.low, tmp / "lo")
         hi = recorder_instructions(a.shell, base, a.high, tmp / "hi")
-        for name, low, high in zip(("recorder", "bookkeeper"), lo, hi):
+        for name, low, high in zip(("recorder", "bookkeeper"), lo, hi, strict=False):
             print(f"{a.shell} {name}: {(high - low) / (a.high - a.low) / 1000:8.1f} k instructions per command")
         return 0
     variants = {"bare": ([a.shell, "-i"], base), "hooks": hooked(a.shell, base)}
