@@ -283,11 +283,13 @@ class Remote:
         self._call("finish", t, exit_code, reason)
         os.close(self._wfd)
         summary = None
+        stuck = False
         try:
             chunks = []
             while True:
                 r, _, _ = select.select([self._rfd], [], [], REPLY_TIMEOUT_S)
                 if not r:
+                    stuck = True
                     break
                 chunk = os.read(self._rfd, 65536)
                 if not chunk:
@@ -299,10 +301,24 @@ class Remote:
             summary = None
         finally:
             os.close(self._rfd)
-            self._reap()
+            self._reap(kill=stuck)
+        if stuck:
+            self._warn(
+                "bookkeeping",
+                f"the recording did not finish within {REPLY_TIMEOUT_S:.0f} s and was stopped; its files keep what"
+                " was written (a [redact] pattern in config.toml that backtracks, such as (a+)+$, can cause this)",
+            )
         return summary
 
-    def _reap(self) -> None:
+    def _reap(self, kill: bool = False) -> None:
+        """Wait for the child; ``kill``: it has not answered in time (stuck in a runaway
+        redaction pattern, say): end it first, or the recorder would wait for ever and
+        the child spin on as an orphan."""
+        if kill:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
         try:
             os.waitpid(self.pid, 0)
         except ChildProcessError:

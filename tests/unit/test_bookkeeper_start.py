@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
@@ -24,3 +25,48 @@ def test_inline_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not bookkeeper.available()
     monkeypatch.delenv("CFSESSION_BOOKKEEPING")
     assert bookkeeper.available() == hasattr(os, "fork")
+
+
+class _StuckSession:
+    """A session whose end never comes (as when a runaway [redact] pattern backtracks)."""
+
+    cast = None
+    on_warning = None
+
+    def finish(self, *args: object) -> None:
+        import time
+
+        while True:
+            time.sleep(60)
+
+
+class _Warnings(list):  # type: ignore[type-arg]
+    raw = False
+    session = None
+
+    def __call__(self, code: str, message: str) -> None:
+        self.append((code, message))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the bookkeeping child needs fork")
+def test_a_child_that_never_answers_is_ended(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before, the recorder waited in waitpid for ever and the child spun on as an orphan.
+    monkeypatch.setattr(bookkeeper, "REPLY_TIMEOUT_S", 0.5)
+    warn = _Warnings()
+    remote = bookkeeper.start(_StuckSession(), [], [], warn, raw=False)
+    assert remote is not None
+
+    def too_long(signum: int, frame: object) -> None:
+        os.kill(remote.pid, signal.SIGKILL)  # what the fix does; here only to end the test
+        raise AssertionError("finish() still waiting for the child after 20 s")
+
+    old = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(20)
+    try:
+        assert remote.finish(1.0, 0, "exit") is None
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(remote.pid, os.WNOHANG)  # already reaped: no zombie, no orphan
+    assert [c for c, _ in warn] == ["bookkeeping"] and "did not finish" in warn[0][1]
