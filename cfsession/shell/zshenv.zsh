@@ -19,6 +19,8 @@ fi
 
 if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
   'builtin' 'typeset' -g __cfs_nonce='@NONCE@' __cfs_osc='@OSC@'
+  # Every marker starts with this head; built once, not at each marker.
+  'builtin' 'typeset' -g __cfs_head=$'\e]'"$__cfs_osc;$__cfs_nonce;"
   'builtin' 'typeset' -g __cfs_eol_raw= __cfs_eol=
   'builtin' 'typeset' -gi __cfs_seq=0 __cfs_cmdno=0 __cfs_ran=0 __cfs_hello=0 __cfs_fd=1 __cfs_bytes=0 __cfs_n=0 __cfs_sw=0
   'builtin' 'typeset' -ga precmd_functions preexec_functions zshexit_functions
@@ -93,7 +95,7 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
     # One marker: $1 = event, the rest key=value (already escaped). Plain counter for seq:
     # zsh hooks run in the shell itself, never in a subshell.
     __cfs_emit() {
-      builtin local m=$'\e]'"$__cfs_osc;$__cfs_nonce;$(( ++__cfs_seq ));${(j:;:)@}"$'\a'
+      builtin local m="$__cfs_head$(( ++__cfs_seq ));${(j:;:)@}"$'\a'
       if (( __cfs_sw )); then builtin syswrite -o $__cfs_fd -- "$m" || __cfs_wf $? "$m"
       else builtin print -rnu $__cfs_fd -- "$m" 2>/dev/null; fi
     }
@@ -113,7 +115,7 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
       fi
       # The three markers are built here and leave in one write: a zsh function call costs
       # ~9 us here, so neither a helper per marker nor an escape call for a plain path.
-      builtin local o=$'\e]'"$__cfs_osc;$__cfs_nonce;" d
+      builtin local d
       if (( __cfs_ran )); then
         __cfs_ran=0
         d="cmdno=$__cfs_cmdno;st=$__cfs_st;ps=$__cfs_ps"
@@ -132,7 +134,7 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
         d="cmdno=$__cfs_cmdno"  # nothing ran: empty line, Ctrl-C, parse error
       fi
       if [[ $PWD != *[^\ -~]* && $PWD != *[\\\;]* ]]; then REPLY=$PWD; else __cfs_esc "$PWD"; fi
-      d="$o$(( ++__cfs_seq ));D;$d"$'\a'"$o$(( ++__cfs_seq ));P;cwd=$REPLY"$'\a'"$o$(( ++__cfs_seq ));A"$'\a'
+      d="$__cfs_head$(( ++__cfs_seq ));D;$d"$'\a'"$__cfs_head$(( ++__cfs_seq ));P;cwd=$REPLY"$'\a'"$__cfs_head$(( ++__cfs_seq ));A"$'\a'
       if (( __cfs_sw )); then builtin syswrite -o $__cfs_fd -- "$d" || __cfs_wf $? "$d"
       else builtin print -rnu $__cfs_fd -- "$d" 2>/dev/null; fi
       # __cfs_keep's checks, here: its call costs more than they do.
@@ -153,7 +155,7 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
         builtin return
       fi
       __cfs_ran=1
-      text=$'\e]'"$__cfs_osc;$__cfs_nonce;$(( ++__cfs_seq ));C;cmd=$text;src=preexec;cmdno=$(( ++__cfs_cmdno ));pid=$$"$'\a'
+      text="$__cfs_head$(( ++__cfs_seq ));C;cmd=$text;src=preexec;cmdno=$(( ++__cfs_cmdno ));pid=$$"$'\a'
       if (( __cfs_sw )); then builtin syswrite -o $__cfs_fd -- "$text" || __cfs_wf $? "$text"
       else builtin print -rnu $__cfs_fd -- "$text" 2>/dev/null; fi
     }
@@ -185,7 +187,7 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
           cmd=("cmd=$REPLY")
         fi
       fi
-      text=$'\e]'"$__cfs_osc;$__cfs_nonce;$(( ++__cfs_seq ));C;${(j:;:)cmd}${cmd:+;}src=$src;cmdno=$__cfs_cmdno;pid=$$"$'\a'
+      text="$__cfs_head$(( ++__cfs_seq ));C;${(j:;:)cmd}${cmd:+;}src=$src;cmdno=$__cfs_cmdno;pid=$$"$'\a'
       if (( __cfs_sw )); then builtin syswrite -o $__cfs_fd -- "$text" || __cfs_wf $? "$text"
       else builtin print -rnu $__cfs_fd -- "$text" 2>/dev/null; fi
     }
