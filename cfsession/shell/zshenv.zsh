@@ -22,6 +22,9 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
   # Every marker starts with this head; built once, not at each marker.
   'builtin' 'typeset' -g __cfs_head=$'\e]'"$__cfs_osc;$__cfs_nonce;"
   'builtin' 'typeset' -g __cfs_eol_raw= __cfs_eol= __cfs_pwd= __cfs_cwd=
+  # The hooks' scratch space: globals, as a local costs more to drop at each return
+  # than the statement that sets it.
+  'builtin' 'typeset' -g __cfs_t= __cfs_d=
   'builtin' 'typeset' -gi __cfs_seq=0 __cfs_cmdno=0 __cfs_ran=0 __cfs_hello=0 __cfs_fd=1 __cfs_bytes=0 __cfs_n=0 __cfs_sw=0
   'builtin' 'typeset' -ga precmd_functions preexec_functions zshexit_functions
 
@@ -52,7 +55,7 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
       # Printable ASCII without \ or ; (a path, a command line: the common case) is sent
       # as it is, and its length in characters is its length in bytes. This test comes
       # before the setopt below, which alone costs ~12 us per call.
-      if [[ $1 != *[^\ -~]* && $1 != *[\\\;]* ]]; then
+      if [[ $1 != *[^\ -:\<-\[\]-~]* ]]; then
         REPLY=$1
         __cfs_bytes=${#1}
         return
@@ -152,18 +155,20 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
     # $1 is the line as typed (aliases unexpanded, heredoc bodies included); $3 is the
     # expanded text, used only when the history mechanism is off and $1 is empty. A plain
     # line (printable ASCII, no \ or ;, not too long, not hidden) goes out as it is; the
-    # rest through __cfs_preexec_x.
+    # rest through __cfs_preexec_x. One bracket says it all: space to ~ less ; and \
+    # (one pattern to compile and match at each command, not two).
     __cfs_preexec() {
-      builtin local text=${1:-$3}
-      if [[ $text == *[^\ -~]* || $text == *[\\\;]* || ${#text} -gt 32768 ||
-        ( -o histignorespace && $text == [[:space:]]* ) ]]; then
-        __cfs_preexec_x "$text"
+      __cfs_t=${1:-$3}
+      if [[ $__cfs_t == *[^\ -:\<-\[\]-~]* || ${#__cfs_t} -gt 32768 ||
+        ( -o histignorespace && $__cfs_t == [[:space:]]* ) ]]; then
+        __cfs_preexec_x "$__cfs_t"
+        __cfs_t=  # a hidden line is not kept
         builtin return
       fi
       __cfs_ran=1
-      text="$__cfs_head$(( ++__cfs_seq ));C;cmd=$text;src=preexec;cmdno=$(( ++__cfs_cmdno ));pid=$$"$'\a'
-      if (( __cfs_sw )); then builtin syswrite -o $__cfs_fd -- "$text" || __cfs_wf $? "$text"
-      else builtin print -rnu $__cfs_fd -- "$text" 2>/dev/null; fi
+      __cfs_t="$__cfs_head$(( ++__cfs_seq ));C;cmd=$__cfs_t;src=preexec;cmdno=$(( ++__cfs_cmdno ));pid=$$"$'\a'
+      if (( __cfs_sw )); then builtin syswrite -o $__cfs_fd -- "$__cfs_t" || __cfs_wf $? "$__cfs_t"
+      else builtin print -rnu $__cfs_fd -- "$__cfs_t" 2>/dev/null; fi
     }
 
     __cfs_preexec_x() {
