@@ -106,8 +106,10 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
     # First in precmd_functions: every precmd function sees the same $? (LV8), and ours
     # going first puts other hooks' output (pure prints a line) after D, in the prompt.
     __cfs_precmd() {
-      # First, so $? and $pipestatus are read before anything changes them.
-      builtin local __cfs_st=$? __cfs_ps="${(j: :)pipestatus[@]}"
+      # First, so $? and $pipestatus are read before anything changes them: straight into
+      # the tail of D as it is sent (dropped below when nothing ran). Sticky emulation has
+      # ksh_arrays off here, so $pipestatus is the whole array.
+      __cfs_d=";st=$?;ps=${(j: :)pipestatus}"
       # Plugins call precmd hooks from zle to redraw the prompt: that is not a command end.
       builtin zle && builtin return 0
       if (( ! __cfs_hello )); then
@@ -118,10 +120,8 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
       fi
       # The three markers are built here and leave in one write: a zsh function call costs
       # ~9 us here, so neither a helper per marker nor an escape call for a plain path.
-      builtin local d
       if (( __cfs_ran )); then
         __cfs_ran=0
-        d="cmdno=$__cfs_cmdno;st=$__cfs_st;ps=$__cfs_ps"
         if [[ -o promptsp && -o promptcr ]]; then
           # zsh printed its PROMPT_SP trailer (this mark, spaces, CR, spaces, CR) into the
           # command's output just before precmd; tell the recorder exactly what to strip.
@@ -131,10 +131,10 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
             __cfs_esc "${(%)__cfs_eol_raw}"
             __cfs_eol=$REPLY
           fi
-          d+=";sp=$__cfs_eol"
+          __cfs_d+=";sp=$__cfs_eol"
         fi
       else
-        d="cmdno=$__cfs_cmdno"  # nothing ran: empty line, Ctrl-C, parse error
+        __cfs_d=  # nothing ran: empty line, Ctrl-C, parse error
       fi
       # The cwd is escaped again only when it changes: a plain compare costs a third of
       # the escape's pattern test. (An unset PWD reads as empty, as the first cwd does.)
@@ -143,9 +143,9 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
         __cfs_esc "$PWD"
         __cfs_cwd=$REPLY
       fi
-      d="$__cfs_head$(( ++__cfs_seq ));D;$d"$'\a'"$__cfs_head$(( ++__cfs_seq ));P;cwd=$__cfs_cwd"$'\a'"$__cfs_head$(( ++__cfs_seq ));A"$'\a'
-      if (( __cfs_sw )); then builtin syswrite -o $__cfs_fd -- "$d" || __cfs_wf $? "$d"
-      else builtin print -rnu $__cfs_fd -- "$d" 2>/dev/null; fi
+      __cfs_d="$__cfs_head$(( ++__cfs_seq ));D;cmdno=$__cfs_cmdno$__cfs_d"$'\a'"$__cfs_head$(( ++__cfs_seq ));P;cwd=$__cfs_cwd"$'\a'"$__cfs_head$(( ++__cfs_seq ));A"$'\a'
+      if (( __cfs_sw )); then builtin syswrite -o $__cfs_fd -- "$__cfs_d" || __cfs_wf $? "$__cfs_d"
+      else builtin print -rnu $__cfs_fd -- "$__cfs_d" 2>/dev/null; fi
       # __cfs_keep's checks, here: its call costs more than they do.
       [[ ${precmd_functions[1]-} == __cfs_precmd && ${preexec_functions[-1]-} == __cfs_preexec &&
         ${zshexit_functions[-1]-} == __cfs_zshexit ]] || __cfs_keep
