@@ -218,9 +218,9 @@ if [[ -o interactive && -z "${__cfs_nonce-}" ]]; then
         zshexit_functions=(${zshexit_functions:#__cfs_zshexit} __cfs_zshexit)
     }
   }
-  'builtin' 'emulate' zsh -o no_aliases -o local_options -o local_traps -o local_patterns \
-    +o xtrace -c __cfs_defs
-  'builtin' 'unfunction' __cfs_defs
+  'builtin' 'emulate' 'zsh' '-o' 'no_aliases' '-o' 'local_options' '-o' 'local_traps' \
+    '-o' 'local_patterns' '+o' 'xtrace' '-c' '__cfs_defs'
+  'builtin' 'unfunction' '__cfs_defs'
 
   # Only the deferred part now; the rest goes in at the first prompt, after the user's
   # rc files (Oh My Zsh and others reset hooks while they load).
