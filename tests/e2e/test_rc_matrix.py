@@ -298,6 +298,22 @@ def test_zsh_user_options(user_home: Path, cf_home: Path, opts: str) -> None:
     assert (cmds[1]["command"], cmds[1]["output"], cmds[1]["exit_code"]) == ("echo a b", "a b\n", 0)
 
 
+def test_zsh_user_options_and_pattern_disables_survive_the_hooks(user_home: Path, cf_home: Path) -> None:
+    """The hooks run under zsh's own options (sticky emulation) and give the user's back on
+    return: options, and patterns turned off with `disable -p`, are as the user left them."""
+    zsh = require_shell("zsh")
+    sf.write_rc("zsh", user_home, "setopt KSH_ARRAYS GLOB_SUBST NO_UNSET\ndisable -p '^' '#'\n")
+    sh = sf.start("zsh", zsh, user_home, cf_home)
+    sh.run("cd /")  # a new cwd: the escape path runs too
+    sh.run('print -r -- "[${options[ksharrays]} ${options[globsubst]} ${options[unset]}]"')
+    sh.run("disable -p")
+    sh.finish()
+    cmds = sf.commands(cf_home)
+    assert [c["exit_code"] for c in cmds] == [0, 0, 0]
+    assert cmds[1]["output"] == "[on on off]\n"
+    assert cmds[2]["output"] == "'^' '#'\n"
+
+
 def test_zsh_status_pipestatus_and_last_arg_kept(user_home: Path, cf_home: Path) -> None:
     zsh = require_shell("zsh")
     sf.write_rc("zsh", user_home)
