@@ -137,6 +137,7 @@ class Session:
         self.paused_at: float | None = None  # capture stopped (pause key / cfsession pause)
         self._skipped = 0
         self.end_command: str | None = None  # the shell's `exit` (see _drop_shell_exit)
+        self.hung_up = False  # the recorder was told to end (SIGHUP/SIGTERM): see hangup()
         self._said: set[str] = set()
         self._held: list[tuple[Command, str | None]] = []  # ended, text still to come
         self._shell: str | None = None
@@ -264,6 +265,11 @@ class Session:
             self._drop_shell_exit()
             if self.current is not None:
                 st = m.fields.get("st")
+                if self.hung_up:
+                    # The shell left because it was hung up: its exit hook's status is
+                    # the shell's (zsh 1, fish 0), not that of the command it cut off.
+                    self.current.anomalies.append("missing_end")
+                    st = None
                 self._close(t, int(st) if st and st.lstrip("-").isdigit() else None, None)
             self._settle(t)
 
@@ -595,6 +601,11 @@ class Session:
         cmd = self.current
         if cmd is not None and cmd.source not in ("argv", "unsegmented") and "typeahead" not in cmd.anomalies:
             cmd.anomalies.append("typeahead")
+
+    def hangup(self, t: float) -> None:
+        """The recorder was told to end (SIGHUP, SIGTERM) and hangs up the shell: whatever
+        runs now is cut off, its status unknown (the bash path is in finish())."""
+        self.hung_up = True
 
     def toggle_pause(self, t: float) -> None:
         (self.resume if self.paused_at is not None else self.pause)(t)

@@ -1,0 +1,43 @@
+"""Defects found by using cfsession as a demanding user would; each test reproduces one
+through a real shell on a real PTY."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from tests import pty_harness as h
+from tests import shells_factory as sf
+from tests.conftest import require_shell
+
+pytestmark = pytest.mark.pty
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
+@pytest.mark.parametrize("kind", ["bash", "zsh", "fish"])
+def test_a_command_cut_off_by_a_hangup_has_no_status(kind: str, sig: signal.Signals, user_home: Path, cf_home: Path) -> None:
+    """The terminal closes (SIGHUP) or the recorder is told to stop (SIGTERM) while a
+    command runs: the shell goes down with it, and zsh's and fish's exit hooks report the
+    *shell's* status (zsh 1, fish 0). That status is not the command's: a killed `sleep`
+    must not be recorded as having succeeded (fish) or failed with 1 (zsh)."""
+    sf.write_rc(kind, user_home)
+    sh = sf.start(kind, require_shell(kind), user_home, cf_home)
+    sh.run("echo one")
+    sh.child.sendline("sleep 30")
+    h.wait_foreground(sh.child.pid, "sleep")
+    os.kill(sh.child.pid, sig)
+    sh.child.expect(pexpect.EOF, timeout=20)
+    sh.child.close()
+    cmds = sf.commands(cf_home)
+    assert [c["command"] for c in cmds] == ["echo one", "sleep 30"]
+    cut = cmds[-1]
+    assert (cut["exit_code"], cut["status_kind"]) == (None, "unknown"), cut
+    assert "missing_end" in cut["anomalies"]
+    end = sf.records(cf_home)[-1]
+    assert end["event_type"] == "session_end"
+    assert end["reason"] == ("hangup" if sig == signal.SIGHUP else "signal")
+    assert end["failed_count"] == 0  # unknown is not a failure
