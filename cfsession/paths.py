@@ -26,6 +26,16 @@ def home() -> Path:
     return Path(platformdirs.user_data_dir("cfsession", appauthor=False))
 
 
+def working_dir() -> str:
+    """The current directory. One removed from under the user (a build tree wiped under
+    their shell) has no path any more: then where they were, as their shell says
+    (``$PWD``); the command still runs there, as it would without the recorder."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return os.environ.get("PWD", "")
+
+
 def sessions_dir(root: Path | None = None) -> Path:
     return (root or home()) / "sessions"
 

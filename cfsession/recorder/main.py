@@ -170,7 +170,7 @@ def _start(opts: Options, session_id: str, parent: str | None, plan: Plan, env: 
         on_warning=warn,
     )
     warn.session = session
-    session.cwd = os.getcwd()
+    session.cwd = paths.working_dir()
     session.cols = size[0]
     session.emit(
         {
@@ -187,7 +187,7 @@ def _start(opts: Options, session_id: str, parent: str | None, plan: Plan, env: 
             "pid": os.getpid(),
             "shell": plan.shell_path,
             "shell_kind": plan.kind,
-            "cwd": os.getcwd(),
+            "cwd": session.cwd,
             "cols": size[0],
             "rows": size[1],
             "term": env.get("TERM"),

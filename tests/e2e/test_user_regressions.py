@@ -4,7 +4,9 @@ through a real shell on a real PTY."""
 from __future__ import annotations
 
 import os
+import shlex
 import signal
+import subprocess
 from pathlib import Path
 
 import pexpect
@@ -41,3 +43,28 @@ def test_a_command_cut_off_by_a_hangup_has_no_status(kind: str, sig: signal.Sign
     assert end["event_type"] == "session_end"
     assert end["reason"] == ("hangup" if sig == signal.SIGHUP else "signal")
     assert end["failed_count"] == 0  # unknown is not a failure
+
+
+@pytest.mark.parametrize("io", ["--pty", "--no-pty"])
+def test_record_from_a_deleted_directory_runs_the_command(io: str, tmp_path: Path, cf_home: Path) -> None:
+    """`cfsession record` started in a directory that was removed (a build tree wiped
+    under a shell) ran nothing and died with a traceback; the bare command runs there."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    rec = " ".join(shlex.quote(a) for a in h.cfsession_argv("record", "-q", io, "--", "sh", "-c", "echo ran; exit 4"))
+    proc = subprocess.run(
+        ["sh", "-c", f"cd {shlex.quote(str(gone))} && rmdir {shlex.quote(str(gone))} && exec {rec}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "CFSESSION_HOME": str(cf_home)},
+    )
+    assert proc.returncode == 4, proc.stderr
+    assert "ran" in proc.stdout
+    assert "Traceback" not in proc.stderr
+    (path,) = h.sessions(cf_home)
+    recs = h.load(path)
+    assert recs[0]["cwd"] == str(gone)  # where the user was ($PWD), as a shell would say
+    (cmd,) = [r for r in recs if r["event_type"] == "terminal_capture"]
+    assert cmd["exit_code"] == 4
+    assert "ran" in cmd["output"].splitlines()  # besides sh's own getcwd() complaint
