@@ -68,3 +68,20 @@ def test_record_from_a_deleted_directory_runs_the_command(io: str, tmp_path: Pat
     (cmd,) = [r for r in recs if r["event_type"] == "terminal_capture"]
     assert cmd["exit_code"] == 4
     assert "ran" in cmd["output"].splitlines()  # besides sh's own getcwd() complaint
+
+
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+def test_aws_cli_secret_key_is_redacted_everywhere(user_home: Path, cf_home: Path) -> None:
+    """`aws configure set aws_secret_access_key VALUE` is how the AWS CLI's own docs store
+    the key; TRUST.md promises `aws_secret_access_key` values are redacted, but the
+    space-separated form reached the command, the output and the .cast as typed."""
+    line = f"printf '%s\\n' 'aws configure set aws_secret_access_key {AWS_SECRET}'"
+    sf.typed("bash", require_shell("bash"), user_home, cf_home, line)
+    (path,) = h.sessions(cf_home)
+    for f in (path, path.with_suffix(".cast")):
+        assert AWS_SECRET not in f.read_text(encoding="utf-8"), f.name
+    (cmd,) = sf.commands(cf_home)
+    assert "aws_secret_access_key [REDACTED:aws_secret_key]" in cmd["command"]
+    assert cmd["output"] == "aws configure set aws_secret_access_key [REDACTED:aws_secret_key]\n"
