@@ -421,6 +421,10 @@ class Session:
             text, src = self._resolve_stale(text, echo)
         elif src == "hidden":
             text = None
+        elif src == "history" and not text:
+            # No line read into history is empty: the command emptied the history the text
+            # is read from (`history -c`, `HISTSIZE=0`). Its line is what was echoed.
+            text, src = from_echo(echo, self.cols)
         cmd.text, cmd.source = text, src
         if f.get("trunc" + key) == "1" and text is not None:
             cmd.anomalies.append("command_truncated")

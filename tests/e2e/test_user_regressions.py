@@ -85,3 +85,13 @@ def test_aws_cli_secret_key_is_redacted_everywhere(user_home: Path, cf_home: Pat
     (cmd,) = sf.commands(cf_home)
     assert "aws_secret_access_key [REDACTED:aws_secret_key]" in cmd["command"]
     assert cmd["output"] == "aws configure set aws_secret_access_key [REDACTED:aws_secret_key]\n"
+
+
+def test_bash_command_that_empties_history_keeps_its_text(user_home: Path, cf_home: Path) -> None:
+    """bash's text comes from `history 1` at the next prompt; `history -c` and
+    `HISTSIZE=0` empty the history they are read from, and were recorded as the command
+    "" (neither the line nor null). The line as typed is on the screen: use it."""
+    sf.typed("bash", require_shell("bash"), user_home, cf_home, "echo before", "history -c", "echo after", "HISTSIZE=0")
+    cmds = sf.commands(cf_home)
+    assert [c["command"] for c in cmds] == ["echo before", "history -c", "echo after", "HISTSIZE=0"]
+    assert [c["exit_code"] for c in cmds] == [0, 0, 0, 0]
