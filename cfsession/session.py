@@ -138,6 +138,7 @@ class Session:
         self._skipped = 0
         self.end_command: str | None = None  # the shell's `exit` (see _drop_shell_exit)
         self.hung_up = False  # the recorder was told to end (SIGHUP/SIGTERM): see hangup()
+        self._prompting = False  # between a prompt's start (A) and its end (B)
         self._said: set[str] = set()
         self._held: list[tuple[Command, str | None]] = []  # ended, text still to come
         self._shell: str | None = None
@@ -170,6 +171,11 @@ class Session:
     # -- input from the loop ---------------------------------------------------------------
     def data(self, data: bytes, t: float) -> None:
         if self.paused_at is not None:
+            if self._prompting:
+                # A prompt drawn while paused: recorded nowhere, but where it ends is where
+                # the typing starts once capture resumes (else a redrawn prompt reads as
+                # typed text: "user@host$ exit" for `exit`).
+                self._between.add(data)
             return  # passed through to the terminal, recorded nowhere
         if self.cast is not None:
             if not self._hold.active:
@@ -220,6 +226,7 @@ class Session:
                 return
             m = joined
         ev = m.event
+        self._prompting = ev == "A"
         if self._hold.active and ev not in ("C", "B"):
             # The line was abandoned (Ctrl-C, empty, …). B (bash: the prompt's end, where
             # the typing starts) is inside the region, not its end.

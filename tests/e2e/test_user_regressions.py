@@ -95,3 +95,23 @@ def test_bash_command_that_empties_history_keeps_its_text(user_home: Path, cf_ho
     cmds = sf.commands(cf_home)
     assert [c["command"] for c in cmds] == ["echo before", "history -c", "echo after", "HISTSIZE=0"]
     assert [c["exit_code"] for c in cmds] == [0, 0, 0, 0]
+
+
+def test_prompt_redrawn_after_pause_is_not_part_of_the_exit(user_home: Path, cf_home: Path) -> None:
+    """Pause at the prompt, run something (not recorded), resume, redraw the prompt
+    (Ctrl-L, a window resize) and `exit`: the prompt drawn while paused was unknown, so
+    the redrawn prompt was taken for typed text and the session got a command
+    "CFTESTPROMPT$ exit" (and one command too many)."""
+    (user_home / ".bashrc").write_text(f"PS1='{h.PROMPT}'\n")
+    rec = h.start(require_shell("bash"), user_home, cf_home, args=("--pause-key", "C-]"))
+    rec.run("echo one")
+    rec.child.send("\x1d")  # pause
+    rec.run("echo typed-while-paused")
+    rec.child.send("\x1d")  # resume, at the prompt drawn while paused
+    rec.child.sendcontrol("l")  # readline clears the screen and draws the prompt again
+    rec.expect_prompt()
+    assert rec.finish() == 0
+    cmds = h.commands(cf_home)
+    assert [c["command"] for c in cmds] == ["echo one"]
+    end = h.load(h.sessions(cf_home)[0])[-1]
+    assert (end["command_count"], end.get("end_command")) == (1, "exit")
