@@ -329,14 +329,15 @@ def _run_pipes(opts: Options, launch: Any, session: Any, sinks: list[Any], warn:
     from cfsession.session import argv_text
 
     own_group = os.name != "nt" and not pipes_mod.terminal_signals_us()
+    merged = pipes_mod.one_place()
     try:
-        proc = pipes_mod.spawn(launch.argv, launch.env, own_group)
+        proc = pipes_mod.spawn(launch.argv, launch.env, own_group, merged)
     except OSError as exc:
         _abandon(session, sinks, t0)
         raise cannot_run(opts.command[0], exc) from exc
-    session.open_pseudo(0.0, argv_text(argv_record or opts.command), "argv", streams=True)
-    assert proc.stdout is not None and proc.stderr is not None
-    fds = [proc.stdout.fileno(), proc.stderr.fileno()]
+    session.open_pseudo(0.0, argv_text(argv_record or opts.command), "argv", streams=not merged)
+    assert proc.stdout is not None
+    fds = [proc.stdout.fileno()] + ([proc.stderr.fileno()] if proc.stderr is not None else [])
     remote = bookkeeper.start(session, sinks, fds, warn, False) if bookkeeper.available() else None
     result = None
     try:
