@@ -53,6 +53,29 @@ def require_shell(name: str) -> str:
     return path
 
 
+BASH53 = Path(__file__).resolve().parent.parent / ".cache" / "bash-5.3" / "bin" / "bash"
+
+
+def require_bash(version: str) -> str:
+    """The bash to test: ``system`` (Debian's, 5.2) or ``5.3`` (Debian's static build,
+    which scripts/test puts at .cache/bash-5.3 with scripts/get_bash53.py; or
+    ``$CFSESSION_TEST_BASH53``). In CI a missing one fails the test, elsewhere it skips."""
+    if version == "system":
+        return require_shell("bash")
+    path = os.environ.get("CFSESSION_TEST_BASH53") or str(BASH53)
+    if not os.access(path, os.X_OK):
+        if os.environ.get("CI"):
+            pytest.fail(f"bash 5.3 is not at {path} but CI must test it (scripts/test runs scripts/get_bash53.py)")
+        pytest.skip(f"bash 5.3 not at {path} (python scripts/get_bash53.py puts it there)")
+    return path
+
+
+@pytest.fixture(params=["system", "5.3"], ids=["bash", "bash5.3"])
+def bash(request: pytest.FixtureRequest) -> str:
+    """Each bash the integration must work under (a test that takes it runs under both)."""
+    return require_bash(request.param)
+
+
 def require_module(name: str) -> ModuleType:
     """Module ``name`` from the test extra; in CI a missing one fails the test, elsewhere
     it skips."""

@@ -10,8 +10,33 @@ def sh_quote_single(value: str) -> str:
     return value.replace("'", "'\\''")
 
 
+# How __cfs_pc reads `history 1` into t: bash >= 5.3 runs it in the shell with `${ …; }`
+# (no fork, no file of ours); older bash writes it to a file and reads that back. The
+# template holds the function once, between "#@53{" and "#@53}"; the init file gets
+# both versions, chosen by the running bash when it reads the file (bash 4.4-5.2 parse
+# the `${ …; }` form without complaint and never run it).
+_HIST_53 = "t=${ builtin history 1; }"
+_HIST_FILE = """{ builtin history 1; builtin printf '\\0'; } 1<>"$__cfs_dir/h"
+    builtin read -r -d '' -u 3 t 3<"$__cfs_dir/h\""""
+
+
+def by_version(text: str) -> str:
+    """The template's __cfs_pc, once per history-reading method, under a version test."""
+    head, rest = text.split("#@53{\n", 1)
+    block, tail = rest.split("#@53}\n", 1)
+    return (
+        head
+        + "if ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 503)); then\n"
+        + block.replace("@HIST1@", _HIST_53)
+        + "else\n"
+        + block.replace("@HIST1@", _HIST_FILE)
+        + "fi\n"
+        + tail
+    )
+
+
 def render(ctx: LaunchContext) -> str:
-    text = template("bash.sh")
+    text = by_version(template("bash.sh"))
     histfile = ctx.env.get("HISTFILE")
     subs = {
         "@NONCE@": ctx.nonce,

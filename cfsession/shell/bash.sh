@@ -15,7 +15,10 @@ __cfs_hk=  # "$?;ps=PIPESTATUS" of this prompt, saved by whichever of our elemen
 __cfs_ran=0  # 1: __cfs_pc ran at this prompt (__cfs_tail looks, then clears it; so does PS0)
 __cfs_st='0;ps=0'  # __cfs_hk of the last prompt (bash < 5.1 hands $? on)
 __cfs_cn='\#'
-__cfs_last_cn=-1  # the command number at the last prompt (-1: none yet)
+# The command number at the last prompt: -2 before the first prompt, -100 after it (its
+# number is no baseline: bash 5.3 gives the first prompt 1 where 5.2 gives 0, though both
+# number the first command 1 in PS0; the next prompt takes the baseline from __cfs_hs).
+__cfs_last_cn=-2
 __cfs_hist=
 
 # -- the user's normal start-up files --------------------------------------------------
@@ -106,7 +109,9 @@ __cfs_emit() {
 # This runs at every prompt, and bash copies a function's whole body each time it calls
 # it (copy_command: the cost grows with the body, run or not): the common case — one
 # command, its line in history, plain text and cwd — is all this body holds; the rest
-# is in __cfs_pcx.
+# is in __cfs_pcx. (cfsession/shell/bash.py defines it twice from this text, between the
+# two marker lines: bash >= 5.3 reads `history 1` with `${ …; }`, the rest through a file.)
+#@53{
 __cfs_pc() {
   __cfs_hk=${__cfs_hk:-$?;ps=${PIPESTATUS[@]}}
   if [[ $- == *[xeu]* ]]; then __cfs_opts "$-" __cfs_pc; return; fi
@@ -114,16 +119,17 @@ __cfs_pc() {
   if ((cn - __cfs_last_cn != 1 || !__cfs_nofork || ${#HISTTIMEFORMAT})); then
     __cfs_pcx "$cn"
   else
-    # One command since the last prompt (nearly always). `history 1` goes through a
-    # file in our private dir ($(...) would fork); `1<>` rewrites it in place and a NUL
-    # ends the text: a truncating `>` costs ~130 us on a disk-backed /tmp (ext4 frees
-    # and reallocates the block), this ~12 us. "  NUM  TEXT\n": IFS=$'\n' makes `read`
-    # drop the newline; then the spaces, NUM and its two spaces go. `read` takes the
-    # file on fd 3, not 0: fd 0 would be saved and put back around it (5 system calls
-    # more, ~7 us), and 3 is the number open() gives it (no dup2); bash saves and
-    # restores fd 3 too if the user has it open.
-    { builtin history 1; builtin printf '\0'; } 1<>"$__cfs_dir/h"
-    builtin read -r -d '' -u 3 t 3<"$__cfs_dir/h"
+    # One command since the last prompt (nearly always): `history 1` into t, without a
+    # fork. bash >= 5.3: `${ …; }` runs it in this shell (10 system calls a command
+    # fewer than the file). Before 5.3 it goes through a file in our private dir
+    # ($(...) would fork); `1<>` rewrites it in place and a NUL ends the text: a
+    # truncating `>` costs ~130 us on a disk-backed /tmp (ext4 frees and reallocates
+    # the block), this ~12 us. IFS=$'\n' makes `read` drop the newline. `read` takes
+    # the file on fd 3, not 0: fd 0 would be saved and put back around it (5 system
+    # calls more, ~7 us), and 3 is the number open() gives it (no dup2); bash saves and
+    # restores fd 3 too if the user has it open. "  NUM  TEXT": the spaces, NUM and
+    # its two spaces go.
+    @HIST1@
     t=${t#*[0-9]  }
     # PS0 noted $HISTCMD for the command (__cfs_hs): if it moved, the line went into
     # history; if not (ignorespace, ignoredups, erasedups, set +o history) the entry is
@@ -154,13 +160,20 @@ __cfs_pc() {
   fi
   return 0
 }
+#@53}
 __cfs_src=(stale history)
 
 # __cfs_pc's rare cases; the D fields in `d` and the cwd in `p` (the caller's locals).
 # $1 = the command number; $2 = the history line when the caller read one (its src is in
 # `d`): it, or the cwd, needs escaping or cutting.
+# `cn` is the caller's local (no `local` here): the first prompt sets it to -100, which
+# __cfs_pc then keeps as __cfs_last_cn.
 __cfs_pcx() {
-  local cn=$1
+  if ((__cfs_last_cn == -100)); then
+    # The prompt after the first: PS0 noted each command run since by its number.
+    local -a ran=("${!__cfs_hs[@]}")
+    if ((${#ran[@]})); then __cfs_last_cn=$((ran[0] - 1)); else __cfs_last_cn=$cn; fi
+  fi
   if (($# > 1)); then
     if [[ -n $t ]]; then
       __cfs_cut "$2"
@@ -168,8 +181,10 @@ __cfs_pcx() {
     fi
     __cfs_esc "$p"
     p=$__cfs_r
-  elif [[ $cn == "$__cfs_last_cn" || $__cfs_last_cn == -1 ]]; then
-    d="cmdno=$cn"  # nothing ran: empty line, Ctrl-C, parse error; or the first prompt
+  elif ((__cfs_last_cn == -2)); then
+    d="cmdno=$cn" cn=-100  # the first prompt
+  elif [[ $cn == "$__cfs_last_cn" ]]; then
+    d="cmdno=$cn"  # nothing ran: empty line, Ctrl-C, parse error
   else
     d="cmdno=$cn;st=$__cfs_hk"
     if ((__cfs_nofork)); then

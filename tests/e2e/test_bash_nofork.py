@@ -12,18 +12,25 @@ from typing import Any
 import pytest
 
 from tests import pty_harness as h
-from tests.conftest import require_shell
+from tests.conftest import require_bash
 
 pytestmark = pytest.mark.pty
 
 PS1 = f"PS1='{h.PROMPT}'\n"
 PASTE_ON, PASTE_OFF = "\x1b[200~", "\x1b[201~"
+_BASH = ""
+
+
+@pytest.fixture(autouse=True, params=["system", "5.3"], ids=["bash", "bash5.3"])
+def _each_bash(request: pytest.FixtureRequest) -> None:
+    """Every test here runs under Debian's bash 5.2 and under bash 5.3."""
+    global _BASH
+    _BASH = require_bash(request.param)
 
 
 def session(home: Path, cf_home: Path, rc: str = "") -> h.Recording:
-    bash = require_shell("bash")
     (home / ".bashrc").write_text(PS1 + rc)
-    return h.start(bash, home, cf_home)
+    return h.start(_BASH, home, cf_home)
 
 
 def cmds(cf_home: Path) -> list[dict[str, Any]]:
@@ -234,3 +241,25 @@ def test_the_users_fd_3_is_left_as_it_was(user_home: Path, cf_home: Path) -> Non
     assert [c["command"] for c in got] == ["echo a >&3", "echo b >&3; echo shown", "readlink /proc/$$/fd/3"]
     assert got[1]["output"] == "shown\n"
     assert got[2]["output"] == f"{log}\n"
+
+
+def test_first_prompt_left_empty_then_commands(user_home: Path, cf_home: Path) -> None:
+    # bash 5.3 numbers the first prompt 1 where 5.2 numbers it 0 (both call the first
+    # command 1): nothing typed there, then an interrupted line, must not become a command,
+    # and the first real one keeps its text and status.
+    rec = session(user_home, cf_home)
+    rec.child.sendline("")
+    rec.expect_prompt()
+    rec.child.send("echo never\x03")
+    rec.expect_prompt()
+    rec.run("false")
+    rec.run("echo x")
+    rec.finish()
+    got = [(c["command"], c["exit_code"], c["command_source"]) for c in cmds(cf_home)]
+    assert got == [("false", 1, "history"), ("echo x", 0, "history")]
+
+
+def test_first_command_of_the_session(user_home: Path, cf_home: Path) -> None:
+    got = [(c["command"], c["exit_code"], c["command_source"])
+           for c in recorded(user_home, cf_home, "", "echo first", "false")]
+    assert got == [("echo first", 0, "history"), ("false", 1, "history")]

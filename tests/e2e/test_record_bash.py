@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from tests import pty_harness as h
-from tests.conftest import require_shell
 
 pytestmark = pytest.mark.pty
 
@@ -20,8 +19,7 @@ def bash_home(user_home: Path) -> Path:
     return user_home
 
 
-def test_ordinary_session(bash_home: Path, cf_home: Path) -> None:
-    bash = require_shell("bash")
+def test_ordinary_session(bash: str, bash_home: Path, cf_home: Path) -> None:
     rec = h.start(bash, bash_home, cf_home)
     seen = rec.child.before + rec.child.after
     (bash_home / "d ir").mkdir()
@@ -80,8 +78,7 @@ def test_ordinary_session(bash_home: Path, cf_home: Path) -> None:
         assert c["started_at"] <= c["ended_at"]
 
 
-def test_no_marker_bytes_reach_terminal_or_files(bash_home: Path, cf_home: Path) -> None:
-    bash = require_shell("bash")
+def test_no_marker_bytes_reach_terminal_or_files(bash: str, bash_home: Path, cf_home: Path) -> None:
     rec = h.start(bash, bash_home, cf_home)
     seen = rec.child.before
     seen += rec.run("echo one")
@@ -95,10 +92,9 @@ def test_no_marker_bytes_reach_terminal_or_files(bash_home: Path, cf_home: Path)
     assert not re.search(r"[0-9a-f]{32};\d+;[DPACH]", seen)
 
 
-def test_prompt_redrawn_by_readline_leaves_no_marker(bash_home: Path, cf_home: Path) -> None:
+def test_prompt_redrawn_by_readline_leaves_no_marker(bash: str, bash_home: Path, cf_home: Path) -> None:
     """Ctrl-L and a resize make readline draw the prompt again as it was, its B marker
     included (same seq): that copy is neither shown, nor recorded, nor a spoof."""
-    bash = require_shell("bash")
     rec = h.start(bash, bash_home, cf_home)
     seen = rec.run("echo one")
     rec.child.send("\x0c")  # clear-screen: the whole prompt again
@@ -118,8 +114,7 @@ def test_prompt_redrawn_by_readline_leaves_no_marker(bash_home: Path, cf_home: P
     assert all("spoof_attempt" not in c["anomalies"] for c in cmds)
 
 
-def test_files_private_and_summary(bash_home: Path, cf_home: Path) -> None:
-    bash = require_shell("bash")
+def test_files_private_and_summary(bash: str, bash_home: Path, cf_home: Path) -> None:
     rec = h.start(bash, bash_home, cf_home)
     rec.run("true")
     assert rec.finish() == 0
@@ -135,8 +130,7 @@ def test_files_private_and_summary(bash_home: Path, cf_home: Path) -> None:
     assert lines[-1]["end_command"] == "exit"
 
 
-def test_user_rc_ran_once_and_prompt_command_kept(user_home: Path, cf_home: Path) -> None:
-    bash = require_shell("bash")
+def test_user_rc_ran_once_and_prompt_command_kept(bash: str, user_home: Path, cf_home: Path) -> None:
     (user_home / ".bashrc").write_text(
         f"PS1='{h.PROMPT}'\necho RC-TOKEN-1\nPROMPT_COMMAND='echo \"[st=$?]\"'\n"
     )
@@ -149,8 +143,7 @@ def test_user_rc_ran_once_and_prompt_command_kept(user_home: Path, cf_home: Path
     assert [(c["command"], c["exit_code"], c["output"]) for c in cmds][0] == ("sh -c 'exit 4'", 4, "")
 
 
-def test_hidden_and_duplicate_commands(user_home: Path, cf_home: Path) -> None:
-    bash = require_shell("bash")
+def test_hidden_and_duplicate_commands(bash: str, user_home: Path, cf_home: Path) -> None:
     (user_home / ".bashrc").write_text(f"PS1='{h.PROMPT}'\nHISTCONTROL=ignoreboth\n")
     rec = h.start(bash, user_home, cf_home)
     rec.run("echo same")
@@ -169,8 +162,7 @@ def test_hidden_and_duplicate_commands(user_home: Path, cf_home: Path) -> None:
     ]
 
 
-def test_set_x_does_not_leak_nonce(bash_home: Path, cf_home: Path) -> None:
-    bash = require_shell("bash")
+def test_set_x_does_not_leak_nonce(bash: str, bash_home: Path, cf_home: Path) -> None:
     rec = h.start(bash, bash_home, cf_home)
     seen = rec.run("set -x")
     seen += rec.run("echo traced")
@@ -182,8 +174,7 @@ def test_set_x_does_not_leak_nonce(bash_home: Path, cf_home: Path) -> None:
     assert [c["command"] for c in h.commands(cf_home)][:3] == ["set -x", "echo traced", "set +x"]
 
 
-def test_ctrl_d_ends_session_with_shell_status(bash_home: Path, cf_home: Path) -> None:
-    bash = require_shell("bash")
+def test_ctrl_d_ends_session_with_shell_status(bash: str, bash_home: Path, cf_home: Path) -> None:
     rec = h.start(bash, bash_home, cf_home)
     rec.run("false")
     rec.child.sendeof()
