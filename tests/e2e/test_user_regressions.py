@@ -73,12 +73,12 @@ def test_record_from_a_deleted_directory_runs_the_command(io: str, tmp_path: Pat
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 
-def test_aws_cli_secret_key_is_redacted_everywhere(user_home: Path, cf_home: Path) -> None:
+def test_aws_cli_secret_key_is_redacted_everywhere(bash: str, user_home: Path, cf_home: Path) -> None:
     """`aws configure set aws_secret_access_key VALUE` is how the AWS CLI's own docs store
     the key; TRUST.md promises `aws_secret_access_key` values are redacted, but the
     space-separated form reached the command, the output and the .cast as typed."""
     line = f"printf '%s\\n' 'aws configure set aws_secret_access_key {AWS_SECRET}'"
-    sf.typed("bash", require_shell("bash"), user_home, cf_home, line)
+    sf.typed("bash", bash, user_home, cf_home, line)
     (path,) = h.sessions(cf_home)
     for f in (path, path.with_suffix(".cast")):
         assert AWS_SECRET not in f.read_text(encoding="utf-8"), f.name
@@ -87,23 +87,23 @@ def test_aws_cli_secret_key_is_redacted_everywhere(user_home: Path, cf_home: Pat
     assert cmd["output"] == "aws configure set aws_secret_access_key [REDACTED:aws_secret_key]\n"
 
 
-def test_bash_command_that_empties_history_keeps_its_text(user_home: Path, cf_home: Path) -> None:
+def test_bash_command_that_empties_history_keeps_its_text(bash: str, user_home: Path, cf_home: Path) -> None:
     """bash's text comes from `history 1` at the next prompt; `history -c` and
     `HISTSIZE=0` empty the history they are read from, and were recorded as the command
     "" (neither the line nor null). The line as typed is on the screen: use it."""
-    sf.typed("bash", require_shell("bash"), user_home, cf_home, "echo before", "history -c", "echo after", "HISTSIZE=0")
+    sf.typed("bash", bash, user_home, cf_home, "echo before", "history -c", "echo after", "HISTSIZE=0")
     cmds = sf.commands(cf_home)
     assert [c["command"] for c in cmds] == ["echo before", "history -c", "echo after", "HISTSIZE=0"]
     assert [c["exit_code"] for c in cmds] == [0, 0, 0, 0]
 
 
-def test_prompt_redrawn_after_pause_is_not_part_of_the_exit(user_home: Path, cf_home: Path) -> None:
+def test_prompt_redrawn_after_pause_is_not_part_of_the_exit(bash: str, user_home: Path, cf_home: Path) -> None:
     """Pause at the prompt, run something (not recorded), resume, redraw the prompt
     (Ctrl-L, a window resize) and `exit`: the prompt drawn while paused was unknown, so
     the redrawn prompt was taken for typed text and the session got a command
     "CFTESTPROMPT$ exit" (and one command too many)."""
     (user_home / ".bashrc").write_text(f"PS1='{h.PROMPT}'\n")
-    rec = h.start(require_shell("bash"), user_home, cf_home, args=("--pause-key", "C-]"))
+    rec = h.start(bash, user_home, cf_home, args=("--pause-key", "C-]"))
     rec.run("echo one")
     rec.child.send("\x1d")  # pause
     rec.run("echo typed-while-paused")
