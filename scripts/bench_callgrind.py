@@ -68,8 +68,8 @@ def main() -> int:
         base["CFSESSION_HOME"] = str(home / "cf")
         lo = recorder_instructions(a.shell, base, a.low, tmp / "lo")
         hi = recorder_instructions(a.shell, base, a.high, tmp / "hi")
-        for name, l, h in zip(("recorder", "bookkeeper"), lo, hi):
-            print(f"{a.shell} {name}: {(h - l) / (a.high - a.low) / 1000:8.1f} k instructions per command")
+        for name, low, high in zip(("recorder", "bookkeeper"), lo, hi, strict=False):
+            print(f"{a.shell} {name}: {(high - low) / (a.high - a.low) / 1000:8.1f} k instructions per command")
         return 0
     variants = {"bare": ([a.shell, "-i"], base), "hooks": hooked(a.shell, base)}
     for name, (argv, env) in variants.items():

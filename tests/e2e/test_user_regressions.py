@@ -115,3 +115,28 @@ def test_prompt_redrawn_after_pause_is_not_part_of_the_exit(bash: str, user_home
     assert [c["command"] for c in cmds] == ["echo one"]
     end = h.load(h.sessions(cf_home)[0])[-1]
     assert (end["command_count"], end.get("end_command")) == (1, "exit")
+
+
+@pytest.mark.parametrize("closed", ["2>&-", ">&-", "<&-"])
+def test_record_with_a_closed_standard_descriptor_runs_the_command(closed: str, tmp_path: Path, cf_home: Path) -> None:
+    """A closed stdout or stderr (a daemon's, cron's, `2>&-`): Python leaves sys.stdout or
+    sys.stderr None and the recorder died with a traceback before running anything. The
+    bare command runs; so does the recorded one (what it writes there goes nowhere)."""
+    mark = tmp_path / "ran"
+    work = f"echo out; echo err >&2; : > {shlex.quote(str(mark))}; exit 3"
+    rec = " ".join(shlex.quote(a) for a in h.cfsession_argv("record", "-q", "--", "sh", "-c", work))
+    proc = subprocess.run(
+        [require_shell("bash"), "-c", f"{rec} {closed}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "CFSESSION_HOME": str(cf_home)},
+    )
+    assert "Traceback" not in proc.stderr
+    assert mark.exists(), proc.stderr
+    assert proc.returncode == 3, proc.stderr
+    if closed != ">&-":
+        assert proc.stdout == "out\n"
+    (path,) = h.sessions(cf_home)
+    (cmd,) = [r for r in h.load(path) if r["event_type"] == "terminal_capture"]
+    assert cmd["exit_code"] == 3
