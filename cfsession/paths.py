@@ -7,6 +7,7 @@ recordings hold everything a user's terminal showed.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from cfsession.errors import StoreError
@@ -77,6 +78,13 @@ def check_owner(path: Path) -> None:
             f"{path} belongs to uid {st.st_uid}, not to you (uid {getuid()})",
             "use your own store: set CFSESSION_HOME to a directory you own",
         )
+    if not stat.S_ISDIR(st.st_mode):
+        # Never chmod what is not a store: a file named by mistake (as root, /etc/passwd
+        # made 0700 locks every other user out).
+        raise StoreError(f"{path} is not a directory", "set CFSESSION_HOME to a directory of its own")
+    if st.st_mode & stat.S_ISVTX:
+        # A shared sticky directory (/tmp): tightening it would take it from everyone.
+        raise StoreError(f"{path} is a shared directory", "set CFSESSION_HOME to a directory of its own inside it")
     if st.st_mode & 0o077:
         # Tighten rather than refuse: older versions or a copy may have left it open.
         os.chmod(path, DIR_MODE)

@@ -140,3 +140,30 @@ def test_record_with_a_closed_standard_descriptor_runs_the_command(closed: str, 
     (path,) = h.sessions(cf_home)
     (cmd,) = [r for r in h.load(path) if r["event_type"] == "terminal_capture"]
     assert cmd["exit_code"] == 3
+
+
+@pytest.mark.parametrize("argv", [("list",), ("show", "last"), ("record", "-q", "--", "true")])
+def test_a_store_path_that_is_a_file_or_a_shared_dir_is_left_as_it_is(argv: tuple[str, ...], tmp_path: Path) -> None:
+    """CFSESSION_HOME pointing at an existing file (a typo, `CFSESSION_HOME=~/.bashrc`) or
+    at a shared sticky directory (`/tmp`): the store's "tighten to 0700" check chmod-ed
+    it — a file the user owns became 0700 (as root, `/etc/passwd`: no other user could
+    log in any more), a sticky /tmp became root's alone. Neither is a store: leave them."""
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine\n")
+    a_file.chmod(0o644)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    for home, mode in ((a_file, 0o644), (shared, 0o1777)):
+        proc = subprocess.run(
+            h.cfsession_argv(*argv),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, "CFSESSION_HOME": str(home)},
+            stdin=subprocess.DEVNULL,
+        )
+        assert "Traceback" not in proc.stderr
+        assert os.stat(home).st_mode & 0o7777 == mode, (home, proc.stderr)
+        if argv[0] != "record":  # the recorder runs the command without recording instead
+            assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
