@@ -3,6 +3,7 @@ through a real shell on a real PTY."""
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -167,3 +168,8 @@ def test_a_store_path_that_is_a_file_or_a_shared_dir_is_left_as_it_is(argv: tupl
         assert os.stat(home).st_mode & 0o7777 == mode, (home, proc.stderr)
         if argv[0] != "record":  # the recorder runs the command without recording instead
             assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    if argv[0] == "list":  # and doctor says so, rather than "writable"
+        for home in (a_file, shared):
+            out = subprocess.run(h.cfsession_argv("doctor", "--json"), capture_output=True, text=True, timeout=60,
+                                 env={**os.environ, "CFSESSION_HOME": str(home)}, stdin=subprocess.DEVNULL).stdout
+            assert json.loads(out)["storage"]["writable"] is False, out
