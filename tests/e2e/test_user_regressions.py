@@ -8,6 +8,7 @@ import os
 import shlex
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pexpect
@@ -173,3 +174,24 @@ def test_a_store_path_that_is_a_file_or_a_shared_dir_is_left_as_it_is(argv: tupl
             out = subprocess.run(h.cfsession_argv("doctor", "--json"), capture_output=True, text=True, timeout=60,
                                  env={**os.environ, "CFSESSION_HOME": str(home)}, stdin=subprocess.DEVNULL).stdout
             assert json.loads(out)["storage"]["writable"] is False, out
+
+
+@pytest.mark.parametrize("pty", [True, False])
+def test_api_record_from_a_deleted_directory(pty: bool, tmp_path: Path, cf_home: Path) -> None:
+    """`api.record()` in a process whose directory was removed raised FileNotFoundError
+    (os.getcwd) before recording anything; subprocess.run works there."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    code = (
+        "import os\nfrom cfsession import api\n"
+        f"os.chdir({str(gone)!r}); os.rmdir({str(gone)!r})\n"
+        "with api.record('here') as rec:\n"
+        f"    r = rec.run(['sh', '-c', 'echo ran; exit 4'], pty={pty})\n"
+        "print('exit', r.exit_code, r.cwd)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "CFSESSION_HOME": str(cf_home), "PWD": str(gone)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"exit 4 {gone}"
+    (cmd,) = [r for r in h.load(h.sessions(cf_home)[0]) if r["event_type"] == "terminal_capture"]
+    assert cmd["exit_code"] == 4 and "ran" in cmd["output"]
