@@ -14,6 +14,8 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if sys.stdin is None or sys.stdout is None or sys.stderr is None:
+        _closed_standard_fds()
     if not (sys.stdout.encoding == sys.stderr.encoding == "utf-8"):  # a narrow code page
         from cfsession import streams
 
@@ -34,6 +36,25 @@ def main(argv: list[str] | None = None) -> int:
     from cfsession.cli import run
 
     return run(args)
+
+
+def _closed_standard_fds() -> None:
+    """Started with stdin, stdout or stderr closed (a daemon's, cron's, ``2>&-``): Python
+    left that stream None, and the pipes ``record`` makes would take its number. Each
+    closed one becomes the null device: the command still runs, as it would without us."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    for name, fd in (("stdin", 0), ("stdout", 1), ("stderr", 2)):
+        if getattr(sys, name) is None:
+            # The process's own stream, for as long as it runs: no context to close it in.
+            stream = open(fd, "r" if fd == 0 else "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+            setattr(sys, name, stream)
 
 
 def _start_logging(args: list[str]) -> None:

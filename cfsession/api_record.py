@@ -170,14 +170,14 @@ class RecordingSession:
                           redact=redactor.redact, on_warning=warn)
         session.command_fields = {"actor": self.actor}
         warn.session = session
-        session.cwd = os.getcwd()
+        session.cwd = paths.working_dir()  # $PWD when the directory was removed
         self._session = session
         session.emit({
             "event_type": "session_start", "ts": utc_ts(start_epoch), "schema_version": 1,
             "session_type": "api", "name": self.name, "parent_session_id": parent,
             "correlation_id": sid, "started_at": utc_ts(start_epoch), "host": host_name(),
             "user": user_name(), "pid": os.getpid(), "shell": None, "shell_kind": None,
-            "cwd": os.getcwd(), "cols": COLS, "rows": ROWS, "term": None,
+            "cwd": session.cwd, "cols": COLS, "rows": ROWS, "term": None,
             "platform": sys.platform, "cfsession_version": __version__,
             "etw": getattr(etw, "status", "unavailable: emitter not installed"),
             "integration": "active", "command_argv": None, "actor": self.actor,
@@ -228,7 +228,10 @@ class RecordingSession:
             text = argv_text(list(cmd))
         if timeout is not None and timeout <= 0:
             raise UsageError(f"timeout {timeout!r} is not positive", "give seconds, e.g. timeout=60")
-        run_cwd = os.path.abspath(os.fspath(cwd)) if cwd is not None else os.getcwd()
+        # No cwd: the command starts where we are, even in a directory removed from under
+        # us (as subprocess.run does); the record says where that is.
+        spawn_cwd = os.path.abspath(os.fspath(cwd)) if cwd is not None else None
+        run_cwd = spawn_cwd or paths.working_dir()
         child_env = dict(os.environ if env is None else env)
         child_env["CFSESSION_ID"] = self.session_id
         child_env["CFSESSION_ACTOR"] = self.actor
@@ -240,7 +243,7 @@ class RecordingSession:
         session.mark(Mark("C", 0, {"cmd": text, "src": "api"}), t)
         try:
             runner = _run_pty if pty else _run_pipes
-            code, timed_out = runner(self, argv, child_env, run_cwd, timeout)
+            code, timed_out = runner(self, argv, child_env, spawn_cwd, timeout)
         except OSError as exc:
             self._feed(f"cfsession: cannot start {argv[0]}: {exc.strerror or exc}\r\n".encode())
             code, timed_out = 127, False
@@ -268,11 +271,11 @@ class RecordingSession:
             self._session.data(data, self._now())
 
 
-def _run_pty(rs: RecordingSession, argv: list[str], env: dict[str, str], cwd: str,
+def _run_pty(rs: RecordingSession, argv: list[str], env: dict[str, str], cwd: str | None,
              timeout: float | None) -> tuple[int, bool]:
     from cfsession.recorder import pty as platform_io
 
-    if not os.path.isdir(cwd):
+    if cwd is not None and not os.path.isdir(cwd):
         raise FileNotFoundError(2, "no such directory", cwd)
     try:
         proc = platform_io.spawn(argv, env=env, cwd=cwd, cols=COLS, rows=ROWS)
@@ -323,7 +326,7 @@ def _drain(rs: RecordingSession, proc: Any, fd: int) -> None:
         rs._feed(data)
 
 
-def _run_pipes(rs: RecordingSession, argv: list[str], env: dict[str, str], cwd: str,
+def _run_pipes(rs: RecordingSession, argv: list[str], env: dict[str, str], cwd: str | None,
                timeout: float | None) -> tuple[int, bool]:
     import subprocess
 

@@ -7,6 +7,7 @@ recordings hold everything a user's terminal showed.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from cfsession.errors import StoreError
@@ -24,6 +25,16 @@ def home() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("cfsession", appauthor=False))
+
+
+def working_dir() -> str:
+    """The current directory. One removed from under the user (a build tree wiped under
+    their shell) has no path any more: then where they were, as their shell says
+    (``$PWD``); the command still runs there, as it would without the recorder."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return os.environ.get("PWD", "")
 
 
 def sessions_dir(root: Path | None = None) -> Path:
@@ -67,6 +78,13 @@ def check_owner(path: Path) -> None:
             f"{path} belongs to uid {st.st_uid}, not to you (uid {getuid()})",
             "use your own store: set CFSESSION_HOME to a directory you own",
         )
+    if not stat.S_ISDIR(st.st_mode):
+        # Never chmod what is not a store: a file named by mistake (as root, /etc/passwd
+        # made 0700 locks every other user out).
+        raise StoreError(f"{path} is not a directory", "set CFSESSION_HOME to a directory of its own")
+    if st.st_mode & stat.S_ISVTX:
+        # A shared sticky directory (/tmp): tightening it would take it from everyone.
+        raise StoreError(f"{path} is a shared directory", "set CFSESSION_HOME to a directory of its own inside it")
     if st.st_mode & 0o077:
         # Tighten rather than refuse: older versions or a copy may have left it open.
         os.chmod(path, DIR_MODE)

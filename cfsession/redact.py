@@ -164,10 +164,11 @@ def _named_key(data: bytes, m: re.Match[bytes]) -> Hit | None:
     head = data[max(0, m.start() - 14) : m.start()]
     if not head.rstrip(b"_-").endswith(_KEY_OWNERS):
         return None
-    hit = _named(data, m)
-    if hit is not None and head.endswith((b"secret_access_", b"aws_secret_")):
+    if head.endswith((b"secret_access_", b"aws_secret_")):
+        # Also spaced: `aws configure set aws_secret_access_key VALUE` is the AWS CLI's
+        # own way to store it (the name is specific enough not to catch prose).
         return _value(m, "aws_secret_key")
-    return hit
+    return _named(data, m)
 
 
 # -- the default probes -------------------------------------------------------------------

@@ -137,6 +137,8 @@ class Session:
         self.paused_at: float | None = None  # capture stopped (pause key / cfsession pause)
         self._skipped = 0
         self.end_command: str | None = None  # the shell's `exit` (see _drop_shell_exit)
+        self.hung_up = False  # the recorder was told to end (SIGHUP/SIGTERM): see hangup()
+        self._prompting = False  # between a prompt's start (A) and its end (B)
         self._said: set[str] = set()
         self._held: list[tuple[Command, str | None]] = []  # ended, text still to come
         self._shell: str | None = None
@@ -169,6 +171,11 @@ class Session:
     # -- input from the loop ---------------------------------------------------------------
     def data(self, data: bytes, t: float) -> None:
         if self.paused_at is not None:
+            if self._prompting:
+                # A prompt drawn while paused: recorded nowhere, but where it ends is where
+                # the typing starts once capture resumes (else a redrawn prompt reads as
+                # typed text: "user@host$ exit" for `exit`).
+                self._between.add(data)
             return  # passed through to the terminal, recorded nowhere
         if self.cast is not None:
             if not self._hold.active:
@@ -219,6 +226,7 @@ class Session:
                 return
             m = joined
         ev = m.event
+        self._prompting = ev == "A"
         if self._hold.active and ev not in ("C", "B"):
             # The line was abandoned (Ctrl-C, empty, …). B (bash: the prompt's end, where
             # the typing starts) is inside the region, not its end.
@@ -264,6 +272,11 @@ class Session:
             self._drop_shell_exit()
             if self.current is not None:
                 st = m.fields.get("st")
+                if self.hung_up:
+                    # The shell left because it was hung up: its exit hook's status is
+                    # the shell's (zsh 1, fish 0), not that of the command it cut off.
+                    self.current.anomalies.append("missing_end")
+                    st = None
                 self._close(t, int(st) if st and st.lstrip("-").isdigit() else None, None)
             self._settle(t)
 
@@ -415,6 +428,10 @@ class Session:
             text, src = self._resolve_stale(text, echo)
         elif src == "hidden":
             text = None
+        elif src == "history" and not text:
+            # No line read into history is empty: the command emptied the history the text
+            # is read from (`history -c`, `HISTSIZE=0`). Its line is what was echoed.
+            text, src = from_echo(echo, self.cols)
         cmd.text, cmd.source = text, src
         if f.get("trunc" + key) == "1" and text is not None:
             cmd.anomalies.append("command_truncated")
@@ -595,6 +612,11 @@ class Session:
         cmd = self.current
         if cmd is not None and cmd.source not in ("argv", "unsegmented") and "typeahead" not in cmd.anomalies:
             cmd.anomalies.append("typeahead")
+
+    def hangup(self, t: float) -> None:
+        """The recorder was told to end (SIGHUP, SIGTERM) and hangs up the shell: whatever
+        runs now is cut off, its status unknown (the bash path is in finish())."""
+        self.hung_up = True
 
     def toggle_pause(self, t: float) -> None:
         (self.resume if self.paused_at is not None else self.pause)(t)

@@ -268,6 +268,8 @@ def check_storage() -> dict[str, Any]:
     sdir = paths.sessions_dir(root)
     info: dict[str, Any] = {"path": str(root), "writable": False, "sessions": 0, "bytes": 0}
     try:
+        if root.exists():
+            paths.check_owner(root)  # what a recording checks first (a file, a shared dir)
         if sdir.is_dir():
             paths.check_owner(sdir)
             probe_file = sdir / f".doctor-{os.getpid()}"

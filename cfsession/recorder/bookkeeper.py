@@ -272,6 +272,9 @@ class Remote:
     def no_hello(self, t: float, reason: str) -> None:
         self._call("no_hello", t, reason)
 
+    def hangup(self, t: float) -> None:
+        self._call("hangup", t)
+
     def tick(self, t: float) -> None:
         if self._has_cast:
             self._call("tick", t)

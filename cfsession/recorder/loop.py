@@ -422,6 +422,8 @@ class Loop:
                 continue
             if s in _ENDING or (s == signal.SIGINT and not self.forward_sigint):
                 ended = ("hangup" if s == getattr(signal, "SIGHUP", None) else "signal", s)
+                self._settle_deferred()  # what came before the hangup is the command's
+                self.session.hangup(self.now())
                 self._end_child()
             elif s in (_PAUSE, _RESUME) and s is not None:
                 self._settle_deferred()  # what came before the request is recorded

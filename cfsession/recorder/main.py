@@ -170,7 +170,7 @@ def _start(opts: Options, session_id: str, parent: str | None, plan: Plan, env: 
         on_warning=warn,
     )
     warn.session = session
-    session.cwd = os.getcwd()
+    session.cwd = paths.working_dir()
     session.cols = size[0]
     session.emit(
         {
@@ -187,7 +187,7 @@ def _start(opts: Options, session_id: str, parent: str | None, plan: Plan, env: 
             "pid": os.getpid(),
             "shell": plan.shell_path,
             "shell_kind": plan.kind,
-            "cwd": os.getcwd(),
+            "cwd": session.cwd,
             "cols": size[0],
             "rows": size[1],
             "term": env.get("TERM"),
@@ -329,14 +329,15 @@ def _run_pipes(opts: Options, launch: Any, session: Any, sinks: list[Any], warn:
     from cfsession.session import argv_text
 
     own_group = os.name != "nt" and not pipes_mod.terminal_signals_us()
+    merged = pipes_mod.one_place()
     try:
-        proc = pipes_mod.spawn(launch.argv, launch.env, own_group)
+        proc = pipes_mod.spawn(launch.argv, launch.env, own_group, merged)
     except OSError as exc:
         _abandon(session, sinks, t0)
         raise cannot_run(opts.command[0], exc) from exc
-    session.open_pseudo(0.0, argv_text(argv_record or opts.command), "argv", streams=True)
-    assert proc.stdout is not None and proc.stderr is not None
-    fds = [proc.stdout.fileno(), proc.stderr.fileno()]
+    session.open_pseudo(0.0, argv_text(argv_record or opts.command), "argv", streams=not merged)
+    assert proc.stdout is not None
+    fds = [proc.stdout.fileno()] + ([proc.stderr.fileno()] if proc.stderr is not None else [])
     remote = bookkeeper.start(session, sinks, fds, warn, False) if bookkeeper.available() else None
     result = None
     try:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -66,15 +67,33 @@ def terminal_signals_us() -> bool:
     return False
 
 
-def spawn(argv: list[str], env: dict[str, str], own_group: bool) -> subprocess.Popen[bytes]:
-    """Start ``argv`` with our stdin and two pipes; OSError as Popen raises it.
+def one_place() -> bool:
+    """Whether our stdout and stderr go to one place (``2>&1`` into a log or a pipe, both
+    the terminal). Then the command gets one pipe for both: two pipes cannot keep the order
+    of writes across them (every stdout line would come out before every stderr line, on
+    the caller's side and in the record). /dev/null twice shows no order: kept apart."""
+    if os.name == "nt":
+        return False
+    try:
+        out, err = os.fstat(1), os.fstat(2)
+    except OSError:
+        return False
+    if not os.path.samestat(out, err):
+        return False
+    return not stat.S_ISCHR(out.st_mode) or os.isatty(1)
+
+
+def spawn(argv: list[str], env: dict[str, str], own_group: bool, merged: bool = False) -> subprocess.Popen[bytes]:
+    """Start ``argv`` with our stdin and two pipes (one for both when ``merged``); OSError
+    as Popen raises it.
 
     ``own_group`` (no terminal signals us, POSIX): the command leads a process group of
     its own, so a signal forwarded to it reaches its whole job (``sh -c 'a | b'``), as a
     terminal's hang-up would.
     """
     return subprocess.Popen(
-        argv, env=env, stdin=None, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+        argv, env=env, stdin=None, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merged else subprocess.PIPE, bufsize=0,
         start_new_session=own_group,
     )
 
@@ -168,11 +187,10 @@ class PipesRunner:
                     pass
 
     def _run(self) -> PipesResult:
-        assert self.proc.stdout is not None and self.proc.stderr is not None
-        readers = [
-            threading.Thread(target=self._pump, args=(self.proc.stdout, self.out_fds[0], False), daemon=True),
-            threading.Thread(target=self._pump, args=(self.proc.stderr, self.out_fds[1], True), daemon=True),
-        ]
+        assert self.proc.stdout is not None
+        readers = [threading.Thread(target=self._pump, args=(self.proc.stdout, self.out_fds[0], False), daemon=True)]
+        if self.proc.stderr is not None:  # else merged into stdout (one_place)
+            readers.append(threading.Thread(target=self._pump, args=(self.proc.stderr, self.out_fds[1], True), daemon=True))
         for r in readers:
             r.start()
         while True:

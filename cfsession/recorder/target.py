@@ -29,6 +29,9 @@ class LoopSession(Protocol):
 
     def no_hello(self, t: float, reason: str) -> None: ...
 
+    def hangup(self, t: float) -> None:
+        """The recorder was told to end and hangs up the shell (SIGHUP/SIGTERM)."""
+
     def tick(self, t: float) -> None:
         """The .cast writer's timer (nothing without a .cast)."""
 

@@ -85,6 +85,26 @@ def test_stdout_and_stderr_stay_apart_and_are_both_recorded(cf_home: Path) -> No
     assert "err1" in cast and "out2" in cast  # the screen had both
 
 
+def test_stdout_and_stderr_sent_to_one_place_keep_their_order(cf_home: Path, tmp_path: Path) -> None:
+    # `2>&1` (a CI log, `| tee`): two pipes cannot keep the order of writes across them,
+    # so every stdout line came out before every stderr line (or after), on the caller's
+    # side and in the record. Sent to one place, they go through one pipe, as they would
+    # without the recorder.
+    work = "for i in 1 2 3 4 5 6 7 8 9 10; do echo o$i; echo e$i >&2; done; exit 3"
+    want = "".join(f"o{i}\ne{i}\n" for i in range(1, 11))
+    proc = _sh(f"{CFS} record -q -- sh -c {shlex.quote(work)} 2>&1", cf_home)
+    assert proc.returncode == 3
+    assert proc.stdout.decode() == want
+    log = tmp_path / "log"
+    proc = _sh(f"{CFS} record -q -- sh -c {shlex.quote(work)} >{log} 2>&1", cf_home)
+    assert proc.returncode == 3 and log.read_text() == want
+    for path in h.sessions(cf_home):
+        cap = next(r for r in h.load(path) if r["event_type"] == "terminal_capture")
+        assert cap["output"] == want and cap["exit_code"] == 3
+        assert "stderr" not in cap  # one stream, as on a terminal
+        assert verify_session(path).status == INTACT
+
+
 def test_messages_keep_argv0_and_shell_exit_codes(cf_home: Path, tmp_path: Path) -> None:
     proc = _sh(f"{CFS} record -q -- ls /no-such-dir-cfs", cf_home)
     assert proc.returncode == 2

@@ -59,6 +59,7 @@ def redact(text: str) -> tuple[str, int]:
         (f"id={AWS_ID}", AWS_ID, "aws_access_key"),
         (f"ASIA{AWS_ID[4:]} in text", "ASIA" + AWS_ID[4:], "aws_access_key"),
         (f"aws_secret_access_key = {AWS_SECRET}", AWS_SECRET, "aws_secret_key"),
+        (f"aws configure set aws_secret_access_key {AWS_SECRET}", AWS_SECRET, "aws_secret_key"),
         (f'"AWS_SECRET_ACCESS_KEY": "{AWS_SECRET}"', AWS_SECRET, "aws_secret_key"),
         (f"key={GOOGLE}&q=1", GOOGLE, "google_api_key"),
         (f"Cookie: session={JWT}; path=/", JWT, "jwt"),
