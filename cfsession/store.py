@@ -109,7 +109,11 @@ def check_start(rec: Record | str) -> str | None:
 
 # -- field helpers: recorded values are untrusted, so every read is typed -------------------
 def as_int(v: object) -> int | None:
-    return v if isinstance(v, int) and not isinstance(v, bool) else None
+    # JSON integers have no range; one past SQLite's 64 bits would stop the index (and so
+    # every listing) on a single file: such a value is no value.
+    if isinstance(v, int) and not isinstance(v, bool) and -(2**63) <= v < 2**63:
+        return v
+    return None
 
 
 def as_float(v: object) -> float | None:

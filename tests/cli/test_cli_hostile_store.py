@@ -1,0 +1,50 @@
+"""The read side over stores real life and hostile hands produce: files whose hash chain
+is intact but whose values are out of range or of the wrong type, an emptied .cast, times
+out of range, and arguments holding terminal controls. Readers answer or say one line;
+they never crash, and one bad file never hides the others."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cfsession.cli import run
+from cfsession.paths import cast_path
+from tests.sessions_factory import T0, Cmd, make_session
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = run(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _cli(cf_home: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, CFSESSION_HOME=str(cf_home))
+    return subprocess.run([sys.executable, "-m", "cfsession", *argv], env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_an_integer_beyond_64_bits_in_one_file_hides_nothing(
+    cf_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # JSON numbers have no range; SQLite's integers stop at 2**63 - 1.
+    good = make_session(cf_home, [Cmd("echo good", "good-out\n")], name="good", started=T0)
+    big = make_session(cf_home, [Cmd("echo big", "big-out\n", exit_code=10**30,
+                                     extra={"command_seq": 10**20})],
+                       name="big", started=T0 + 60, pid=10**25)
+    code, out, err = _run(capsys, "list", "--json")
+    assert code == 0, err
+    assert {s["session_id"] for s in json.loads(out)} == {good, big}
+    code, out, err = _run(capsys, "search", "big-out", "--json")
+    assert code == 0 and [h["session_id"] for h in json.loads(out)] == [big], err
+    code, out, err = _run(capsys, "show", big[:8], "--output")
+    assert code == 0 and "echo big" in out and "big-out" in out, err
+    code, out, err = _run(capsys, "stats", "--json")
+    assert code == 0 and json.loads(out)["command_count"] == 2, err
