@@ -48,3 +48,15 @@ def test_an_integer_beyond_64_bits_in_one_file_hides_nothing(
     assert code == 0 and "echo big" in out and "big-out" in out, err
     code, out, err = _run(capsys, "stats", "--json")
     assert code == 0 and json.loads(out)["command_count"] == 2, err
+
+
+def test_fields_of_the_wrong_type_still_show(cf_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sid = make_session(cf_home, [Cmd("echo typed", "typed-out\n", cwd=7,  # type: ignore[arg-type]
+                                     extra={"duration_ms": [1], "exit_code": "1",
+                                            "command": ["echo typed"], "output": 123})],
+                       cwd=7)  # type: ignore[arg-type]
+    for argv in (("show", sid[:8]), ("show", sid[:8], "--output")):
+        code, out, err = _run(capsys, *argv)
+        assert code == 0 and "echo typed" in out, err
+        assert "--output" not in argv or "123" in out
+        assert "internal error" not in err
