@@ -141,6 +141,10 @@ def epoch(ts: object) -> float | None:
         dt = datetime.fromisoformat(s)
     except ValueError:
         return None
+    if not 1 < dt.year < 9999:
+        # Readable, but not a time a recorder wrote: near datetime's ends, the float (and
+        # any local time made of it) falls outside what datetime can hold.
+        return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.timestamp()

@@ -10,12 +10,14 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from cfsession.cli import run
-from cfsession.paths import cast_path
+from cfsession.paths import cast_path, jsonl_path
+from cfsession.records import utc_ts
 from tests.sessions_factory import T0, Cmd, make_session
 
 
@@ -60,3 +62,26 @@ def test_fields_of_the_wrong_type_still_show(cf_home: Path, capsys: pytest.Captu
         assert code == 0 and "echo typed" in out, err
         assert "--output" not in argv or "123" in out
         assert "internal error" not in err
+
+
+def test_times_past_year_9999_export_as_html(cf_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 9999-12-31T23:59:59.999999Z is a valid RFC 3339 time, but as a float timestamp it
+    # rounds up into year 10000, which datetime cannot hold.
+    last = "9999-12-31T23:59:59.999999Z"
+    sid = make_session(cf_home, [Cmd("echo late", "late-out\n",
+                                     extra={"started_at": last, "ended_at": last})])
+    code, out, err = _run(capsys, "export", sid[:8], "--format", "html")
+    assert code == 0 and "echo late" in out, err
+    # And the other end: in a time zone west of UTC, local time is before year 1.
+    early = make_session(cf_home, [Cmd("echo early", "early-out\n")], started=T0 + 60)
+    path = jsonl_path(early, cf_home)
+    path.write_text(path.read_text().replace(utc_ts(T0 + 60), "0001-01-01T00:00:00Z"))
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    try:
+        for argv in (("show", early[:8]), ("export", early[:8], "--format", "html"), ("list",), ("stats",)):
+            code, out, err = _run(capsys, *argv)
+            assert code == 0 and "internal error" not in err, err
+    finally:
+        os.environ.pop("TZ")
+        time.tzset()
