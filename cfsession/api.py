@@ -396,18 +396,20 @@ def parse_when(when: str | datetime, now: datetime | None = None) -> datetime:
         return when if when.tzinfo else when.astimezone()
     now = now or datetime.now().astimezone()
     s = when.strip().lower()
-    m = _REL.match(s)
-    if m:
-        return now - timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
-    if s in ("today", "yesterday"):
-        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        return midnight - timedelta(days=1) if s == "yesterday" else midnight
     try:
+        m = _REL.match(s)
+        if m:
+            return now - timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+        if s in ("today", "yesterday"):
+            midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            return midnight - timedelta(days=1) if s == "yesterday" else midnight
         dt = datetime.fromisoformat(when.strip().replace("Z", "+00:00"))
-    except ValueError:
+        dt = dt if dt.tzinfo else dt.astimezone()
+        dt.timestamp()  # year 1 or 9999 may not convert: say so here, not later
+        return dt
+    except (ValueError, OverflowError):  # not a time, or one datetime cannot hold
         raise UsageError(f"cannot read the time {when!r}",
                          "use e.g. 2h, 3d, 1w, today, yesterday or 2024-05-01") from None
-    return dt if dt.tzinfo else dt.astimezone()
 
 
 def _since(when: str | datetime | None) -> float | None:

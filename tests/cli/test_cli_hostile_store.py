@@ -114,3 +114,14 @@ def test_an_emptied_cast_leaves_an_agent_the_recorded_output(cf_home: Path) -> N
     cast_path(sid, cf_home).write_bytes(b"")
     page = LocalStore(cf_home).get_output(sid, 1)
     assert page["text"] == kept and page["source"] == "record"
+
+
+@pytest.mark.parametrize("when", ["99999999d", "100000000w", "0001-01-01"])
+def test_since_out_of_range_is_one_line(when: str, cf_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_session(cf_home, [Cmd("ls")])
+    for command in ("list", "stats"):
+        code, out, err = _run(capsys, command, "--since", when)
+        assert "internal error" not in err
+        if code:
+            assert code == 2 and err.startswith(f"cfsession: cannot read the time '{when}'")
+            assert err.count("\n") == 1
