@@ -125,3 +125,12 @@ def test_since_out_of_range_is_one_line(when: str, cf_home: Path, capsys: pytest
         if code:
             assert code == 2 and err.startswith(f"cfsession: cannot read the time '{when}'")
             assert err.count("\n") == 1
+
+
+def test_a_filter_that_matches_nothing_does_not_say_the_store_is_empty(
+    cf_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_session(cf_home, [Cmd("ls")], started=T0)
+    for argv in (("--since", "2h"), ("--failed",)):
+        code, out, _ = _run(capsys, "list", *argv)
+        assert code == 0 and "No sessions yet" not in out and "No sessions match" in out
