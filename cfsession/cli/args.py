@@ -168,7 +168,10 @@ def _no_such_option(name: str, known: list[str]) -> str:
 
 
 def report(spec: Spec, exc: ArgError) -> int:
-    sys.stderr.write(f"Usage: {spec.usage()}\nTry 'cfsession {spec.name} -h' for help.\n\nError: {exc}\n")
+    from cfsession.sanitize import visible
+
+    error = visible(str(exc)).replace("\n", "\\n")  # it may quote what was typed: shown, not obeyed
+    sys.stderr.write(f"Usage: {spec.usage()}\nTry 'cfsession {spec.name} -h' for help.\n\nError: {error}\n")
     return ExitCode.USAGE
 
 

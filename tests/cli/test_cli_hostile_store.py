@@ -134,3 +134,15 @@ def test_a_filter_that_matches_nothing_does_not_say_the_store_is_empty(
     for argv in (("--since", "2h"), ("--failed",)):
         code, out, _ = _run(capsys, "list", *argv)
         assert code == 0 and "No sessions yet" not in out and "No sessions match" in out
+
+
+def test_input_quoted_in_an_error_shows_its_controls(cf_home: Path) -> None:
+    make_session(cf_home, [Cmd("ls")])
+    done = _cli(cf_home, "show", "\x1b]0;pwned\x07\x1b[2J\x9b31m")
+    assert done.returncode == 2
+    assert not any(c in done.stderr for c in ("\x1b", "\x07", "\x9b"))
+    assert done.stderr.startswith("cfsession: '\\x1b]0;pwned\\x07") and done.stderr.count("\n") == 1
+    done = _cli(cf_home, "search", "x\x1b]0;pwned\x07\"")  # the query is quoted back, as is SQLite's error
+    assert done.returncode == 2 and "\x1b" not in done.stderr and "\\x1b]0;pwned" in done.stderr
+    done = _cli(cf_home, "list", "--bogus\x1b]0;pwned\x07")
+    assert done.returncode == 2 and "\x1b" not in done.stderr and "--bogus\\x1b]0;pwned" in done.stderr
