@@ -211,6 +211,14 @@ def _write_file(out: Path, chunks: Iterator[bytes]) -> None:
 def _export(session_id: str, fmt: str, out: Path | None) -> None:
     from cfsession import api, export, paths
 
+    if out is not None:
+        store_dir = os.path.realpath(paths.sessions_dir())
+        target = os.path.realpath(out)
+        if os.path.dirname(target) == store_dir:
+            # The export replaces the file at the end: there, it would replace a recording
+            # (this session's own .cast, or another session) with a copy in another format.
+            _common.fail(f"cannot write {out}: it is in the session store, where it would replace a recording",
+                         f"choose an -o path outside {store_dir}")
     warnings: list[Any] = []
     # Streamed formats read outputs and frames as they are written: flat memory.
     loaded = api.load(session_id, warnings=warnings, light=fmt in export.STREAMED)

@@ -106,6 +106,21 @@ def test_an_emptied_cast_is_rebuilt_from_the_plain_output(cf_home: Path) -> None
         assert "empty; rebuilt from the plain output" in done.stderr
 
 
+def test_export_never_writes_over_a_recording(cf_home: Path) -> None:
+    sid = make_session(cf_home, [Cmd("echo mine", "mine-out\n")])
+    other = make_session(cf_home, [Cmd("echo other", "other-out\n")])
+    files = {p: p.read_bytes() for p in (cf_home / "sessions").iterdir()}
+    for fmt, target in (("text", cast_path(sid, cf_home)), ("asciicast", cast_path(sid, cf_home)),
+                        ("jsonl", jsonl_path(other, cf_home)), ("markdown", cf_home / "sessions" / "new.md")):
+        done = _cli(cf_home, "export", sid[:8], "--format", fmt, "-o", str(target))
+        assert done.returncode == 1 and done.stderr.count("\n") == 1
+        assert done.stderr.startswith(f"cfsession: cannot write {target}: it is in the session store")
+    assert {p: p.read_bytes() for p in (cf_home / "sessions").iterdir()} == files
+    assert _cli(cf_home, "verify", "--all").returncode == 0
+    done = _cli(cf_home, "export", sid[:8], "--format", "text", "-o", str(cf_home / "mine.txt"))
+    assert done.returncode == 0 and "mine-out" in (cf_home / "mine.txt").read_text()
+
+
 def test_an_emptied_cast_leaves_an_agent_the_recorded_output(cf_home: Path) -> None:
     from cfsession.mcp_tools import LocalStore
 
