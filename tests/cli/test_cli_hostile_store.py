@@ -121,6 +121,15 @@ def test_export_never_writes_over_a_recording(cf_home: Path) -> None:
     assert done.returncode == 0 and "mine-out" in (cf_home / "mine.txt").read_text()
 
 
+def test_diff_of_a_seq_past_64_bits_is_not_found(cf_home: Path) -> None:
+    sid = make_session(cf_home, [Cmd("echo a", "a\n"), Cmd("echo b", "b\n")])
+    seq = 10**22
+    done = _cli(cf_home, "diff", f"{sid[:8]}:{seq}", f"{sid[:8]}:1")
+    assert done.returncode == 1
+    assert done.stderr == (f"cfsession: command {seq} not found in session {sid} — "
+                           f"run `cfsession show {sid[:8]}` to see its commands\n")
+
+
 def test_an_emptied_cast_leaves_an_agent_the_recorded_output(cf_home: Path) -> None:
     from cfsession.mcp_tools import LocalStore
 
