@@ -130,6 +130,13 @@ def test_diff_of_a_seq_past_64_bits_is_not_found(cf_home: Path) -> None:
                            f"run `cfsession show {sid[:8]}` to see its commands\n")
 
 
+def test_a_limit_past_64_bits_means_all(cf_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sid = make_session(cf_home, [Cmd("echo a", "a\n")])
+    for argv in (("list", "--json"), ("search", "a", "--json")):
+        code, out, err = _run(capsys, *argv, "--limit", str(10**22))
+        assert code == 0 and [r["session_id"] for r in json.loads(out)] == [sid], err
+
+
 def test_an_emptied_cast_leaves_an_agent_the_recorded_output(cf_home: Path) -> None:
     from cfsession.mcp_tools import LocalStore
 
