@@ -137,6 +137,21 @@ def test_a_limit_past_64_bits_means_all(cf_home: Path, capsys: pytest.CaptureFix
         assert code == 0 and [r["session_id"] for r in json.loads(out)] == [sid], err
 
 
+def test_verify_all_reports_what_is_not_a_file_and_checks_the_rest(cf_home: Path) -> None:
+    sid = make_session(cf_home, [Cmd("echo a", "a\n")])
+    sessions = cf_home / "sessions"
+    os.mkfifo(sessions / "fifo.jsonl")  # opening it would wait for a writer forever
+    (sessions / "zero.jsonl").symlink_to("/dev/zero")  # reading it would never end
+    (sessions / "gone.jsonl").symlink_to(sessions / "deleted.jsonl")
+    done = _cli(cf_home, "verify", "--all", "--json")
+    assert done.returncode == 1
+    report = {Path(s["path"]).name: s for s in json.loads(done.stdout)["sessions"]}
+    assert report[f"{sid}.jsonl"]["status"] == "intact"
+    for name, reason in (("fifo.jsonl", "not a regular file"), ("zero.jsonl", "not a regular file"),
+                         ("gone.jsonl", "No such file or directory")):
+        assert report[name]["status"] == "tampered" and report[name]["reason"] == f"cannot read {name}: {reason}"
+
+
 def test_an_emptied_cast_leaves_an_agent_the_recorded_output(cf_home: Path) -> None:
     from cfsession.mcp_tools import LocalStore
 
