@@ -66,7 +66,6 @@ def parse_ref(text: str) -> tuple[str, int] | None:
 def fetch(ix: Any, session: str, seq: int) -> tuple[Side, str]:
     """One command's facts and recorded output, from a caught-up index."""
     from cfsession.api import resolve_session_id
-
     from cfsession.store import as_int
 
     sid = resolve_session_id(session, index=ix)
