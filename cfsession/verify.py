@@ -104,7 +104,7 @@ def _check_line(raw: bytes, n: int, prev: str, first: dict[str, Any] | None) -> 
     """Validate line ``n`` (without its newline); raise _Bad or return the record."""
     try:
         rec = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # [[[[… nested past the stack
         raise _Bad("bad_json", f"line {n} is not valid JSON ({exc.__class__.__name__})") from None
     if not isinstance(rec, dict):
         raise _Bad("bad_json", f"line {n} is not a JSON object")

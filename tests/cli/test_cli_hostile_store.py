@@ -152,6 +152,20 @@ def test_verify_all_reports_what_is_not_a_file_and_checks_the_rest(cf_home: Path
         assert report[name]["status"] == "tampered" and report[name]["reason"] == f"cannot read {name}: {reason}"
 
 
+def test_json_nested_past_the_stack_is_a_bad_line(cf_home: Path) -> None:
+    good = make_session(cf_home, [Cmd("echo a", "a\n")])
+    deep = make_session(cf_home, [Cmd("echo b", "b\n")])
+    with jsonl_path(deep, cf_home).open("ab") as f:
+        f.write(b"[" * 100_000 + b"\n")  # json.loads raises RecursionError, not ValueError
+    done = _cli(cf_home, "verify", "--all", "--json")
+    assert done.returncode == 1 and "internal error" not in done.stderr
+    report = {s["session_id"]: s for s in json.loads(done.stdout)["sessions"]}
+    assert report[good]["status"] == "intact"
+    assert report[deep]["status"] == "tampered" and report[deep]["reason"] == "line 4 is not valid JSON (RecursionError)"
+    done = _cli(cf_home, "show", deep[:8])
+    assert done.returncode == 0 and "echo b" in done.stdout and "internal error" not in done.stderr
+
+
 def test_an_emptied_cast_leaves_an_agent_the_recorded_output(cf_home: Path) -> None:
     from cfsession.mcp_tools import LocalStore
 
