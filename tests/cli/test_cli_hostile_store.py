@@ -166,6 +166,25 @@ def test_json_nested_past_the_stack_is_a_bad_line(cf_home: Path) -> None:
     assert done.returncode == 0 and "echo b" in done.stdout and "internal error" not in done.stderr
 
 
+def test_a_read_only_store_left_open_to_others_still_reads(tmp_path: Path) -> None:
+    store = tmp_path / "evidence"
+    sid = make_session(store, [Cmd("echo kept", "kept-out\n")])
+    store.chmod(0o755)  # copied with cp -r under umask 022: the reader would tighten it
+    view = tmp_path / "ro"
+    view.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "--bind", "-o", "ro", str(store), str(view)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("needs root and bind mounts for a real read-only file system")
+    try:
+        for argv, shown in ((("list",), sid[:8]), (("show", sid[:8], "--output"), "kept-out"),
+                            (("search", "kept-out"), sid[:8]), (("export", sid[:8], "--format", "text"), "kept-out"),
+                            (("stats",), "Commands 1")):
+            done = _cli(view, *argv)
+            assert done.returncode == 0 and shown in done.stdout, (argv, done.stderr)
+    finally:
+        subprocess.run(["umount", str(view)], check=True)
+
+
 def test_an_emptied_cast_leaves_an_agent_the_recorded_output(cf_home: Path) -> None:
     from cfsession.mcp_tools import LocalStore
 
