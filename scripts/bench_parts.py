@@ -2,6 +2,7 @@
 
     python scripts/bench_parts.py                 # bash, 2,000 commands a variant, 3 rounds
     python scripts/bench_parts.py --shell zsh --count 3000
+    python scripts/bench_parts.py --shell .cache/bash-5.3/bin/bash   # scripts/get_bash53.py
 
 Each variant types ``echo i`` COUNT times into an interactive shell through a raw PTY
 and waits for the prompt each time (no pexpect): ms per command, and the CPU of the
@@ -138,7 +139,7 @@ def main() -> int:
         "bare": ([shell, "-i"], base),
         "relay": ([*relay, shell, "-i"], base),
     }
-    if shell in ("bash", "zsh", "fish"):
+    if Path(shell).name in ("bash", "zsh", "fish"):  # a name or a path (bash 5.3 in .cache)
         argv, env = hooked(shell, base)
         variants["hooks-bare"] = (argv, env)
         variants["hooks"] = ([*relay, *argv], env)
