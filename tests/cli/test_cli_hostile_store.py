@@ -195,6 +195,25 @@ def test_an_emptied_cast_leaves_an_agent_the_recorded_output(cf_home: Path) -> N
     assert page["text"] == kept and page["source"] == "record"
 
 
+def test_a_word_inside_cjk_text_is_found(cf_home: Path) -> None:
+    # CJK is written without spaces: the FTS5 tokenizer takes a whole run as one word.
+    zh = make_session(cf_home, [Cmd("echo 你好世界", "你好世界 中文测试\n"), Cmd("ls", "無関係\n")])
+    ja = make_session(cf_home, [Cmd("make", "エラーが発生しました: ファイルが見つかりません\n", exit_code=2)])
+    for query, found in (("世界", [(zh, 1)]), ("发生", []), ("見つかり", [(ja, 1)]), ("中文 你好", [(zh, 1)])):
+        done = _cli(cf_home, "search", "--json", query)
+        assert done.returncode == 0, done.stderr
+        hits = json.loads(done.stdout)
+        assert [(h["session_id"], h["seq"]) for h in hits] == found
+        for h in hits:
+            assert any(f"**{w}**" in h["snippet"] for w in query.split()), h["snippet"]
+    done = _cli(cf_home, "search", "--json", "--failed", "エラー")
+    assert [h["session_id"] for h in json.loads(done.stdout)] == [ja]
+    done = _cli(cf_home, "search", "--json", "--session", zh[:8], "見つかり")
+    assert json.loads(done.stdout) == []
+    done = _cli(cf_home, "search", "世界")
+    assert done.returncode == 0 and zh[:8] in done.stdout and "No matches" not in done.stdout
+
+
 @pytest.mark.parametrize("when", ["99999999d", "100000000w", "0001-01-01"])
 def test_since_out_of_range_is_one_line(when: str, cf_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     make_session(cf_home, [Cmd("ls")])
