@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -119,6 +120,34 @@ def test_export_never_writes_over_a_recording(cf_home: Path) -> None:
     assert _cli(cf_home, "verify", "--all").returncode == 0
     done = _cli(cf_home, "export", sid[:8], "--format", "text", "-o", str(cf_home / "mine.txt"))
     assert done.returncode == 0 and "mine-out" in (cf_home / "mine.txt").read_text()
+
+
+def test_export_writes_through_links_fifos_and_devices(cf_home: Path, tmp_path: Path) -> None:
+    # `-o /dev/stdout` or `-o /dev/null` (links and devices): renaming a finished file over
+    # them would replace them, and as root /dev/null itself. Here the same kinds in tmp_path.
+    import threading
+
+    sid = make_session(cf_home, [Cmd("echo through", "through-out\n")])
+    target = tmp_path / "notes.txt"
+    target.write_text("old\n")
+    (tmp_path / "link").symlink_to(target)
+    (tmp_path / "stdout").symlink_to("/dev/stdout")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    for out in ("link", "stdout", "fifo"):
+        done = _cli(cf_home, "export", sid[:8], "--format", "text", "-o", str(tmp_path / out))
+        assert done.returncode == 0, done.stderr
+        if out == "stdout":
+            assert "through-out" in done.stdout
+    reader.join(timeout=60)
+    assert got and b"through-out" in got[0]
+    assert "through-out" in target.read_text()
+    assert (tmp_path / "link").is_symlink() and (tmp_path / "stdout").is_symlink()
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cfhome", "fifo", "link", "notes.txt", "stdout"]
 
 
 def test_diff_of_a_seq_past_64_bits_is_not_found(cf_home: Path) -> None:
