@@ -49,7 +49,7 @@ from cfsession.api_records import (
     SessionInfo,
 )
 from cfsession.errors import SchemaError, UsageError
-from cfsession.index import Index
+from cfsession.index import Index, contains_snippet
 from cfsession.store import StoreWarning
 
 if TYPE_CHECKING:
@@ -305,10 +305,16 @@ def search_segments(
             except sqlite3.OperationalError as exc:
                 raise UsageError(f"cannot search for {query!r}: {exc}",
                                  'quote the words, e.g. cfsession search \'"exit status"\'') from exc
+        if not rows and _CJK.search(query) and not _FTS_SYNTAX.search(query):
+            # CJK is written without spaces, so the tokenizer indexed a whole run as one
+            # word and a word inside it matches nothing: look for the text itself.
+            rows = ix.search(query, session_id=sid, failed=failed, cwd=cwd, limit=limit,
+                             actor=actor, contains=query.split())
     out = []
     for r in rows:
         segments: Segments = []
-        for i, part in enumerate(re.split("[\x02\x03]", r["snippet"] or "")):
+        snippet = r["snippet"] if r["snippet"] is not None else contains_snippet(r, query.split())
+        for i, part in enumerate(re.split("[\x02\x03]", snippet)):
             text = " ".join(sanitize(part).split("\n")) if part else ""
             if text:
                 segments.append((text, i % 2 == 1))
@@ -321,6 +327,9 @@ def search_segments(
 
 
 _FTS_SYNTAX = re.compile(r'["()*]|\b(?:AND|OR|NOT|NEAR)\b')
+# Han, kana, hangul, CJK punctuation and fullwidth forms.
+_CJK = re.compile("[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+
 
 
 def _quote_words(query: str) -> str:
@@ -396,18 +405,20 @@ def parse_when(when: str | datetime, now: datetime | None = None) -> datetime:
         return when if when.tzinfo else when.astimezone()
     now = now or datetime.now().astimezone()
     s = when.strip().lower()
-    m = _REL.match(s)
-    if m:
-        return now - timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
-    if s in ("today", "yesterday"):
-        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        return midnight - timedelta(days=1) if s == "yesterday" else midnight
     try:
+        m = _REL.match(s)
+        if m:
+            return now - timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+        if s in ("today", "yesterday"):
+            midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            return midnight - timedelta(days=1) if s == "yesterday" else midnight
         dt = datetime.fromisoformat(when.strip().replace("Z", "+00:00"))
-    except ValueError:
+        dt = dt if dt.tzinfo else dt.astimezone()
+        dt.timestamp()  # year 1 or 9999 may not convert: say so here, not later
+        return dt
+    except (ValueError, OverflowError):  # not a time, or one datetime cannot hold
         raise UsageError(f"cannot read the time {when!r}",
                          "use e.g. 2h, 3d, 1w, today, yesterday or 2024-05-01") from None
-    return dt if dt.tzinfo else dt.astimezone()
 
 
 def _since(when: str | datetime | None) -> float | None:

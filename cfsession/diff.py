@@ -66,13 +66,14 @@ def parse_ref(text: str) -> tuple[str, int] | None:
 def fetch(ix: Any, session: str, seq: int) -> tuple[Side, str]:
     """One command's facts and recorded output, from a caught-up index."""
     from cfsession.api import resolve_session_id
+    from cfsession.store import as_int
 
     sid = resolve_session_id(session, index=ix)
     row = ix.query(
         "SELECT c.session_id, c.seq, c.command, c.exit_code, c.started_at, c.actor, f.output"
         " FROM commands c JOIN commands_fts f ON f.rowid = c.id"
         " WHERE c.session_id = ? AND c.seq = ?", (sid, seq),
-    ).fetchone()
+    ).fetchone() if as_int(seq) is not None else None  # past SQLite's 64 bits: no such command
     if row is None:
         raise SessionNotFound(f"command {seq} not found in session {sid}",
                               f"run `cfsession show {sid[:8]}` to see its commands")

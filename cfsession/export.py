@@ -39,8 +39,9 @@ def iter_cast_frames(
     command's plain output so that a lost .cast still replays and exports.
     """
     problems: list[StoreWarning] = warnings if warnings is not None else []
-    if not cast_file.exists():
-        problems.append(StoreWarning(str(cast_file), None, "missing; rebuilt from the plain output"))
+    lost = cast_lost(cast_file)
+    if lost:
+        problems.append(StoreWarning(str(cast_file), None, f"{lost}; rebuilt from the plain output"))
         return normalise_header({}, loaded), synth_frames(loaded)
     try:
         header, frames = store.iter_cast(cast_file, problems)
@@ -51,6 +52,17 @@ def iter_cast_frames(
     if not marked:
         frames = _with_markers(frames, loaded)
     return normalise_header(header, loaded), frames
+
+
+def cast_lost(cast_file: Path) -> str | None:
+    """``"missing"`` or ``"empty"`` when the .cast holds nothing at all (deleted; or 0 bytes:
+    the disk was full or the file was emptied), so the stream must be rebuilt; else None."""
+    try:
+        return "empty" if cast_file.stat().st_size == 0 else None
+    except FileNotFoundError:
+        return "missing"
+    except OSError:
+        return None  # unreadable: reading it says so
 
 
 def _has_markers(cast_file: Path) -> bool:

@@ -108,12 +108,15 @@ def page(loaded: LoadedSession, cast_file: Path, warnings: list[StoreWarning] | 
     height = as_int(header.get("height")) or as_int(loaded.start.get("rows")) or 24
     limit = as_float(header.get("idle_time_limit")) or idle_limit
     source: Callable[[list[StoreWarning] | None], Iterable[Frame]]
-    if cast_file.exists():
+    from cfsession.export import cast_lost
+
+    lost = cast_lost(cast_file)
+    if not lost:
         source = lambda w: iter_cast(cast_file, w)  # noqa: E731
     else:
         from cfsession.export import synth_frames
 
-        warn(warnings, cast_file, 0, "missing; rebuilt from the plain output")
+        warn(warnings, cast_file, 0, f"{lost}; rebuilt from the plain output")
         source = lambda _w: synth_frames(loaded)  # noqa: E731 — a generator: one per pass
     commands = loaded.commands
     points = [t for c in commands for k in ("cast_start", "cast_end")

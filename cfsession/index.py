@@ -11,6 +11,7 @@ recorder appending are safe; WAL lets readers answer while another process catch
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -238,10 +239,25 @@ class Index(CatchUp):
         return row[0] if row else None
 
     def search(self, query: str, *, session_id: str | None = None, failed: bool = False,
-               cwd: str | None = None, limit: int = 20, actor: str | None = None) -> list[sqlite3.Row]:
-        """FTS5 matches, newest first (rowid order, so the LIMIT stops the scan early)."""
+               cwd: str | None = None, limit: int = 20, actor: str | None = None,
+               contains: list[str] | None = None) -> list[sqlite3.Row]:
+        """FTS5 matches, newest first (rowid order, so the LIMIT stops the scan early).
+
+        ``contains``: instead, the commands whose command line or output holds each of
+        these strings; a scan, for text the tokenizer keeps whole (CJK runs: no spaces).
+        Their ``snippet`` is NULL and ``command_text``/``output_text`` come with them.
+        """
         where: list[str] = ["commands_fts MATCH ?"]
         params: list[Any] = [query]
+        found = " snippet(commands_fts, -1, char(2), char(3), '…', 16) AS snippet"
+        if contains is not None:
+            where, params = [], []
+            for word in contains:
+                pattern = "%" + _like_prefix(word)
+                where.append("(commands_fts.command LIKE ? ESCAPE '\\' OR commands_fts.output LIKE ? ESCAPE '\\')")
+                params += [pattern, pattern]
+            found = (" NULL AS snippet, commands_fts.command AS command_text,"
+                     " commands_fts.output AS output_text")
         if session_id is not None:
             lo, hi = self.conn.execute(
                 "SELECT coalesce(min(id), 0), coalesce(max(id), -1) FROM commands WHERE session_id = ?",
@@ -262,7 +278,7 @@ class Index(CatchUp):
             params += args
         sql = (
             "SELECT c.session_id, c.seq, c.command, c.exit_code, c.started_at, c.actor,"
-            " snippet(commands_fts, -1, char(2), char(3), '…', 16) AS snippet"
+            f"{found}"
             " FROM commands_fts JOIN commands c ON c.id = commands_fts.rowid"
             f" WHERE {' AND '.join(where)} ORDER BY commands_fts.rowid DESC LIMIT ?"
         )
@@ -302,6 +318,21 @@ class Index(CatchUp):
             sql += " LIMIT ?"
             params.append(limit)
         yield from self.query(sql, params)
+
+
+def contains_snippet(row: sqlite3.Row, words: list[str], width: int = 32) -> str:
+    """FTS5's snippet for a :meth:`Index.search` ``contains`` row: the text around the first
+    word found (the command line, else the output), each word marked with \\x02…\\x03."""
+    for text in (row["command_text"] or "", row["output_text"] or ""):
+        at = min((i for w in words if (i := text.lower().find(w.lower())) >= 0), default=-1)
+        if at < 0:
+            continue
+        lo, hi = max(0, at - width), min(len(text), at + width * 2)
+        part = text[lo:hi]
+        for w in sorted(set(words), key=len, reverse=True):
+            part = re.sub(re.escape(w), lambda m: f"\x02{m.group()}\x03", part, flags=re.IGNORECASE)
+        return ("…" if lo else "") + part + ("…" if hi < len(text) else "")
+    return ""
 
 
 def _like_prefix(prefix: str) -> str:

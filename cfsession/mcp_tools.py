@@ -214,12 +214,13 @@ def session_page(detail: Any, offset: int, limit: int) -> dict[str, Any]:
 
 def _from_cast(path: Path, rec: dict[str, Any]) -> str | None:
     """The command's whole output from the session's .cast (None when it cannot be had)."""
+    from cfsession.export import cast_lost
     from cfsession.replay import command_span
     from cfsession.store import as_float, read_cast
     from cfsession.text import render_plain
 
     start, end = as_float(rec.get("cast_start")), as_float(rec.get("cast_end"))
-    if start is None or not path.exists():
+    if start is None or cast_lost(path):  # an emptied .cast holds less than the record
         return None
     try:
         frames = read_cast(path)[1]

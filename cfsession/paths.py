@@ -87,7 +87,10 @@ def check_owner(path: Path) -> None:
         raise StoreError(f"{path} is a shared directory", "set CFSESSION_HOME to a directory of its own inside it")
     if st.st_mode & 0o077:
         # Tighten rather than refuse: older versions or a copy may have left it open.
-        os.chmod(path, DIR_MODE)
+        try:
+            os.chmod(path, DIR_MODE)
+        except OSError:
+            pass  # a read-only store (a copy kept as evidence, a backup) still reads
 
 
 def open_private(path: Path, mode: str = "ab") -> int:

@@ -109,7 +109,11 @@ def check_start(rec: Record | str) -> str | None:
 
 # -- field helpers: recorded values are untrusted, so every read is typed -------------------
 def as_int(v: object) -> int | None:
-    return v if isinstance(v, int) and not isinstance(v, bool) else None
+    # JSON integers have no range; one past SQLite's 64 bits would stop the index (and so
+    # every listing) on a single file: such a value is no value.
+    if isinstance(v, int) and not isinstance(v, bool) and -(2**63) <= v < 2**63:
+        return v
+    return None
 
 
 def as_float(v: object) -> float | None:
@@ -136,6 +140,10 @@ def epoch(ts: object) -> float | None:
     try:
         dt = datetime.fromisoformat(s)
     except ValueError:
+        return None
+    if not 1 < dt.year < 9999:
+        # Readable, but not a time a recorder wrote: near datetime's ends, the float (and
+        # any local time made of it) falls outside what datetime can hold.
         return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)

@@ -16,8 +16,11 @@ elsewhere (printed at session end, sent in the ETW SessionEnd event) closes both
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -82,6 +85,9 @@ class _Bad(Exception):
 
 def _lines(path: Path) -> Iterator[bytes]:
     """Raw lines with their newline (the last one may lack it)."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        # A FIFO would block the open, a device (a link to /dev/zero) never end.
+        raise OSError(errno.EINVAL, "not a regular file")
     with open(path, "rb") as f:
         yield from f
 
@@ -98,7 +104,7 @@ def _check_line(raw: bytes, n: int, prev: str, first: dict[str, Any] | None) -> 
     """Validate line ``n`` (without its newline); raise _Bad or return the record."""
     try:
         rec = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # [[[[… nested past the stack
         raise _Bad("bad_json", f"line {n} is not valid JSON ({exc.__class__.__name__})") from None
     if not isinstance(rec, dict):
         raise _Bad("bad_json", f"line {n} is not a JSON object")
@@ -323,7 +329,13 @@ def session_files(sessions_dir: Path) -> list[Path]:
     """Every ``*.jsonl`` in the store, oldest file first (stable order for reports)."""
     if not sessions_dir.is_dir():
         return []
-    return sorted(sessions_dir.glob("*.jsonl"), key=lambda p: (p.stat().st_mtime, p.name))
+    def mtime(p: Path) -> float:
+        try:
+            return p.stat().st_mtime
+        except OSError:  # a dangling link: verify_session says it cannot be read
+            return 0.0
+
+    return sorted(sessions_dir.glob("*.jsonl"), key=lambda p: (mtime(p), p.name))
 
 
 def chain_problem(jsonl_path: Path) -> tuple[int, str] | None:

@@ -50,10 +50,14 @@ def fail(message: str, hint: str | None = None, code: int = ExitCode.ERROR) -> N
 
 def report_error(exc: CfsessionError) -> int:
     """``cfsession: <what> — <what to do>`` on stderr (DESIGN.md §4); returns the exit code."""
+    from cfsession.sanitize import visible
+
     line = f"cfsession: {exc.message}"
     if exc.hint:
         line += f" — {exc.hint}"
-    sys.stderr.write(line + "\n")
+    # A message may quote what was typed or read (an id, a path, a query): its controls are
+    # shown as escapes, never obeyed by the terminal, and the error stays one line.
+    sys.stderr.write(visible(line).replace("\n", "\\n") + "\n")
     return int(exc.exit_code)
 
 

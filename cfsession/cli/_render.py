@@ -98,7 +98,10 @@ def _when(ts: str | None, seconds: bool = True) -> str:
     return "" if t is None else datetime.fromtimestamp(t).strftime(fmt)
 
 
-def _dur(ms: float | None) -> str:
+def _dur(value: object) -> str:
+    from cfsession.store import as_float
+
+    ms = as_float(value)  # a value of another type (an edited or foreign file) shows as none
     if ms is None:
         return ""
     s = ms / 1000
@@ -111,9 +114,9 @@ def _dur(ms: float | None) -> str:
     return f"{int(s // 3600)}h {int(s % 3600 // 60):02d}m"
 
 
-def _home_path(p: str | None) -> str | None:
+def _home_path(p: object) -> object:
     home = os.path.expanduser("~")
-    if p and home not in ("", "/") and (p == home or p.startswith(home + "/")):
+    if isinstance(p, str) and p and home not in ("", "/") and (p == home or p.startswith(home + "/")):
         return "~" + p[len(home):]
     return p
 
@@ -210,8 +213,9 @@ def render_show(detail: Any, output: bool) -> None:
                 con.print(_t("── " + head + " ──", "dim"))
             else:
                 con.print(Rule(_t(head), align="left", style="dim"))
-            con.print(_t("$ " + (c.get("command") if c.get("command") is not None else "(not recorded)"), "bold"))
-            con.print(_t((c.get("output") or "").rstrip("\n")))
+            cmd = c.get("command")
+            con.print(_t("$ " + (str(cmd) if cmd is not None else "(not recorded)"), "bold"))
+            con.print(_t(str(c.get("output") or "").rstrip("\n")))
             for line in gaps.get(c.get("command_seq") or -1, []):
                 con.print(_t(line, "yellow"))
         return

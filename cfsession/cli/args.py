@@ -150,7 +150,8 @@ def _convert(opt: Opt, raw: Any) -> Any:
     digits = raw[1:] if raw[:1] in ("+", "-") else raw
     if not (digits.isascii() and digits.isdigit()):  # "1_000" and "５" are not numbers here
         raise ArgError(f"Invalid value for {where}: {raw!r} is not a valid integer.")
-    value = int(raw)
+    # The integers here are limits: one past SQLite's 64 bits means "all" just as well.
+    value = min(int(raw), 2**63 - 1)
     if opt.min is not None and value < opt.min:
         raise ArgError(f"Invalid value for {where}: {value} is not in the range x>={opt.min}.")
     return value
@@ -168,7 +169,10 @@ def _no_such_option(name: str, known: list[str]) -> str:
 
 
 def report(spec: Spec, exc: ArgError) -> int:
-    sys.stderr.write(f"Usage: {spec.usage()}\nTry 'cfsession {spec.name} -h' for help.\n\nError: {exc}\n")
+    from cfsession.sanitize import visible
+
+    error = visible(str(exc)).replace("\n", "\\n")  # it may quote what was typed: shown, not obeyed
+    sys.stderr.write(f"Usage: {spec.usage()}\nTry 'cfsession {spec.name} -h' for help.\n\nError: {error}\n")
     return ExitCode.USAGE
 
 

@@ -118,7 +118,7 @@ def list_(limit: int | None, since: str | None, failed: bool, host: str | None, 
     if as_json:
         emit_json([s.to_dict() for s in sessions])
         return
-    print_sessions(sessions)
+    print_sessions(sessions, filtered=bool(since or failed or host or actor))
 
 
 def show(session_id: str, output: bool, as_json: bool) -> None:

@@ -22,6 +22,7 @@ from cfsession.errors import ExitCode
 LIST_DEFAULT = 50  # list's table rows; --json lists everything unless --limit is given
 SEARCH_DEFAULT = 20  # search's --limit
 NO_SESSIONS = "No sessions yet. Record one with: cfsession record"
+NO_MATCHING = "No sessions match."  # a filter left none: the store is not empty
 NO_MATCHES = "No matches."
 
 _ACTOR = Opt("actor", ("--actor",), "Only ACTOR's: human, agent:NAME, or agent (any agent).")
@@ -109,7 +110,7 @@ def list_sessions(limit: int | None, since: str | None, failed: bool, as_json: b
         total = api.count_sessions()
         if total > n and not (since or failed or actor):
             note = f"{n} of {total} sessions; --limit 0 shows all"
-    print_sessions(sessions, note)
+    print_sessions(sessions, note, filtered=bool(since or failed or actor))
     return ExitCode.OK
 
 
@@ -131,12 +132,13 @@ def search(query: str, session: str | None, failed: bool, cwd: str | None,
     return ExitCode.OK
 
 
-def print_sessions(sessions: list[Any], note: str | None = None) -> None:
+def print_sessions(sessions: list[Any], note: str | None = None, filtered: bool = False) -> None:
     """The ``list`` table (local or ``--remote``) on stdout, or the empty-store message."""
     from cfsession.cli import table
 
     where = table.screen()
-    text = table.render(*list_view(sessions, where.width), where) if sessions else table.message(NO_SESSIONS, where)
+    empty = NO_MATCHING if filtered else NO_SESSIONS
+    text = table.render(*list_view(sessions, where.width), where) if sessions else table.message(empty, where)
     if note:
         text += table.message(note, where)
     _write(text)

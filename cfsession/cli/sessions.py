@@ -188,10 +188,27 @@ def _replay(session_id: str, speed: float, idle_limit: float | None, command: in
 
 def _write_file(out: Path, chunks: Iterator[bytes]) -> None:
     """Chunks to ``out`` as they come, through a private file beside it renamed at the end:
-    a failed export leaves ``out`` as it was."""
+    a failed export leaves ``out`` as it was. A link is written through, not replaced; a
+    device or FIFO (``-o /dev/stdout``, ``/dev/null``) is written into: renaming a file
+    over it would replace it (and, as root, /dev/null for everyone)."""
+    import stat
+
     from cfsession.paths import open_private
 
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
+    try:
+        special = not stat.S_ISREG(os.stat(out).st_mode)
+    except OSError:
+        special = False  # not there yet (or unreadable: the open below says why)
+    if special:
+        try:
+            with open(out, "wb") as f:
+                for chunk in chunks:
+                    f.write(chunk)
+        except OSError as exc:
+            _common.fail(f"cannot write {out}: {exc.strerror or exc}", "choose another -o path")
+        return
+    dest = Path(os.path.realpath(out))
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
     try:
         fd = open_private(tmp, "wb")
     except OSError as exc:
@@ -200,7 +217,7 @@ def _write_file(out: Path, chunks: Iterator[bytes]) -> None:
         with os.fdopen(fd, "wb") as f:
             for chunk in chunks:
                 f.write(chunk)
-        os.replace(tmp, out)
+        os.replace(tmp, dest)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
@@ -211,6 +228,14 @@ def _write_file(out: Path, chunks: Iterator[bytes]) -> None:
 def _export(session_id: str, fmt: str, out: Path | None) -> None:
     from cfsession import api, export, paths
 
+    if out is not None:
+        store_dir = os.path.realpath(paths.sessions_dir())
+        target = os.path.realpath(out)
+        if os.path.dirname(target) == store_dir:
+            # The export replaces the file at the end: there, it would replace a recording
+            # (this session's own .cast, or another session) with a copy in another format.
+            _common.fail(f"cannot write {out}: it is in the session store, where it would replace a recording",
+                         f"choose an -o path outside {store_dir}")
     warnings: list[Any] = []
     # Streamed formats read outputs and frames as they are written: flat memory.
     loaded = api.load(session_id, warnings=warnings, light=fmt in export.STREAMED)
