@@ -24,6 +24,11 @@ COALESCE_S = 0.010
 FLUSH_S = 0.25
 MAX_PENDING = 256 * 1024  # characters; bounds memory under a flood of output
 MAX_BUFFERED = 256 * 1024  # bytes of encoded events held before a write (and joined for it)
+# On a filling disk the .cast (the replay) stops while this much is still free, so that
+# the .jsonl (the record: commands, statuses, session_end) keeps the room: a JSONL line
+# holds at most ~100 KiB of output, so this is room for hundreds of commands.
+CAST_RESERVE = 8 << 20
+CHECK_EVERY = 1 << 20  # bytes written between two looks at the free space (one fstatvfs)
 
 class StreamRedact(Protocol):
     """Redaction of text that arrives in pieces (``cfsession.redact_stream.StreamRedactor``)."""
@@ -84,6 +89,7 @@ class CastWriter:
         self._on_warning = on_warning
         self._redact = redact
         self.failed: str | None = None
+        self._unchecked = CHECK_EVERY  # bytes written since the free space was looked at
         self.cols, self.rows = int(cols), int(rows)  # the size now (echo redraw, a new file)
         header: dict[str, object] = {"version": 2, "width": int(cols), "height": int(rows), "timestamp": int(timestamp)}
         header["title"] = title
@@ -163,6 +169,9 @@ class CastWriter:
         self._buf_len = 0
         if self._fd is None:
             return
+        self._unchecked += len(data)
+        if self._unchecked >= CHECK_EVERY and not self._room(len(data)):
+            return
         try:
             view = memoryview(data)
             while view:
@@ -177,6 +186,29 @@ class CastWriter:
             return
         self._sha.update(data)
         self._bytes += len(data)
+
+    def _room(self, size: int) -> bool:
+        """Whether ``size`` more bytes leave CAST_RESERVE free; if not, the .cast ends here
+        (what it has stays whole and matches the digest the records carry)."""
+        assert self._fd is not None
+        try:
+            st = os.fstatvfs(self._fd)
+        except (OSError, AttributeError):  # no statvfs (Windows): write, as before
+            return True
+        free = st.f_bavail * st.f_frsize
+        # Looked at again after CHECK_EVERY bytes, or sooner as the reserve nears.
+        self._unchecked = max(0, CHECK_EVERY - max(0, free - CAST_RESERVE - size) // 2)
+        if free - size >= CAST_RESERVE:
+            return True
+        self.failed = "the disk is nearly full"
+        if self._on_warning:
+            self._on_warning(
+                "cast_stopped_disk_full",
+                f"the disk holding {self.path} is nearly full ({free >> 20} MiB free): the replay (.cast) stops"
+                " here so that the commands (.jsonl) keep the room; free some space for the next sessions",
+            )
+        self._close_fd(sync=False)
+        return False
 
     def _header_line(self) -> bytes:
         return (json.dumps(self._header, ensure_ascii=False) + "\n").encode("utf-8", "replace")
