@@ -171,6 +171,46 @@ def _named_key(data: bytes, m: re.Match[bytes]) -> Hit | None:
     return _named(data, m)
 
 
+def _sk_key(data: bytes, m: re.Match[bytes]) -> Hit | None:
+    """``sk-…`` API keys (OpenAI's, and the many services that copied the shape),
+    ``sk-ant-…`` (Anthropic), ``sk_live_``/``rk_test_``… (Stripe)."""
+    if _glued(data, m.start()):
+        return None
+    if data[m.start() + 2] == 0x5F:  # "_": Stripe's sk_/rk_
+        kind = "stripe_key"
+    elif data.startswith(b"sk-ant-", m.start()):
+        kind = "anthropic_api_key"
+    else:
+        kind = "api_key"
+    return m.start(), m.end(), kind
+
+
+def _named_pass(data: bytes, m: re.Match[bytes]) -> Hit | None:
+    """``DB_PASS=…``, ``--smtp-pass …``, ``MYSQL_PWD=…``: ``pass``/``pwd`` as the last
+    part of a longer name. Alone, ``pass`` counts only as ``PASS=…`` (``pass: 3`` is a
+    test count) and ``pwd`` never (``PWD``/``OLDPWD`` are the working directory)."""
+    start = m.start()
+    before = data[start - 1] if start else 0
+    word = data[start : start + 3].lower()
+    if before in b"_-." and start >= 2 and data[start - 2] in _WORD:
+        return _named(data, m)  # a part of a longer name: DB_PASS, db-pass, MYSQL_PWD
+    if word == b"pas" and before in b"_-." and data.startswith(b"--", max(0, start - 2)):
+        return _named(data, m)  # --pass VALUE, --pass=VALUE
+    if word == b"pas" and before not in _NAME_CHARS and m.group("op").strip() == b"=":
+        return _named(data, m)  # PASS=VALUE
+    return None
+
+
+def _basic_user(data: bytes, m: re.Match[bytes]) -> Hit | None:
+    """curl's ``-u user:password`` / ``--user user:password`` (the user is kept); other
+    tools' ``-u`` is a user id (``docker run -u 1000:1000``), so only on a curl line."""
+    if m.start() and data[m.start() - 1] not in b" \t":
+        return None
+    if b"curl" not in data[data.rfind(b"\n", 0, m.start()) + 1 : m.start()]:
+        return None
+    return m.start("s"), m.end("s"), "url_password"
+
+
 # -- the default probes -------------------------------------------------------------------
 _PEM_BODY = r"(?:(?:[ \t]*\r*\n)+[ \t]*(?:[A-Za-z][A-Za-z0-9-]*:[^\r\n]*|[A-Za-z0-9+/=]+))*"
 _PEM_TAIL = (
@@ -256,6 +296,24 @@ def _default_probes() -> tuple[_Probe, ...]:
             priority=2,
         ),
         _name_probe(rb"pass(?:word|wd|phrase)"),
+        _name_probe(rb"p(?:ass|wd)(?![a-z0-9])", _named_pass),
+        _probe(
+            ("api_key", "anthropic_api_key", "stripe_key"),
+            # A random key holds a digit and a capital; a long lower-case package name
+            # (sk-something-long) does not look like one.
+            rb"(?:sk-(?:proj-|svcacct-|admin-|ant-(?:api|admin)\d\d-)?"
+            rb"(?=[A-Za-z0-9_-]{0,256}?[0-9])(?=[A-Za-z0-9_-]{0,256}?[A-Z])[A-Za-z0-9_-]{32,}"
+            rb"|[sr]k_(?:live|test)_[A-Za-z0-9]{24,})(?![A-Za-z0-9_-])",
+            _sk_key,
+        ),
+        _probe("url_password", rb"(?:-u|--user)[ \t=]+[^\s:'\"]+:(?P<s>[^\s'\"]+)", _basic_user, priority=4),
+        # The AWS CLI's own prompt: `AWS Secret Access Key [None]: VALUE` (typed, echoed).
+        _probe(
+            "aws_secret_key",
+            rb"secret access key \[[^\]\r\n]{0,64}\]:[ \t]*(?P<s>[^\s]+)",
+            lambda data, m: (m.start("s"), m.end("s"), "aws_secret_key"),
+            folded=True,
+        ),
         _name_probe(rb"secret"),
         _name_probe(rb"token"),
         _name_probe(rb"credentials?"),
@@ -296,8 +354,8 @@ def user_rule(pattern: str, index: int = 0) -> Rule:
 # tests/unit/test_redact_prefilter.py keeps this list and the probes in step.
 PREFILTER_PATTERN = (
     rb"BEGIN |AKIA|ASIA|AIza|gh[pousr]_|github_pat_|gl(?:pat|dt|rt|ptt|ft|cbt|soat)-"
-    rb"|xox[abposr]|xapp-|eyJ|://"
-    rb"|(?i:authorization|bearer|pass(?:word|wd|phrase)|secret|token|credential|key)"
+    rb"|xox[abposr]|xapp-|eyJ|://|sk-|[sr]k_|-u[ \t=]|--user"
+    rb"|(?i:authorization|bearer|pass(?:word|wd|phrase|[^a-z0-9])|pwd[^a-z0-9]|secret|token|credential|key)"
 )
 
 

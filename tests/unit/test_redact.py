@@ -47,6 +47,10 @@ def redact(text: str) -> tuple[str, int]:
 
 
 # -- each default shape ----------------------------------------------------------------
+SK = "sk-" + "Ab3dEfGhIjKlMnOpQrStUvWxYz0123456789abcdEFGH"
+SK_PROJ = "sk-proj-" + "Zx9_Yw8-Vu7TsRqPoNmLkJiHgFeDcBa0123456789"
+SK_ANT = "sk-ant-api03-" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-AbCdEfGhIj"
+
 @pytest.mark.parametrize(
     ("text", "secret", "kind"),
     [
@@ -92,6 +96,19 @@ def redact(text: str) -> tuple[str, int]:
             "T000/B000/XXXXXXXX",
             "slack_webhook",
         ),
+        # API keys of the sk- shape (OpenAI and the services that copied it), Anthropic's,
+        # Stripe's; names ending in _PASS / _PWD; curl's -u; the AWS CLI's own prompt.
+        (f"export OPENAI_API_KEY={SK}", SK, "api_key"),
+        (f"echo {SK_PROJ} | tool", SK_PROJ, "api_key"),
+        (f"ANTHROPIC_API_KEY {SK_ANT}", SK_ANT, "anthropic_api_key"),
+        ("stripe sk_live_51HxYzAbCdEfGhIjKlMnOpQr0123 ok", "sk_live_51HxYzAbCdEfGhIjKlMnOpQr0123", "stripe_key"),
+        ("export DB_PASS=hunter2", "hunter2", "secret"),
+        ("MYSQL_PWD=s3cret mysql -u root", "s3cret", "secret"),
+        ("smtp --smtp-pass hunter2", "hunter2", "secret"),
+        ("PASS=hunter2 ./deploy", "hunter2", "secret"),
+        ("curl -u alice:Wonderland https://api.x", "Wonderland", "url_password"),
+        ("curl -s --user bob:pw1 https://x", "pw1", "url_password"),
+        (f"AWS Secret Access Key [None]: {AWS_SECRET}", AWS_SECRET, "aws_secret_key"),
     ],
 )
 def test_default_shapes(text: str, secret: str, kind: str) -> None:
@@ -105,6 +122,7 @@ def test_kinds_are_documented_names() -> None:
     assert set(DEFAULT_KINDS) >= {
         "private_key", "aws_access_key", "aws_secret_key", "github_token", "gitlab_token",
         "slack_token", "google_api_key", "jwt", "auth_header", "secret", "url_password",
+        "api_key", "anthropic_api_key", "stripe_key",
     }  # fmt: skip
 
 
@@ -155,6 +173,12 @@ def test_pem_block_ends_at_end_line() -> None:
         "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
         "drwxr-xr-x 2 root root 4096 Nov 25 09:12 tokens",
         "héllo ✓ wörld — naïve café",
+        "pip install sk-video-processing-toolkit-long-name2",  # lower case: a name, not a key
+        "task-Ab3dEfGhIjKlMnOpQrStUvWxYz0123456789",  # glued: not an sk- key
+        "5 passed, 1 skipped; pass: 3",  # test counts
+        "bypass=1 compass: north",
+        "cd --pwd /tmp/x",
+        "docker run -u 1000:1000 img; git push -u origin main:main",
     ],
 )
 def test_ordinary_text_is_untouched(text: str) -> None:

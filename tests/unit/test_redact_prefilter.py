@@ -29,6 +29,13 @@ SAMPLES = [
     "TOKEN=abc",
     "credentials = 'x'",
     "API_KEY=abc",
+    "sk-proj-Ab3dEfGhIjKlMnOpQrStUvWxYz0123456789",
+    "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+    "sk_live_51HxYzAbCdEfGhIjKlMnOpQr0123",
+    "DB_PASS=hunter2",
+    "MYSQL_PWD=s3cret",
+    "curl -u alice:pw https://x",
+    "AWS Secret Access Key [None]: wJalrXUtnFEMI",
 ]
 
 
