@@ -67,6 +67,7 @@ class _Wired(NamedTuple):
     cfg: Any  # config.Config
     redactor: LazyRedactor
     argv_record: list[str] | None  # the command's argv as recorded (redacted)
+    name: str | None  # --name as recorded (redacted: a name can hold a pasted secret)
 
 
 def record(opts: Options) -> int:
@@ -123,6 +124,8 @@ def _wire(opts: Options, session_id: str, parent: str | None, plan: Plan, env: d
         from cfsession.redact import redact_argv
 
         argv_record = redact_argv(redactor.get(), argv_record)[0]
+    # Only with --name does this build the redactor before the first prompt (~8 ms).
+    name = redactor.get().redact(opts.name)[0] if opts.name else None
     if jsonl is not None:
         try:
             cast = CastWriter(
@@ -130,7 +133,7 @@ def _wire(opts: Options, session_id: str, parent: str | None, plan: Plan, env: d
                 cols=size[0],
                 rows=size[1],
                 timestamp=int(time.time()),
-                title=f"cfsession {session_id}" + (f" {opts.name}" if opts.name else ""),
+                title=f"cfsession {session_id}" + (f" {name}" if name else ""),
                 env={"SHELL": plan.shell_path, "TERM": env.get("TERM", "")},
                 on_warning=warn,
                 redact=LazyStreamRedactor(redactor),
@@ -146,7 +149,7 @@ def _wire(opts: Options, session_id: str, parent: str | None, plan: Plan, env: d
     etw_enabled = not opts.no_etw if cfg.etw is None else (cfg.etw and not opts.no_etw)
     etw = open_etw(session_id, parent, etw_enabled, warn)
     sinks: list[Any] = [s for s in (jsonl, etw) if s is not None]
-    return _Wired(sinks, cast, etw, cfg, redactor, argv_record)
+    return _Wired(sinks, cast, etw, cfg, redactor, argv_record, name)
 
 
 def _integration(plan: Plan) -> str:
@@ -178,7 +181,7 @@ def _start(opts: Options, session_id: str, parent: str | None, plan: Plan, env: 
             "ts": utc_ts(start_epoch),
             "schema_version": 1,
             "session_type": plan.session_type,
-            "name": opts.name,
+            "name": wired.name,
             "parent_session_id": parent,
             "correlation_id": session_id,
             "started_at": utc_ts(start_epoch),

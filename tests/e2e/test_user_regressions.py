@@ -195,3 +195,18 @@ def test_api_record_from_a_deleted_directory(pty: bool, tmp_path: Path, cf_home:
     assert proc.stdout.strip() == f"exit 4 {gone}"
     (cmd,) = [r for r in h.load(h.sessions(cf_home)[0]) if r["event_type"] == "terminal_capture"]
     assert cmd["exit_code"] == 4 and "ran" in cmd["output"]
+
+
+@pytest.mark.parametrize("io", ["--pty", "--no-pty"])
+def test_a_secret_in_the_session_name_is_redacted(io: str, tmp_path: Path, cf_home: Path) -> None:
+    """`--name` went into session_start and the .cast title as typed: a token pasted into
+    it was kept in clear (the command line, output and .cast are redacted)."""
+    name = "deploy ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    proc = subprocess.run(h.cfsession_argv("record", "-q", io, "--name", name, "--", "true"), capture_output=True,
+                          text=True, timeout=30, env={**os.environ, "CFSESSION_HOME": str(cf_home)})
+    assert proc.returncode == 0, proc.stderr
+    (path,) = h.sessions(cf_home)
+    start = h.load(path)[0]
+    assert start["name"] == "deploy [REDACTED:github_token]"
+    cast = path.with_suffix(".cast").read_text().splitlines()[0]
+    assert "ghp_" not in cast and "[REDACTED:github_token]" in json.loads(cast)["title"]
