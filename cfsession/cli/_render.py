@@ -11,7 +11,7 @@ import json
 import os
 import re
 import sys
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from cfsession.cli import _common
 from cfsession.cli.table import Cell
@@ -114,6 +114,19 @@ def _dur(value: object) -> str:
     return f"{int(s // 3600)}h {int(s % 3600 // 60):02d}m"
 
 
+_V = TypeVar("_V")
+
+
+def _one_line(value: _V) -> _V:
+    """A fact of one line keeps to one line: a newline in a path or a name shows as ↵
+    (as in the list and search tables)."""
+    if isinstance(value, str) and ("\n" in value or "\r" in value):
+        from cfsession.cli.table import NEWLINE_MARK
+
+        return value.replace("\r\n", NEWLINE_MARK).replace("\n", NEWLINE_MARK).replace("\r", NEWLINE_MARK)  # type: ignore[return-value]
+    return value
+
+
 def _home_path(p: object) -> object:
     home = os.path.expanduser("~")
     if isinstance(p, str) and p and home not in ("", "/") and (p == home or p.startswith(home + "/")):
@@ -193,7 +206,7 @@ def render_show(detail: Any, output: bool) -> None:
     ]
     for label, value in facts:
         if value is not None and value != "":
-            con.print(Text.assemble((f"  {label:<12}", "dim"), _t(value)))
+            con.print(Text.assemble((f"  {label:<12}", "dim"), _t(_one_line(value))))
     from cfsession.store import gap_text
 
     gaps: dict[int, list[str]] = {}
@@ -208,7 +221,7 @@ def render_show(detail: Any, output: bool) -> None:
         for line in gaps.get(0, []):
             con.print(_t(line, "yellow"))
         for c in detail.commands:
-            head = f"{c.get('command_seq', '?')} · exit {c.get('exit_code')} · {_dur(c.get('duration_ms'))} · {_home_path(c.get('cwd')) or ''}"
+            head = _one_line(f"{c.get('command_seq', '?')} · exit {c.get('exit_code')} · {_dur(c.get('duration_ms'))} · {_home_path(c.get('cwd')) or ''}")
             if con.width >= PIPE_WIDTH:  # a rule as wide as the pipe is not a rule
                 con.print(_t("── " + head + " ──", "dim"))
             else:

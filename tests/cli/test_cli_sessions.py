@@ -191,3 +191,14 @@ def test_replay_keys_on_a_real_terminal(cf_home: Path) -> None:
     child.close()
     assert child.exitstatus == 0
     assert child.before.endswith(b"\x1b[0m\x1b[?25h")  # terminal put back in order
+
+
+def test_show_keeps_each_fact_on_its_line(cf_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A directory (or a name) with a newline in it split the header: the next fact looked
+    # like a line of its own. As in the list and search tables, the newline shows as ↵.
+    sid = make_session(cf_home, [Cmd("ls", "x\n", cwd="/tmp/a\nb")], name="two\nlines", cwd="/tmp/a\nb")
+    code, out, _ = _run(capsys, "show", sid)
+    assert code == 0
+    assert "  cwd         /tmp/a↵b\n" in out and "  name        two↵lines\n" in out
+    code, out, _ = _run(capsys, "show", sid, "--output")
+    assert "/tmp/a↵b" in out and "/tmp/a\nb" not in out
