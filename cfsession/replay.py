@@ -177,15 +177,78 @@ PAUSE_MARK = "[cfsession: recording "  # the .cast markers of a pause and a resu
 _ALT = re.compile(r"\x1b\[\?(?:1049|1047|47)([hl])")
 
 
+# OSC numbers that make the viewer's terminal act on its host rather than draw: set the
+# clipboard (52), send or write files and set user variables (iTerm2's 1337, kitty's
+# 5113). A replay draws what was on the screen; a recording someone else made must not
+# take over the viewer's clipboard (the rest of the stream goes as it was).
+_HOST_OSC = frozenset(("52", "1337", "5113"))
+
+
+class HostOscFilter:
+    """Drops the _HOST_OSC sequences from a stream that comes in pieces (a sequence may be
+    cut anywhere, its payload may be megabytes: nothing of it is held but its head)."""
+
+    def __init__(self) -> None:
+        self._held = ""  # an ESC or an OSC head too short to tell yet
+        self._dropping = False  # inside a dropped sequence: until BEL or ESC \\
+
+    def feed(self, data: str) -> str:
+        text, self._held = self._held + data, ""
+        out: list[str] = []
+        i, n = 0, len(text)
+        while i < n:
+            if self._dropping:
+                bel, st = text.find("\x07", i), text.find("\x1b\\", i)
+                ends = [e for e in ((bel, 1), (st, 2)) if e[0] >= 0]
+                if not ends:
+                    if text.endswith("\x1b"):
+                        self._held = "\x1b"  # may be the start of the terminator
+                    return "".join(out)
+                at, size = min(ends)
+                i, self._dropping = at + size, False
+                continue
+            j = text.find("\x1b", i)
+            if j < 0:
+                out.append(text[i:])
+                break
+            out.append(text[i:j])
+            if j + 1 == n or (text[j + 1] == "]" and j + 2 == n):
+                self._held = text[j:]
+                break
+            if text[j + 1] != "]":
+                out.append("\x1b")
+                i = j + 1
+                continue
+            k = j + 2
+            while k < n and k - j < 8 and text[k].isdigit():
+                k += 1
+            if k == n and k - j < 8:
+                self._held = text[j:]  # "ESC ] 13" …: the number is not complete yet
+                break
+            if text[j + 2 : k] in _HOST_OSC and text[k] == ";":
+                self._dropping, i = True, k + 1
+                continue
+            out.append(text[j:k])
+            i = k
+        return "".join(out)
+
+    def flush(self) -> str:
+        held, self._held = self._held, ""
+        return "" if self._dropping else held
+
+
 class TerminalWriter:
-    """Writes the raw stream to a terminal and puts it back in order at the end."""
+    """Writes the raw stream to a terminal (less what acts on the viewer's host, above)
+    and puts it back in order at the end."""
 
     def __init__(self, out: BinaryIO) -> None:
         self.out = out
         self.alt = False
         self.last = "\n"
+        self._host = HostOscFilter()
 
     def __call__(self, data: str) -> None:
+        data = self._host.feed(data)
         for m in _ALT.finditer(data):
             self.alt = m.group(1) == "h"
         if data:
@@ -194,6 +257,9 @@ class TerminalWriter:
         self.out.flush()
 
     def finish(self) -> None:
+        rest = self._host.flush()
+        if rest:
+            self.out.write(rest.encode("utf-8", "replace"))
         # A replay cut short (q, Ctrl-C, or a recording that ended in vim) must not leave
         # the viewer's terminal on the alternate screen, with a hidden cursor or in colour,
         # nor the next prompt in the middle of a line.

@@ -149,3 +149,36 @@ def test_tty_keys_on_a_non_tty_reads_nothing() -> None:
 
 def test_steps_are_frozen_records() -> None:
     assert Step(0.1, "o", "x") == Step(0.1, "o", "x")
+
+
+# A recording someone else made, replayed in your terminal: its clipboard write (OSC 52),
+# iTerm2's file transfer (1337) and kitty's (5113) must not act on your machine; the
+# title, links, colours and text go as recorded. The stream comes in pieces cut anywhere.
+_HOSTILE = ("a\x1b]52;c;" + "QUJD" * 5000 + "\x07b\x1b]0;title\x07c\x1b]1337;File=x:YWJj\x1b\\d"
+            "\x1b]8;;http://x\x1b\\e\x1b[31mf\x1b]5113;ac=send\x07g\x1b]52;p;?\x1b\\h")
+_SHOWN = "ab\x1b]0;title\x07cd\x1b]8;;http://x\x1b\\e\x1b[31mfgh"
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_replay_to_a_terminal_drops_what_acts_on_the_host(seed: int) -> None:
+    import random
+
+    rnd = random.Random(seed)
+    buf = io.BytesIO()
+    w = replay.TerminalWriter(buf)  # type: ignore[arg-type]
+    i = 0
+    while i < len(_HOSTILE):
+        k = rnd.randint(1, 6) if rnd.random() < 0.7 else rnd.randint(1, 30000)
+        w(_HOSTILE[i : i + k])
+        i += k
+    w.finish()
+    assert buf.getvalue().decode().startswith(_SHOWN + "\x1b[0m")
+
+
+def test_an_unterminated_clipboard_write_never_reaches_the_terminal() -> None:
+    buf = io.BytesIO()
+    w = replay.TerminalWriter(buf)  # type: ignore[arg-type]
+    w("x\x1b]52;c;QUJD")
+    w("QUJD")  # the recording ended inside it
+    w.finish()
+    assert b"52;" not in buf.getvalue() and buf.getvalue().startswith(b"x\x1b[0m")
