@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     if debug:
         args = args[1:]  # the Typer app would otherwise take it; these run without it
     if args and args[0] == "record":
+        if os.environ.pop("CFSESSION_FALLBACK", None) == "shell":
+            return _record_or_shell(args[1:])
         from cfsession.recorder.main import main as record_main
 
         return record_main(args[1:])
@@ -36,6 +38,48 @@ def main(argv: list[str] | None = None) -> int:
     from cfsession.cli import run
 
     return run(args)
+
+
+def _record_or_shell(args: list[str]) -> int:
+    """``init --auto``'s start: the terminal must get a shell even when the recording
+    cannot start (a dependency broken by an upgrade, a bug), or every new terminal would
+    close at once. A failure before the shell runs ends in the plain shell instead, with
+    one line saying why; after it, the session's status is the terminal's, as always."""
+    import cfsession.recorder as recorder
+
+    try:
+        from cfsession.recorder.main import main as record_main
+
+        code = record_main(args)
+    except BaseException as exc:  # noqa: BLE001 - anything, even SystemExit, before the shell
+        if recorder.shell_started:
+            raise
+        return _plain_shell(args, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    if code and not recorder.shell_started:
+        return _plain_shell(args, f"status {code}")
+    return code
+
+
+def _plain_shell(args: list[str], why: str) -> int:
+    """Become the shell ``record`` was asked for (``--shell``, else $SHELL), unrecorded."""
+    shell, login = os.environ.get("SHELL") or "/bin/sh", False
+    for i, a in enumerate(args):
+        if a == "--shell" and i + 1 < len(args):
+            shell = args[i + 1]
+        elif a.startswith("--shell="):
+            shell = a.split("=", 1)[1]
+        elif a in ("--login", "-l"):
+            login = True
+    # Not again from its rc file: the recording would fail the same way.
+    os.environ["CFSESSION_AUTO"] = "0"
+    sys.stderr.write(f"cfsession: the recording could not start ({why}); this terminal runs {shell} without it"
+                     " — `cfsession doctor` says more\n")
+    sys.stderr.flush()
+    try:
+        os.execvp(shell, [shell, "-l"] if login else [shell])
+    except OSError as exc:
+        sys.stderr.write(f"cfsession: cannot start {shell}: {exc.strerror}\n")
+    return 127
 
 
 def _closed_standard_fds() -> None:

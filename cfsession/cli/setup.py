@@ -39,6 +39,7 @@ _AUTO_NOTE = (
     "# Every interactive terminal starts under the recorder, except: inside a recorded\n"
     "# shell (CFSESSION_ID is set there), when not on a terminal, with CFSESSION_AUTO=0, or\n"
     "# when cfsession is not installed. exec: leaving the recording closes the terminal.\n"
+    "# CFSESSION_FALLBACK=shell: if the recording cannot start, the terminal gets the shell.\n"
     "# Put this near the top: whatever runs before it runs again inside the recording.\n"
 )
 _SNIPPETS = {
@@ -46,16 +47,16 @@ _SNIPPETS = {
         "alias rec='cfsession record'\n",
         "if [[ $- == *i* && -z ${CFSESSION_ID-} && ${CFSESSION_AUTO-1} != 0 && -t 0 && -t 1 ]] &&\n"
         "  command -v cfsession >/dev/null 2>&1; then\n"
-        '  if shopt -q login_shell; then exec cfsession record --shell "$BASH" --login\n'
-        '  else exec cfsession record --shell "$BASH"; fi\n'
+        '  if shopt -q login_shell; then CFSESSION_FALLBACK=shell exec cfsession record --shell "$BASH" --login\n'
+        '  else CFSESSION_FALLBACK=shell exec cfsession record --shell "$BASH"; fi\n'
         "fi\n",
     ),
     "zsh": (
         "alias rec='cfsession record'\n",
         "if [[ -o interactive && -z ${CFSESSION_ID-} && ${CFSESSION_AUTO-1} != 0 && -t 0 && -t 1 ]] &&\n"
         "  (( $+commands[cfsession] )); then\n"
-        '  if [[ -o login ]]; then exec cfsession record --shell "${${ZSH_ARGZERO#-}:-zsh}" --login\n'
-        '  else exec cfsession record --shell "${${ZSH_ARGZERO#-}:-zsh}"; fi\n'
+        '  if [[ -o login ]]; then CFSESSION_FALLBACK=shell exec cfsession record --shell "${${ZSH_ARGZERO#-}:-zsh}" --login\n'
+        '  else CFSESSION_FALLBACK=shell exec cfsession record --shell "${${ZSH_ARGZERO#-}:-zsh}"; fi\n'
         "fi\n",
     ),
     "fish": (
@@ -63,9 +64,9 @@ _SNIPPETS = {
         'if status is-interactive; and not set -q CFSESSION_ID; and test "$CFSESSION_AUTO" != 0\n'
         "    and isatty stdin; and isatty stdout; and command -q cfsession\n"
         "    if status is-login\n"
-        "        exec cfsession record --shell (status fish-path) --login\n"
+        "        exec env CFSESSION_FALLBACK=shell cfsession record --shell (status fish-path) --login\n"
         "    else\n"
-        "        exec cfsession record --shell (status fish-path)\n"
+        "        exec env CFSESSION_FALLBACK=shell cfsession record --shell (status fish-path)\n"
         "    end\n"
         "end\n",
     ),

@@ -57,14 +57,19 @@ def spawn(
     ``termios_from``: a tty fd whose line settings (erase/kill characters, …) the new PTY
     copies (POSIX; SHELL_INTEGRATION.md §4.1).
     """
+    import cfsession.recorder
+
     platform = platform or sys.platform
     if platform == "win32":
         from cfsession.recorder import _windows
 
-        return _windows.spawn(argv, env=env, cwd=cwd, cols=cols, rows=rows)
-    from cfsession.recorder import _posix
+        pty: Pty = _windows.spawn(argv, env=env, cwd=cwd, cols=cols, rows=rows)
+    else:
+        from cfsession.recorder import _posix
 
-    return _posix.spawn(argv, env=env, cwd=cwd, cols=cols, rows=rows, termios_from=termios_from)
+        pty = _posix.spawn(argv, env=env, cwd=cwd, cols=cols, rows=rows, termios_from=termios_from)
+    cfsession.recorder.shell_started = True
+    return pty
 
 
 class Terminal(Protocol):

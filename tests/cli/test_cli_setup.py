@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pexpect
@@ -220,3 +221,29 @@ def test_doctor_reports_a_broken_shell_and_storage(
     assert "· not installed: nosuchshell-cfs\n" in out
     assert f"✗ storage {blocker / 'store'} — not writable" in out
     assert "ETW — " in out
+
+
+@pytest.mark.parametrize("kind", ["bash", "zsh", "fish"])
+def test_auto_snippet_gives_a_shell_when_the_recording_cannot_start(kind: str, tmp_path: Path) -> None:
+    # A dependency broken by an upgrade (here: ptyprocess fails to import) made the
+    # recorder die at once, and with `exec` every new terminal closed with it.
+    shell = require_shell(kind)
+    home = _home(tmp_path, kind)
+    broken = tmp_path / "broken"
+    (broken / "ptyprocess").mkdir(parents=True)
+    (broken / "ptyprocess" / "__init__.py").write_text("raise ImportError('ptyprocess is broken')\n")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    real = bindir / "cfsession"
+    real.write_text(f"#!/bin/sh\nexec env PYTHONPATH={broken} {sys.executable} -m cfsession \"$@\"\n")
+    real.chmod(0o755)
+    env = _env(home, tmp_path, f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+               CFSESSION_HOME=str(tmp_path / "cf"))
+    child = pexpect.spawn(shell, ["-i"], env=env, encoding="utf-8", timeout=20, cwd=str(home))
+    child.expect("the recording could not start \\(")
+    child.expect("\\); this terminal runs")
+    child.expect("PLAIN> ")  # the same shell, from the same rc file, not recorded
+    child.sendline("echo still-here $CFSESSION_AUTO")
+    child.expect("still-here 0")
+    child.sendline("exit")
+    child.expect(pexpect.EOF)
