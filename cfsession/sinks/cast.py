@@ -10,6 +10,7 @@ A running SHA-256 over the bytes written lets the JSONL chain pin the .cast (DES
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
 import json
 import os
@@ -200,12 +201,18 @@ class CastWriter:
         self._unchecked = max(0, CHECK_EVERY - max(0, free - CAST_RESERVE - size) // 2)
         if free - size >= CAST_RESERVE:
             return True
+        if free < size:  # it would fail anyway: say it as any failed write says it
+            self.failed = os.strerror(errno.ENOSPC)
+            if self._on_warning:
+                self._on_warning("store_write_failed", f"cannot write {self.path}: {self.failed}; recording stopped, your shell goes on")
+            self._close_fd(sync=False)
+            return False
         self.failed = "the disk is nearly full"
         if self._on_warning:
             self._on_warning(
                 "cast_stopped_disk_full",
-                f"the disk holding {self.path} is nearly full ({free >> 20} MiB free): the replay (.cast) stops"
-                " here so that the commands (.jsonl) keep the room; free some space for the next sessions",
+                f"the disk holding {self.path.parent} has {free >> 20} MiB free: the replay (.cast) stops here to"
+                " leave the room to the commands (.jsonl); free some space for the next sessions",
             )
         self._close_fd(sync=False)
         return False
