@@ -26,8 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     if debug:
         args = args[1:]  # the Typer app would otherwise take it; these run without it
     if args and args[0] == "record":
-        if os.environ.pop("CFSESSION_FALLBACK", None) == "shell":
-            return _record_or_shell(args[1:])
+        fallback = os.environ.pop("CFSESSION_FALLBACK", None)
+        if fallback in ("shell", "stay"):
+            return _record_or_shell(args[1:], stay=fallback == "stay")
         from cfsession.recorder.main import main as record_main
 
         return record_main(args[1:])
@@ -40,11 +41,17 @@ def main(argv: list[str] | None = None) -> int:
     return run(args)
 
 
-def _record_or_shell(args: list[str]) -> int:
+# ``CFSESSION_FALLBACK=stay``: the recording did not start and the caller's shell goes on
+# (PowerShell's profile runs the recorder as a child: it has no exec).
+NOT_STARTED = 75  # EX_TEMPFAIL
+
+
+def _record_or_shell(args: list[str], stay: bool = False) -> int:
     """``init --auto``'s start: the terminal must get a shell even when the recording
     cannot start (a dependency broken by an upgrade, a bug), or every new terminal would
-    close at once. A failure before the shell runs ends in the plain shell instead, with
-    one line saying why; after it, the session's status is the terminal's, as always."""
+    close at once. A failure before the shell runs ends in the plain shell instead (or,
+    ``stay``, in NOT_STARTED for the calling shell to go on), with one line saying why;
+    after it, the session's status is the terminal's, as always."""
     import cfsession.recorder as recorder
 
     try:
@@ -54,10 +61,18 @@ def _record_or_shell(args: list[str]) -> int:
     except BaseException as exc:  # noqa: BLE001 - anything, even SystemExit, before the shell
         if recorder.shell_started:
             raise
-        return _plain_shell(args, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return _not_started(why) if stay else _plain_shell(args, why)
     if code and not recorder.shell_started:
-        return _plain_shell(args, f"status {code}")
+        return _not_started(f"status {code}") if stay else _plain_shell(args, f"status {code}")
     return code
+
+
+def _not_started(why: str) -> int:
+    sys.stderr.write(f"cfsession: the recording could not start ({why}); this terminal goes on without it"
+                     " — `cfsession doctor` says more\n")
+    sys.stderr.flush()
+    return NOT_STARTED
 
 
 def _plain_shell(args: list[str], why: str) -> int:

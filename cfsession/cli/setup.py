@@ -79,8 +79,11 @@ _SNIPPETS = {
         "    (Get-Command cfsession -CommandType Application -ErrorAction SilentlyContinue) -and\n"
         "    -not ([Environment]::GetCommandLineArgs() | Where-Object {\n"
         "        $_ -match '^-(c|command|f|file|e|ec|encodedcommand|noni|noninteractive)$' })) {\n"
+        "    $env:CFSESSION_FALLBACK = 'stay'\n"
         "    cfsession record --shell (Get-Process -Id $PID).Path\n"
-        "    exit $LASTEXITCODE\n"
+        "    Remove-Item Env:CFSESSION_FALLBACK -ErrorAction SilentlyContinue\n"
+        "    # 75: the recording could not start (it said why): this terminal goes on.\n"
+        "    if ($LASTEXITCODE -ne 75) { exit $LASTEXITCODE }\n"
         "}\n",
     ),
 }

@@ -247,3 +247,19 @@ def test_auto_snippet_gives_a_shell_when_the_recording_cannot_start(kind: str, t
     child.expect("still-here 0")
     child.sendline("exit")
     child.expect(pexpect.EOF)
+
+
+def test_a_recording_that_cannot_start_lets_powershell_go_on(tmp_path: Path) -> None:
+    # PowerShell's profile runs the recorder as a child (no exec) and exits with its status:
+    # a start that failed must not close the terminal. The snippet goes on at status 75.
+    broken = tmp_path / "broken"
+    (broken / "ptyprocess").mkdir(parents=True)
+    (broken / "ptyprocess" / "__init__.py").write_text("raise ImportError('ptyprocess is broken')\n")
+    env = {**os.environ, "CFSESSION_FALLBACK": "stay", "PYTHONPATH": str(broken),
+           "CFSESSION_HOME": str(tmp_path / "cf")}
+    proc = subprocess.run([sys.executable, "-m", "cfsession", "record", "--shell", "sh"], env=env,
+                          capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 75, proc.stderr
+    assert "the recording could not start (" in proc.stderr and "this terminal goes on without it" in proc.stderr
+    assert "if ($LASTEXITCODE -ne 75) { exit $LASTEXITCODE }" in snippet("pwsh", auto=True)
+    assert "$env:CFSESSION_FALLBACK = 'stay'" in snippet("pwsh", auto=True)
