@@ -62,21 +62,27 @@ def _record_or_shell(args: list[str], stay: bool = False) -> int:
         if recorder.shell_started:
             raise
         why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return _not_started(why) if stay else _plain_shell(args, why)
-    if code and not recorder.shell_started:
-        return _not_started(f"status {code}") if stay else _plain_shell(args, f"status {code}")
-    return code
-
-
-def _not_started(why: str) -> int:
-    sys.stderr.write(f"cfsession: the recording could not start ({why}); this terminal goes on without it"
+    else:
+        if not code or recorder.shell_started:
+            return code
+        why = f"status {code}"
+    shell, login = _asked_shell(args)
+    where = "goes on" if stay else f"runs {shell}"
+    sys.stderr.write(f"cfsession: the recording could not start ({why}); this terminal {where} without it"
                      " — `cfsession doctor` says more\n")
     sys.stderr.flush()
-    return NOT_STARTED
+    if stay:
+        return NOT_STARTED
+    os.environ["CFSESSION_AUTO"] = "0"  # not again from its rc file: it would fail the same way
+    try:
+        os.execvp(shell, [shell, "-l"] if login else [shell])
+    except OSError as exc:
+        sys.stderr.write(f"cfsession: cannot start {shell}: {exc.strerror}\n")
+    return 127
 
 
-def _plain_shell(args: list[str], why: str) -> int:
-    """Become the shell ``record`` was asked for (``--shell``, else $SHELL), unrecorded."""
+def _asked_shell(args: list[str]) -> tuple[str, bool]:
+    """The shell ``record`` was asked for (``--shell``, else $SHELL), and whether as a login shell."""
     shell, login = os.environ.get("SHELL") or "/bin/sh", False
     for i, a in enumerate(args):
         if a == "--shell" and i + 1 < len(args):
@@ -85,16 +91,7 @@ def _plain_shell(args: list[str], why: str) -> int:
             shell = a.split("=", 1)[1]
         elif a in ("--login", "-l"):
             login = True
-    # Not again from its rc file: the recording would fail the same way.
-    os.environ["CFSESSION_AUTO"] = "0"
-    sys.stderr.write(f"cfsession: the recording could not start ({why}); this terminal runs {shell} without it"
-                     " — `cfsession doctor` says more\n")
-    sys.stderr.flush()
-    try:
-        os.execvp(shell, [shell, "-l"] if login else [shell])
-    except OSError as exc:
-        sys.stderr.write(f"cfsession: cannot start {shell}: {exc.strerror}\n")
-    return 127
+    return shell, login
 
 
 def _closed_standard_fds() -> None:

@@ -29,12 +29,17 @@ from bench import hermetic_home  # noqa: E402
 from bench_parts import hooked, once  # noqa: E402
 
 
-def instructions(argv: list[str], env: dict[str, str], count: int, out: Path) -> int:
-    once(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv], env, count)
+def total(out: Path) -> int:
+    """The instruction count a callgrind output file ends with."""
     for line in out.read_text().splitlines():
         if line.startswith(("summary:", "totals:")):
             return int(line.split()[1])
     raise RuntimeError(f"no totals in {out}")
+
+
+def instructions(argv: list[str], env: dict[str, str], count: int, out: Path) -> int:
+    once(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv], env, count)
+    return total(out)
 
 
 def recorder_instructions(shell: str, env: dict[str, str], count: int, outdir: Path) -> list[int]:
@@ -42,13 +47,7 @@ def recorder_instructions(shell: str, env: dict[str, str], count: int, outdir: P
     outdir.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "cfsession", "record", "-q", "--shell", shell]
     once(["valgrind", "--tool=callgrind", f"--callgrind-out-file={outdir}/%p.out", *argv], env, count)
-    totals = []
-    for out in sorted(outdir.glob("*.out"), key=lambda p: int(p.stem)):
-        for line in out.read_text().splitlines():
-            if line.startswith(("summary:", "totals:")):
-                totals.append(int(line.split()[1]))
-                break
-    return totals
+    return [total(out) for out in sorted(outdir.glob("*.out"), key=lambda p: int(p.stem))]
 
 
 def main() -> int:

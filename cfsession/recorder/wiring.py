@@ -23,8 +23,8 @@ class Warner:
         self.t0 = time.monotonic()  # replaced by the session's start
 
     def __call__(self, code: str, message: str) -> None:
-        if code in self.seen or (code == "cast_stopped_disk_full" and "store_write_failed" in self.seen):
-            return  # once each; and the .cast giving way says nothing after a failed write
+        if code in self.seen:
+            return
         self.seen.add(code)
         log.warning("recorder warning", code=code)  # the code only: messages may quote data
         end = "\r\n" if self.raw else "\n"

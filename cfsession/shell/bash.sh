@@ -163,11 +163,10 @@ __cfs_pc() {
 #@53}
 __cfs_src=(stale history)
 
-# __cfs_pc's rare cases; the D fields in `d` and the cwd in `p` (the caller's locals).
-# $1 = the command number; $2 = the history line when the caller read one (its src is in
-# `d`): it, or the cwd, needs escaping or cutting.
-# `cn` is the caller's local (no `local` here): the first prompt sets it to -100, which
-# __cfs_pc then keeps as __cfs_last_cn.
+# __cfs_pc's rare cases; the D fields in `d`, the cwd in `p` and the command number in
+# `cn` (the caller's locals: the first prompt sets cn to -100, which __cfs_pc then keeps
+# as __cfs_last_cn). $2 = the history line when the caller read one (its src is in `d`):
+# it, or the cwd, needs escaping or cutting.
 __cfs_pcx() {
   if ((__cfs_last_cn == -100)); then
     # The prompt after the first: PS0 noted each command run since by its number.

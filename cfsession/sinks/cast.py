@@ -179,11 +179,7 @@ class CastWriter:
                 n = os.write(self._fd, view)
                 view = view[n:]
         except OSError as exc:
-            self.failed = os.strerror(exc.errno) if exc.errno else str(exc)
-            if self._on_warning:
-                # Same code as the JSONL sink: one full disk is one warning.
-                self._on_warning("store_write_failed", f"cannot write {self.path}: {self.failed}; recording stopped, your shell goes on")
-            self._close_fd(sync=False)
+            self._write_failed(os.strerror(exc.errno) if exc.errno else str(exc))
             return
         self._sha.update(data)
         self._bytes += len(data)
@@ -201,21 +197,27 @@ class CastWriter:
         self._unchecked = max(0, CHECK_EVERY - max(0, free - CAST_RESERVE - size) // 2)
         if free - size >= CAST_RESERVE:
             return True
-        if free < size:  # it would fail anyway: say it as any failed write says it
-            self.failed = os.strerror(errno.ENOSPC)
-            if self._on_warning:
-                self._on_warning("store_write_failed", f"cannot write {self.path}: {self.failed}; recording stopped, your shell goes on")
-            self._close_fd(sync=False)
-            return False
-        self.failed = "the disk is nearly full"
-        if self._on_warning:
-            self._on_warning(
+        if free < size:  # the write would fail, maybe half-way: say it as a failed write does
+            self._write_failed(os.strerror(errno.ENOSPC))
+        else:
+            self._stop(
+                "the disk is nearly full",
                 "cast_stopped_disk_full",
                 f"the disk holding {self.path.parent} has {free >> 20} MiB free: the replay (.cast) stops here to"
                 " leave the room to the commands (.jsonl); free some space for the next sessions",
             )
-        self._close_fd(sync=False)
         return False
+
+    def _write_failed(self, reason: str) -> None:
+        # Same code as the JSONL sink: one full disk is one warning.
+        self._stop(reason, "store_write_failed", f"cannot write {self.path}: {reason}; recording stopped, your shell goes on")
+
+    def _stop(self, failed: str, code: str, message: str) -> None:
+        """The .cast ends here, whole (its digest says what it holds); one warning."""
+        self.failed = failed
+        if self._on_warning:
+            self._on_warning(code, message)
+        self._close_fd(sync=False)
 
     def _header_line(self) -> bytes:
         return (json.dumps(self._header, ensure_ascii=False) + "\n").encode("utf-8", "replace")
@@ -237,9 +239,7 @@ class CastWriter:
             self._fd = open_private(self.path, "wb")
         except Exception as exc:  # OSError, or CfsessionError from ensure_dir
             errno_ = getattr(exc, "errno", None)
-            self.failed = os.strerror(errno_) if errno_ else str(exc)
-            if self._on_warning:
-                self._on_warning("store_write_failed", f"cannot write {self.path}: {self.failed}; recording stopped, your shell goes on")
+            self._write_failed(os.strerror(errno_) if errno_ else str(exc))
             return
         self._sha = hashlib.sha256()
         self._bytes = 0
