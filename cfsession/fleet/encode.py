@@ -22,12 +22,18 @@ except ImportError:  # pragma: no cover - the fleet extra installs it
 
 
 def _slow(raw: bytes) -> tuple[dict[str, Any], str]:
-    rec = json.loads(raw)
+    try:
+        rec = json.loads(raw)
+    except RecursionError:  # nested deeper than the parser goes: damaged, like bad JSON
+        raise ValueError("nested too deeply") from None
     if not isinstance(rec, dict):
         raise ValueError("not an object")
     digest = rec.pop("hash", None)
     line = json.dumps(rec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     rec["hash"] = digest
+    # A lone surrogate escape (\ud800) is JSON but no UTF-8 text: the server could never
+    # take the batch, so it is refused here (UnicodeEncodeError), with its session alone.
+    line.encode("utf-8")
     return rec, line
 
 

@@ -191,7 +191,10 @@ class Shipper:
                     except (ValueError, UnicodeError) as exc:
                         if not out:
                             self._refuse(pos, f"{path.name}:{seq} cannot be read ({exc}); it was damaged")
-                        break  # ship the lines before it first, refuse on the next pass
+                        # Ship the lines before it first, refuse on the next pass: which
+                        # must read this line again, not go on with the line after it.
+                        offset, seq = offset - len(raw), seq - 1
+                        break
                     kind, prev = rec.get("event_type"), rec.get("prev_hash")
                     started = rec.get("started_at") or rec.get("ts") if kind == "terminal_capture" else ""
                     out.append(_Row(pos, line, offset, seq, str(rec.get("hash") or ""),

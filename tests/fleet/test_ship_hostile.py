@@ -1,0 +1,47 @@
+"""Shipping and reading damaged or hostile input: one clear line, nothing else held up,
+nothing lost, no secret shown."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fleet.conftest import SHIPPER
+from tests.fleet.test_ship import _cfs, _counts
+from tests.sessions_factory import Cmd, make_session
+
+pytestmark = pytest.mark.slow
+
+
+def _host() -> str:
+    return f"web-{uuid.uuid4().hex[:8]}"
+
+
+def _damage(home: Path, sid: str, old: bytes, new: bytes) -> None:
+    """Edit line 2 (the command) of a session's file in place."""
+    path = home / "sessions" / f"{sid}.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    assert old in lines[1]
+    lines[1] = lines[1].replace(old, new, 1)
+    path.write_bytes(b"".join(lines))
+
+
+@pytest.mark.parametrize("old,new", [
+    (b'"exit_code":0', b'"exit_code":0,"deep":' + b"[" * 100_000 + b"]" * 100_000),  # deeper than any parser goes
+    (b'"odd', b'"\\ud800odd'),  # a lone surrogate: valid JSON, not encodable as UTF-8
+], ids=["deep-json", "lone-surrogate"])
+def test_an_unreadable_line_refuses_only_its_session(pg: Any, cf_home: Path, old: bytes, new: bytes) -> None:
+    good = make_session(cf_home, [Cmd("echo fine", "fine")], host=(host := _host()))
+    bad = make_session(cf_home, [Cmd("echo odd", "odd")], host=host)
+    _damage(cf_home, bad, old, new)
+    p = _cfs(cf_home, "ship", "--once", "--retry-for", "0", "--url", pg.url(SHIPPER))
+    assert p.returncode == 1, p.stderr
+    assert f"session {bad} not shipped: {bad}.jsonl:2 cannot be read" in p.stderr
+    assert "internal error" not in p.stderr and "refused a batch" not in p.stderr
+    again = _cfs(cf_home, "ship", "--once", "--retry-for", "0", "--url", pg.url(SHIPPER))
+    assert again.returncode == 0, again.stderr  # set aside: it holds up no later run
+    assert _counts(pg, [good]) == (1, 1, 3)
+    assert _counts(pg, [bad])[0] == 0
