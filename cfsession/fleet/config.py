@@ -75,8 +75,20 @@ def with_tls_default(url: str) -> str:
 
 
 def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+    """The URL without its password, for messages (and the checkpoints' server key).
+
+    The password may be in the user part, where libpq takes everything up to the last
+    ``@`` before the query (so an unescaped ``/`` or ``@`` is still password), or given as
+    ``password=`` in the query or in a libpq keyword string.
+    """
+    url = re.sub(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)", r"\1***", url)
+    head, sep, query = url.partition("?")
+    scheme, found, rest = head.partition("://")
+    if found and "@" in rest:
+        user, _, where = rest.rpartition("@")
+        if ":" in user:
+            head = f"{scheme}://{user.split(':', 1)[0]}:***@{where}"
+    return head + sep + query
 
 
 def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 10) -> Any:
@@ -91,8 +103,19 @@ def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 10) ->
         raise connection_error(exc, target) from None
 
 
+def _secrets(url: str) -> list[str]:
+    """The parts of the user part's password that libpq may have read as something else (a
+    host, a port) and so may name in its message: around an unescaped ``@`` or ``/``."""
+    scheme, found, rest = url.partition("?")[0].partition("://")
+    user = rest.rpartition("@")[0] if found else ""
+    secret = user.split(":", 1)[1] if ":" in user else ""
+    return [p for p in re.split(r"[@/]", secret) if len(p) >= 3]
+
+
 def connection_error(exc: Exception, url: str) -> CfsessionError:
     text = " ".join(str(exc).split())
+    for secret in _secrets(url):
+        text = text.replace(secret, "***")
     where = redact(url)
     if "certificate verify failed" in text:
         return CfsessionError(

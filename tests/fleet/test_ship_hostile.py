@@ -45,3 +45,24 @@ def test_an_unreadable_line_refuses_only_its_session(pg: Any, cf_home: Path, old
     assert again.returncode == 0, again.stderr  # set aside: it holds up no later run
     assert _counts(pg, [good]) == (1, 1, 3)
     assert _counts(pg, [bad])[0] == 0
+
+
+@pytest.mark.parametrize("template", [
+    "postgresql://ship_pw@127.0.0.1:{port}/cfsession?password={pw}",  # libpq's query form
+    "postgresql://ship_pw:{pw}/x@127.0.0.1:{port}/cfsession",  # unescaped / in the password
+    "postgresql://ship_pw:x@{pw}@127.0.0.1:{port}/cfsession",  # unescaped @ in the password
+    "host=127.0.0.1 port={port} user=ship_pw password={pw}",  # a libpq keyword string
+], ids=["query", "slash", "at", "keywords"])
+def test_a_wrong_or_odd_url_never_shows_its_password(pg: Any, cf_home: Path, template: str) -> None:
+    pw = "Zq9sEcReT" + uuid.uuid4().hex[:6]
+    url = template.format(port=pg.port, pw=pw)
+    make_session(cf_home, [Cmd("echo fine", "fine")], host=_host())
+    p = _cfs(cf_home, "ship", "--once", "--retry-for", "0", "--url", url)
+    assert p.returncode in (1, 2) and p.stderr.startswith("cfsession: "), p.stderr
+    assert "Zq9s" not in p.stderr and "ReT" not in p.stderr, p.stderr
+    assert p.stderr.count("\n") == 1
+    r = _cfs(cf_home, "list", "--remote", env={"CFSESSION_REMOTE_URL": url})
+    assert r.returncode in (1, 2) and "Zq9s" not in r.stderr and "ReT" not in r.stderr, r.stderr
+    for f in cf_home.rglob("*"):  # nor the checkpoints (keyed by the server's URL)
+        if f.is_file():
+            assert b"Zq9s" not in f.read_bytes() and b"ReT" not in f.read_bytes(), f
