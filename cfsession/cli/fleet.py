@@ -93,12 +93,18 @@ def register(app: typer.Typer) -> None:
     def index(url: str = typer.Option(None, "--url", help="postgresql:// URL of a shipper or the owner.")) -> None:
         """Run the deferred text indexing until no command is pending."""
         _need_psycopg()
+        import psycopg
+
         from cfsession.fleet import config
+        from cfsession.fleet.errors import server_error
 
         total = 0
         with config.connect(config.ship_url(url), autocommit=True) as conn:
             while True:
-                row = conn.execute("SELECT cfsession.index_pending(20000)").fetchone()
+                try:
+                    row = conn.execute("SELECT cfsession.index_pending(20000)").fetchone()
+                except psycopg.Error as exc:
+                    raise server_error(exc) from None
                 total += int(row[0]) if row else 0
                 if not row or int(row[0]) < 20000:
                     break

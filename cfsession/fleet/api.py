@@ -31,6 +31,7 @@ from typing import Any
 from cfsession.api_records import CommandInfo, SearchHit, SessionDetail, SessionHeader, SessionInfo
 from cfsession.errors import AmbiguousSessionId, SessionNotFound, UsageError
 from cfsession.fleet import config
+from cfsession.fleet.errors import reader_error
 from cfsession.integrity import GENESIS
 from cfsession.verify import INCOMPLETE, INTACT, TAMPERED, VerifyResult
 
@@ -49,14 +50,21 @@ def connect(url: str | None = None) -> Any:
 
 @contextmanager
 def _conn(url: str | None, conn: Any) -> Iterator[Any]:
+    """The connection to read through. On one opened here, what the server refuses becomes
+    one clear error; a caller's own ``conn`` gets psycopg's (it may need to reconnect)."""
+    import psycopg
+
     if conn is not None:
         yield conn
         return
-    c = connect(url)
     try:
-        yield c
-    finally:
-        c.close()
+        c = connect(url)
+        try:
+            yield c
+        finally:
+            c.close()
+    except psycopg.Error as exc:
+        raise reader_error(exc) from None
 
 
 def _ts(value: datetime | None) -> str | None:

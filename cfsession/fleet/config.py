@@ -101,6 +101,9 @@ def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 10) ->
                                application_name="cfsession")
     except psycopg.OperationalError as exc:
         raise connection_error(exc, target) from None
+    except psycopg.ProgrammingError as exc:  # a parameter libpq does not know: not retried
+        raise CfsessionError(f"cannot use the URL {redact(target)}: {' '.join(str(exc).split())}",
+                             "check its parameters against libpq's connection parameters") from None
 
 
 def _secrets(url: str) -> list[str]:

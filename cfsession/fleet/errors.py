@@ -36,3 +36,20 @@ def server_error(exc: BaseException) -> CfsessionError:
         return ServerError(f"the fleet schema is missing or old: {text}",
                            "run `cfsession admin migrate --url …` as an administrator")
     return ServerError(f"the server refused a batch: {text}", "see the server log")
+
+
+def reader_error(exc: BaseException) -> CfsessionError:
+    """What a failed read (``--remote``, :mod:`cfsession.fleet.api`) says, in one line."""
+    if isinstance(exc, CfsessionError):
+        return exc
+    state = getattr(getattr(exc, "diag", None), "sqlstate", None) or ""
+    text = first_line(exc)
+    if state in ("42883", "3F000", "42P01"):
+        return ServerError(f"the fleet schema is missing or old: {text}",
+                           "run `cfsession admin migrate --url …` as an administrator")
+    if state == "42501":
+        return ServerError(f"this login may not read the fleet server: {text}",
+                           "read as a login in cfsession_reader or cfsession_auditor (docs/FLEET.md)")
+    if config.is_connection_lost(exc):
+        return ServerError(f"lost the connection to the server ({text})", "try again")
+    return ServerError(f"the server could not answer: {text}", "see the server log")

@@ -66,3 +66,50 @@ def test_a_wrong_or_odd_url_never_shows_its_password(pg: Any, cf_home: Path, tem
     for f in cf_home.rglob("*"):  # nor the checkpoints (keyed by the server's URL)
         if f.is_file():
             assert b"Zq9s" not in f.read_bytes() and b"ReT" not in f.read_bytes(), f
+
+
+@pytest.fixture(scope="module")
+def bare_db(pg: Any) -> str:
+    """A database on the fleet server where `admin migrate` never ran."""
+    from cfsession.fleet import config
+
+    name = "bare_" + uuid.uuid4().hex[:8]
+    with config.connect(pg.url(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return name
+
+
+READS = [("list", "--remote"), ("search", "--remote", "x"), ("search", "--remote", "--substring", "x"),
+         ("show", "--remote", "last"), ("verify", "--remote", "last"), ("replay", "--remote", "last")]
+
+
+def _one_clear_line(p: Any, what: str, todo: str) -> None:
+    assert p.returncode == 1, p.stderr
+    assert p.stderr.startswith(f"cfsession: {what}"), p.stderr
+    assert todo in p.stderr and "internal error" not in p.stderr and p.stderr.count("\n") == 1, p.stderr
+
+
+@pytest.mark.parametrize("args", READS, ids=lambda a: "-".join(a))
+def test_reading_a_database_without_the_schema_is_one_clear_line(pg: Any, cf_home: Path, bare_db: str,
+                                                                  args: tuple[str, ...]) -> None:
+    p = _cfs(cf_home, *args, env={"CFSESSION_REMOTE_URL": pg.url(db=bare_db)})
+    _one_clear_line(p, "the fleet schema is missing or old", "cfsession admin migrate")
+
+
+def test_admin_index_without_the_schema_is_one_clear_line(pg: Any, cf_home: Path, bare_db: str) -> None:
+    p = _cfs(cf_home, "admin", "index", "--url", pg.url(db=bare_db))
+    _one_clear_line(p, "the fleet schema is missing or old", "cfsession admin migrate")
+
+
+@pytest.mark.parametrize("args", READS[:3], ids=lambda a: "-".join(a))
+def test_reading_with_a_shipper_login_is_one_clear_line(pg: Any, cf_home: Path, args: tuple[str, ...]) -> None:
+    p = _cfs(cf_home, *args, env={"CFSESSION_REMOTE_URL": pg.url(SHIPPER)})
+    _one_clear_line(p, "this login may not read the fleet server", "cfsession_reader")
+
+
+def test_an_unknown_url_parameter_is_one_clear_line(pg: Any, cf_home: Path) -> None:
+    make_session(cf_home, [Cmd("echo fine", "fine")], host=_host())
+    p = _cfs(cf_home, "ship", "--once", "--url", pg.url(SHIPPER, bogus="1"))
+    _one_clear_line(p, "cannot use the URL", "bogus")
+    r = _cfs(cf_home, "list", "--remote", env={"CFSESSION_REMOTE_URL": pg.url(bogus="1")})
+    _one_clear_line(r, "cannot use the URL", "bogus")
