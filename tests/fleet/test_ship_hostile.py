@@ -113,3 +113,33 @@ def test_an_unknown_url_parameter_is_one_clear_line(pg: Any, cf_home: Path) -> N
     _one_clear_line(p, "cannot use the URL", "bogus")
     r = _cfs(cf_home, "list", "--remote", env={"CFSESSION_REMOTE_URL": pg.url(bogus="1")})
     _one_clear_line(r, "cannot use the URL", "bogus")
+
+
+def test_another_recording_under_a_shipped_session_id_is_refused_not_dropped(pg: Any, tmp_path: Path) -> None:
+    """A cloned machine, a restored backup: a second recording with an id the server holds.
+    Its lines are not the server's: it must say so, not report them shipped and drop them
+    (nor add its .cast bytes to the first recording's)."""
+    from cfsession.fleet import config
+
+    sid = str(uuid.uuid4())
+    first, second = tmp_path / "first", tmp_path / "second"
+    make_session(first, [Cmd("echo one", "one")], host=_host(), session_id=sid)
+    make_session(second, [Cmd("echo two", "the second recording, longer cast")], host=_host(), session_id=sid)
+    _cfs(first, "ship", "--once", "--url", pg.url(SHIPPER), check=True)
+    with config.connect(pg.url(), autocommit=True) as conn:
+        before = conn.execute("SELECT cast_bytes, last_hash FROM cfsession.sessions WHERE session_guid = %s",
+                              (sid,)).fetchone()
+    p = _cfs(second, "ship", "--once", "--url", pg.url(SHIPPER))
+    assert p.returncode == 1, p.stderr
+    assert f"session {sid} not shipped: the server refused it: session {sid} line 1:" in p.stderr
+    with config.connect(pg.url(), autocommit=True) as conn:
+        after = conn.execute("SELECT cast_bytes, last_hash FROM cfsession.sessions WHERE session_guid = %s",
+                             (sid,)).fetchone()
+        commands = conn.execute("SELECT command FROM cfsession.commands WHERE session_guid = %s",
+                                (sid,)).fetchall()
+    assert after == before and commands == [("echo one",)]
+    # the first host resending after a lost checkpoint is still no conflict
+    for suffix in ("", "-wal", "-shm"):
+        (first / f"ship.sqlite{suffix}").unlink(missing_ok=True)
+    again = _cfs(first, "ship", "--once", "--url", pg.url(SHIPPER), check=True)
+    assert "shipped 0 new lines (3 sent)" in again.stderr
