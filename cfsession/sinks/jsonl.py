@@ -25,7 +25,15 @@ HOLD_MAX = 64
 def _clean(value: Any) -> Any:
     """Undo surrogateescape (non-UTF-8 paths, command bytes) into U+FFFD, recursively."""
     if isinstance(value, str):
-        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        try:
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:
+            # A lone surrogate no byte became (json.loads of "\ud800", an API caller's
+            # text): U+FFFD as well, else the record could not be written at all.
+            import re  # (this rare path only: the recorder's start imports no more)
+
+            value = re.sub("[\ud800-\udc7f\udd00-\udfff]", "\ufffd", value)  # all but surrogateescape's
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     if isinstance(value, dict):
         return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, list):
