@@ -44,7 +44,7 @@ def reader_error(exc: BaseException) -> CfsessionError:
         return exc
     state = getattr(getattr(exc, "diag", None), "sqlstate", None) or ""
     text = first_line(exc)
-    if state in ("42883", "3F000", "42P01"):
+    if state in ("42883", "3F000", "42P01", "42703"):  # … or a column a later version added
         return ServerError(f"the fleet schema is missing or old: {text}",
                            "run `cfsession admin migrate --url …` as an administrator")
     if state == "42501":

@@ -143,3 +143,17 @@ def test_another_recording_under_a_shipped_session_id_is_refused_not_dropped(pg:
         (first / f"ship.sqlite{suffix}").unlink(missing_ok=True)
     again = _cfs(first, "ship", "--once", "--url", pg.url(SHIPPER), check=True)
     assert "shipped 0 new lines (3 sent)" in again.stderr
+
+
+def test_searching_a_version_1_server_says_to_migrate(pg: Any, cf_home: Path) -> None:
+    from cfsession.fleet import config, schema
+
+    db = "v1_" + uuid.uuid4().hex[:8]
+    with config.connect(pg.url(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {db}")
+    with config.connect(pg.url(db=db), autocommit=True) as conn:
+        schema.migrate(conn, upto=1)
+    make_session(cf_home, [Cmd("echo zzfind", "out")], host=_host())
+    _cfs(cf_home, "ship", "--once", "--url", pg.url(SHIPPER, db=db), check=True)
+    p = _cfs(cf_home, "search", "--remote", "zzfind", env={"CFSESSION_REMOTE_URL": pg.url(db=db)})
+    _one_clear_line(p, "the fleet schema is missing or old", "cfsession admin migrate")
