@@ -135,8 +135,21 @@ def connection_error(exc: Exception, url: str) -> CfsessionError:
             f"TLS: no CA to check {where} against ({text})",
             "add sslrootcert=/path/ca.crt to the URL (or sslmode=disable for a trusted network)",
         )
+    if any(m in text for m in _REFUSED_LOGIN):
+        # Not "cannot connect": waiting will not make a wrong password right, so it is
+        # said at once instead of retried (in silence, forever with --follow).
+        return CfsessionError(f"the server refused the login {where}: {text}",
+                              "check the user, password and database in the URL (or ~/.pgpass)")
     return CfsessionError(f"cannot connect to {where}: {text}",
                           "check the URL, that the server runs, and pg_hba.conf")
+
+
+# What the server says (FATAL, before any SQLSTATE reaches the client) to a login it will
+# not take: wrong password, no such login or database, no pg_hba.conf line for it.
+# ("too many connections for role" and a server starting up are retried.)
+_REFUSED_LOGIN = ("password authentication failed", "authentication failed for user",
+                  "\" does not exist", "is not permitted to log in", "no pg_hba.conf entry",
+                  "pg_hba.conf rejects")
 
 
 def is_connection_lost(exc: BaseException) -> bool:

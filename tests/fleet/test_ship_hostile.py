@@ -157,3 +157,43 @@ def test_searching_a_version_1_server_says_to_migrate(pg: Any, cf_home: Path) ->
     _cfs(cf_home, "ship", "--once", "--url", pg.url(SHIPPER, db=db), check=True)
     p = _cfs(cf_home, "search", "--remote", "zzfind", env={"CFSESSION_REMOTE_URL": pg.url(db=db)})
     _one_clear_line(p, "the fleet schema is missing or old", "cfsession admin migrate")
+
+
+@pytest.fixture(scope="module")
+def pw_login(pg: Any) -> str:
+    """A shipper login that must give a password (scram), on the shared test cluster."""
+    from cfsession.fleet import config
+
+    role = "pw_" + uuid.uuid4().hex[:8]
+    with config.connect(pg.url(), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'right-one' IN ROLE cfsession_shipper")
+        hba = Path(conn.execute("SHOW hba_file").fetchone()[0])
+        hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+        conn.execute("SELECT pg_reload_conf()")
+    return role
+
+
+@pytest.mark.parametrize("what", ["password", "role", "database"])
+def test_a_refused_login_is_said_at_once_not_retried(pg: Any, cf_home: Path, pw_login: str, what: str) -> None:
+    """A wrong password (or a login or database that does not exist) will not get better by
+    waiting: `ship --follow` says so and stops, instead of retrying in silence forever."""
+    from cfsession.errors import CfsessionError
+    from cfsession.fleet import config
+    from cfsession.fleet.errors import retryable
+
+    url = {"password": f"postgresql://{pw_login}:wrong-one@127.0.0.1:{pg.port}/cfsession",
+           "role": pg.url("no_such_login_here"), "database": pg.url(SHIPPER, db="no_such_db_here")}[what]
+    with pytest.raises(CfsessionError) as got:
+        config.connect(url)
+    assert not retryable(got.value), got.value.message
+    make_session(cf_home, [Cmd("echo fine", "fine")], host=_host())
+    p = _cfs(cf_home, "ship", "--follow", "--url", url, timeout=60)
+    _one_clear_line(p, "the server refused the login", "check the user")
+    assert "wrong-one" not in p.stderr
+
+
+def test_the_right_password_ships(pg: Any, cf_home: Path, pw_login: str) -> None:
+    sid = make_session(cf_home, [Cmd("echo fine", "fine")], host=_host())
+    _cfs(cf_home, "ship", "--once", "--url",
+         f"postgresql://{pw_login}:right-one@127.0.0.1:{pg.port}/cfsession", check=True)
+    assert _counts(pg, [sid]) == (1, 1, 3)
