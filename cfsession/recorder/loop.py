@@ -203,9 +203,10 @@ class Loop:
         shown, pieces = self.seg.split(chunk)
         if shown:
             self._write_out(shown)
-        # The modes are read only at the end (terminal hygiene): after the write, so the
-        # prompt is not kept waiting for them.
-        self.modes.feed(chunk)
+            # The modes are read only at the end (terminal hygiene): after the write, so
+            # the prompt is not kept waiting for them. What the terminal was shown is what
+            # set them (markers hold none; a held ESC reaches it with the rest).
+            self.modes.feed(shown)
         # Bookkeeping waits until the loop is idle (see _run): the prompt that follows a
         # command's end marker reaches the user before that command's record is written.
         if not self._deferred:
