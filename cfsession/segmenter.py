@@ -113,6 +113,7 @@ def with_fields(m: Mark) -> Mark:
 
 
 SPOOF = Mark("!", -1)
+_tuple_new = tuple.__new__
 
 
 def encode_mark(osc_num: int, nonce: str, seq: int, event: str, **fields: str) -> bytes:
@@ -213,12 +214,13 @@ class Segmenter:
                 last = seq
                 bodies.append(body)
             ev = letter.decode("ascii", "replace")
+            # tuple.__new__: a NamedTuple's own __new__ is a Python function (a frame per mark).
             if more is None:
-                out.append(Mark(ev, seq))
+                out.append(_tuple_new(Mark, (ev, seq, _NO_FIELDS, None)))
             elif lazy:
-                out.append(Mark(ev, seq, _NO_FIELDS, body))
+                out.append(_tuple_new(Mark, (ev, seq, _NO_FIELDS, body)))
             else:
-                out.append(Mark(ev, seq, parse_fields(body)))
+                out.append(_tuple_new(Mark, (ev, seq, parse_fields(body), None)))
         if tail:
             out.append(tail)
         # All of them genuine: now the state moves, as the slow path would have moved it.
