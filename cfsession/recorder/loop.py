@@ -413,8 +413,8 @@ class Loop:
 
     def _wait_timeout(self, now: float, exited_at: float | None, drain_s: float) -> float:
         """How long one pass may wait: the .cast flush, a held marker's idle flush, the
-        integration deadline and, once the child has exited, the drain. Shared with the
-        threaded loop."""
+        integration deadline and, once the child has exited, the drain. The threaded
+        loop's; ``_run`` works out the same inline (it is on every turn's path)."""
         timeout = IDLE_FLUSH_S if self.seg is not None and self.seg.holding else CAST_FLUSH_S
         if self.integration_deadline is not None:
             timeout = min(timeout, max(0.0, self.integration_deadline - now))
