@@ -7,6 +7,9 @@ genuine marker — foreign OSC 133/633/7, a marker with a wrong nonce, a replaye
 number — is data.
 
 Work per chunk is a handful of ``bytes.find`` calls; nothing loops per byte in Python.
+The common chunk — nothing but whole genuine markers of ours, in order, and data — is
+split by one compiled ``re.split`` (:meth:`Segmenter._split_genuine`); any other chunk
+goes marker by marker, and both give the same pieces (tests/unit/test_segmenter_fast.py).
 At most ``len(FULL_INTRO) - 1`` bytes are held back between chunks unless a verified
 marker is split, and then at most ``MARK_CAP``. A chunk that ends in a partial intro
 (or a lone ESC) is held until the next chunk or :meth:`Segmenter.flush` (the recorder
