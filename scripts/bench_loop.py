@@ -2,6 +2,7 @@
 
     python scripts/bench_loop.py                  # bash's chunks, 20,000 commands, 5 runs
     python scripts/bench_loop.py --shape zsh
+    python scripts/bench_loop.py --micro          # the segmenter and mode tracker alone
     PYTHONPATH=/other/tree python scripts/bench_loop.py   # another tree, same figures
 
 The POSIX :class:`~cfsession.recorder.loop.Loop` pumps a child's output as it does in
@@ -170,6 +171,33 @@ def one(shape: str, count: int, deadline: float | None) -> float:
     return 1e6 * cpu / count
 
 
+def micro(shape: str, count: int, runs: int) -> None:
+    """µs per command of ``Segmenter.split`` and ``ModeTracker.feed`` on the raw chunks,
+    no loop and no I/O (median of the runs, and the fastest)."""
+    from cfsession.recorder.modes import ModeTracker
+
+    data = [command_chunks(shape, i, 10 + 5 * i) for i in range(count)]
+    split_us: list[float] = []
+    modes_us: list[float] = []
+    for _ in range(runs):
+        seg = Segmenter(NONCE, lazy=True)
+        t = time.perf_counter()
+        for chunks in data:
+            for c in chunks:
+                seg.split(c)
+        split_us.append(1e6 * (time.perf_counter() - t) / count)
+        modes = ModeTracker()
+        t = time.perf_counter()
+        for chunks in data:
+            for c in chunks:
+                modes.feed(c)
+        modes_us.append(1e6 * (time.perf_counter() - t) / count)
+    print(
+        f"{shape}: split {statistics.median(split_us):.2f} us (min {min(split_us):.2f}), "
+        f"modes {statistics.median(modes_us):.2f} us (min {min(modes_us):.2f}) per command"
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shape", choices=("bash", "zsh"), default="bash")
@@ -181,8 +209,13 @@ def main() -> int:
         default=10.0,
         help="the integration deadline, s (record's default; 0: none, as once it has passed)",
     )
+    ap.add_argument("--micro", action="store_true", help="split and the mode tracker alone")
     a = ap.parse_args()
     import cfsession
+
+    if a.micro:
+        micro(a.shape, a.count, a.runs)
+        return 0
 
     runs = sorted(one(a.shape, a.count, a.deadline or None) for _ in range(a.runs))
     print(
