@@ -7,6 +7,9 @@ genuine marker — foreign OSC 133/633/7, a marker with a wrong nonce, a replaye
 number — is data.
 
 Work per chunk is a handful of ``bytes.find`` calls; nothing loops per byte in Python.
+The common chunk — nothing but whole genuine markers of ours, in order, and data — is
+split by one compiled ``re.split`` (:meth:`Segmenter._split_genuine`); any other chunk
+goes marker by marker, and both give the same pieces (tests/unit/test_segmenter_fast.py).
 At most ``len(FULL_INTRO) - 1`` bytes are held back between chunks unless a verified
 marker is split, and then at most ``MARK_CAP``. A chunk that ends in a partial intro
 (or a lone ESC) is held until the next chunk or :meth:`Segmenter.flush` (the recorder
@@ -113,6 +116,7 @@ def with_fields(m: Mark) -> Mark:
 
 
 SPOOF = Mark("!", -1)
+_tuple_new = tuple.__new__
 
 
 def encode_mark(osc_num: int, nonce: str, seq: int, event: str, **fields: str) -> bytes:
@@ -134,6 +138,9 @@ class Segmenter:
         self.last_event = ""  # the last genuine marker's event letter
         self.intro = b"\x1b]%d;" % osc_num
         self.full = self.intro + nonce.encode("ascii") + b";"
+        # A whole genuine marker (the fast path, :meth:`_split_genuine`): the body has no
+        # ESC or BEL, its head is ``seq;event`` as :func:`_head` reads it.
+        self._genuine = re.compile(re.escape(self.full) + rb"((\d+);([^;\x07\x1b]+)(;[^\x07\x1b]*)?)(?:\x07|\x1b\\)")
         self._held = b""
         self._last_seq = -1
         # The bodies of the last few genuine markers. The line editor draws the prompt
@@ -165,10 +172,69 @@ class Segmenter:
         """``feed``, and the data of its pieces joined (what the terminal is to show)."""
         buf = self._held + chunk if self._held else chunk
         self._held = b""
+        i = buf.find(self.intro)
+        if i < 0:
+            if buf.find(b"\x1b", max(0, len(buf) - len(self.intro) + 1)) < 0:
+                return buf, [buf] if buf else []  # no marker, nothing to hold (most output)
+        else:
+            done = self._split_genuine(buf)
+            if done is not None:
+                return done
+        return self._split_buf(buf, i)
+
+    def _split_slow(self, chunk: bytes) -> tuple[bytes, list[bytes | Mark]]:
+        """:meth:`split` without its fast path (the reference the tests hold it to)."""
+        buf = self._held + chunk if self._held else chunk
+        self._held = b""
+        return self._split_buf(buf, buf.find(self.intro))
+
+    def _split_genuine(self, buf: bytes) -> tuple[bytes, list[bytes | Mark]] | None:
+        """The common chunk, split by one C-level ``re.split``: every intro in it starts a
+        whole genuine marker of ours with a seq in order, and none is cut off at its end.
+        None (and nothing changed) for anything else: :meth:`_split_buf` takes it."""
+        parts = self._genuine.split(buf)
+        intro = self.intro
+        if buf.count(intro) != len(parts) // 5:  # per marker: body, seq, event, fields
+            return None  # some intro is not one of ours whole: spoof, partial, malformed
+        tail = parts[-1]  # a partial intro can only be in the data after the last marker
+        if tail:
+            j = tail.rfind(b"\x1b", max(0, len(tail) - len(intro) + 1))
+            if j >= 0 and intro.startswith(tail[j:]):
+                return None  # held back until the next chunk
+        last, unsequenced, lazy = self._last_seq, self.unsequenced, self.lazy
+        bodies: list[bytes] = []
+        out: list[bytes | Mark] = []
+        ev = ""
+        it = iter(parts)
+        # Five at a time; the data after the last marker (tail) is left over.
+        for data, body, digits, letter, more in zip(it, it, it, it, it, strict=False):
+            if data:
+                out.append(data)
+            seq = int(digits)
+            if not (seq == 0 and unsequenced):
+                if seq <= last:
+                    return None  # replayed, or a redraw: nothing committed yet
+                last = seq
+                bodies.append(body)
+            ev = letter.decode("ascii", "replace")
+            # tuple.__new__: a NamedTuple's own __new__ is a Python function (a frame per mark).
+            if more is None:
+                out.append(_tuple_new(Mark, (ev, seq, _NO_FIELDS, None)))
+            elif lazy:
+                out.append(_tuple_new(Mark, (ev, seq, _NO_FIELDS, body)))
+            else:
+                out.append(_tuple_new(Mark, (ev, seq, parse_fields(body), None)))
+        if tail:
+            out.append(tail)
+        # All of them genuine: now the state moves, as the slow path would have moved it.
+        self._last_seq = last
+        self._recent.extend(bodies)
+        self.last_event = ev
+        return b"".join(parts[::5]), out
+
+    def _split_buf(self, buf: bytes, i: int) -> tuple[bytes, list[bytes | Mark]]:
+        """The general case, marker by marker (``i``: the first intro in ``buf``, or -1)."""
         intro, full = self.intro, self.full
-        i = buf.find(intro)
-        if i < 0 and buf.find(b"\x1b", max(0, len(buf) - len(intro) + 1)) < 0:
-            return buf, [buf] if buf else []  # no marker, nothing to hold (most output)
         out: list[bytes | Mark] = []
         pos = 0
         n = len(buf)

@@ -46,6 +46,7 @@ TERM_GRACE_S = 1.0
 _BETWEEN = frozenset("DPAB")  # the last marker was one of these: no command is running
 _HANDLED = ("SIGWINCH", "SIGCHLD", "SIGTERM", "SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 # `cfsession pause` / `cfsession resume` inside the session (POSIX).
+_select = select.select
 _SIGCHLD = getattr(signal, "SIGCHLD", None)  # None on Windows: poll the child every turn
 _SIGWINCH = getattr(signal, "SIGWINCH", None)
 _PAUSE = getattr(signal, "SIGUSR1", None)
@@ -203,9 +204,10 @@ class Loop:
         shown, pieces = self.seg.split(chunk)
         if shown:
             self._write_out(shown)
-        # The modes are read only at the end (terminal hygiene): after the write, so the
-        # prompt is not kept waiting for them.
-        self.modes.feed(chunk)
+            # The modes are read only at the end (terminal hygiene): after the write, so
+            # the prompt is not kept waiting for them. What the terminal was shown is what
+            # set them (markers hold none; a held ESC reaches it with the rest).
+            self.modes.feed(shown)
         # Bookkeeping waits until the loop is idle (see _run): the prompt that follows a
         # command's end marker reaches the user before that command's record is written.
         if not self._deferred:
@@ -312,57 +314,84 @@ class Loop:
             self._restore_signals()
 
     def _run(self) -> LoopResult:
+        # One turn per chunk of output and per key: what does not change from turn to turn
+        # is looked up once, and per-turn work is done only when there is some.
         pty_fd = self.pty.fileno()
+        clock, t0, seg, in_fd = self.clock, self.t0, self.seg, self.in_fd
+        wake_r = self._wake_r
+        assert wake_r is not None
+        polled_resize = not self.term.resize_by_signal
+        read_burst, handle_output = self._read_burst, self._handle_output
+        to_pty: list[Any] = [pty_fd]
+        nothing: list[Any] = []
+        rlist: list[Any] = []
+        watch_changed = True  # eof, the end of stdin, the exit: what select watches
         reason = "exit"
         ending_signal: int | None = None
         exited_at: float | None = None
-        last_data = self.now()
-        last_cast_flush = 0.0
+        last_data = clock() - t0
         eof = False
+        # The timers (_timers) run every CAST_FLUSH_S, and at the integration deadline
+        # while it is pending: then at once, not up to CAST_FLUSH_S later.
+        deadline = self.integration_deadline
+        next_timer = CAST_FLUSH_S if deadline is None else min(CAST_FLUSH_S, deadline)
         while True:
-            timeout = self._wait_timeout(self.now(), exited_at, DRAIN_QUIET_S)
-            assert self._wake_r is not None
-            rlist: list[Any] = [self._wake_r]
-            if not eof:
-                rlist.append(pty_fd)
-            if self.in_fd is not None and not self._stdin_eof and exited_at is None:
-                rlist.append(self.in_fd)
-            wlist = [pty_fd] if self._inq and not eof else []
-            r, w = self._wait(rlist, wlist, timeout)
-            now = self.now()
-            if not self.term.resize_by_signal:
+            timeout = IDLE_FLUSH_S if seg is not None and seg.holding else CAST_FLUSH_S
+            if deadline is not None:
+                left = deadline - (clock() - t0)
+                if left < timeout:
+                    timeout = left if left > 0.0 else 0.0
+            if exited_at is not None and timeout > DRAIN_QUIET_S:
+                timeout = DRAIN_QUIET_S
+            if watch_changed:
+                watch_changed = False
+                rlist = [wake_r]
+                if not eof:
+                    rlist.append(pty_fd)
+                if in_fd is not None and not self._stdin_eof and exited_at is None:
+                    rlist.append(in_fd)
+            r, w = self._wait(rlist, to_pty if self._inq and not eof else nothing, timeout)
+            now = clock() - t0
+            if polled_resize:
                 polled = self.term.poll_resize()
                 if polled:
                     self._resize(polled)
-            ended = self._handle_signals()
-            if ended is not None:
-                reason, ending_signal = ended
+            if self._signals:
+                ended = self._handle_signals()
+                if ended is not None:
+                    reason, ending_signal = ended
             if pty_fd in r:
-                chunk = self._read_burst()
+                chunk = read_burst()
                 if chunk:
-                    self._handle_output(chunk, now)
+                    handle_output(chunk, now)
                     last_data = now
                 elif chunk == b"":
-                    eof = True
-            if self.in_fd is not None and self.in_fd in r:
+                    eof = watch_changed = True
+            if in_fd is not None and in_fd in r:
                 self._read_input()
+                if self._stdin_eof:
+                    watch_changed = True
                 if self._inq and not eof:
                     # Straight on to the shell (the PTY is non-blocking: what does not
                     # fit waits for select to say it is writable), not one turn later.
                     self._flush_input()
-            elif pty_fd in w and self._inq:
+            elif w and self._inq:
                 self._flush_input()
-            if self.seg is not None and self.seg.holding and now - last_data >= (
-                MARKER_QUIET_S if self.seg.in_marker and not eof else IDLE_FLUSH_S
+            if seg is not None and seg.holding and now - last_data >= (
+                MARKER_QUIET_S if seg.in_marker and not eof else IDLE_FLUSH_S
             ):
                 self._idle_flush(now)
-            if now - last_cast_flush >= CAST_FLUSH_S:
-                last_cast_flush = now
+            if now >= next_timer:
                 self._timers(now)
+                deadline = self.integration_deadline  # None once it has passed
+                next_timer = now + CAST_FLUSH_S
+                if deadline is not None and deadline < next_timer:
+                    next_timer = deadline
             if exited_at is None and (self._child_changed or _SIGCHLD is None or not (r or w)):
                 self._child_changed = False
                 if self.pty.poll() is not None:
                     exited_at = now
+                    watch_changed = True
             # Quiet is counted from the exit too: the kernel hands the slave's last
             # writes to the master asynchronously, so SIGCHLD can come before the shell's
             # final output (the echo of `exit`, its marks) is readable.
@@ -374,6 +403,7 @@ class Loop:
                 # All slave fds closed but the child has not been reaped yet: wait for it.
                 self.pty.wait()
                 exited_at = self.now()
+                watch_changed = True
         self._settle_deferred()
         self._idle_flush(self.now())
         resets = self.modes.resets()
@@ -383,8 +413,8 @@ class Loop:
 
     def _wait_timeout(self, now: float, exited_at: float | None, drain_s: float) -> float:
         """How long one pass may wait: the .cast flush, a held marker's idle flush, the
-        integration deadline and, once the child has exited, the drain. Shared with the
-        threaded loop."""
+        integration deadline and, once the child has exited, the drain. The threaded
+        loop's; ``_run`` works out the same inline (it is on every turn's path)."""
         timeout = IDLE_FLUSH_S if self.seg is not None and self.seg.holding else CAST_FLUSH_S
         if self.integration_deadline is not None:
             timeout = min(timeout, max(0.0, self.integration_deadline - now))
@@ -396,10 +426,13 @@ class Loop:
         """``select``; deferred bookkeeping runs only when nothing was ready to pass through
         for SETTLE_QUIET_S."""
         try:
-            r, w, _ = select.select(rlist, wlist, [], min(timeout, SETTLE_QUIET_S) if self._deferred else timeout)
-            if not (r or w) and self._deferred:
-                self._settle_deferred()
-                r, w, _ = select.select(rlist, wlist, [], timeout)
+            if self._deferred:
+                r, w, _ = _select(rlist, wlist, [], SETTLE_QUIET_S if timeout > SETTLE_QUIET_S else timeout)
+                if not (r or w):
+                    self._settle_deferred()
+                    r, w, _ = _select(rlist, wlist, [], timeout)
+            else:
+                r, w, _ = _select(rlist, wlist, [], timeout)
         except InterruptedError:
             return [], []
         if self._wake_r in r:

@@ -142,7 +142,10 @@ class ThreadedLoop(Loop):
                 self._flush_input()
             if self.seg is not None and self.seg.holding and now - last_data >= IDLE_FLUSH_S:
                 self._idle_flush(now)
-            if now - last_cast_flush >= CAST_FLUSH_S:
+            deadline = self.integration_deadline
+            if now - last_cast_flush >= CAST_FLUSH_S or (deadline is not None and now >= deadline):
+                # At the deadline too: the wait above ends there, and would end at once
+                # again and again until the next .cast flush were the deadline not met now.
                 last_cast_flush = now
                 self._timers(now)
             if exited_at is None and (item is None or now - last_poll >= CHILD_POLL_S):

@@ -344,7 +344,8 @@ def _run_pipes(opts: Options, launch: Any, session: Any, sinks: list[Any], warn:
     remote = bookkeeper.start(session, sinks, fds, warn, False) if bookkeeper.available() else None
     result = None
     try:
-        result = pipes_mod.PipesRunner(proc, remote or session, t0=t0, own_group=own_group).run()
+        result = pipes_mod.PipesRunner(proc, remote or session, t0=t0, own_group=own_group,
+                                          handoff=True).run()
     finally:
         t_end = time.monotonic() - t0
         if result is None:

@@ -13,7 +13,12 @@ would without the recorder:
   ``stderr`` field (``output`` is both, in arrival order);
 * argv[0] is what the caller typed (``ls:``, not ``/usr/bin/ls:``);
 * when the reader of our stdout goes away (``| head``), the command's stdout is closed
-  too, so it gets SIGPIPE as it would in a plain pipeline.
+  too, so it gets SIGPIPE as it would in a plain pipeline;
+* a background job the command leaves behind keeps the caller's stdout and stderr
+  (POSIX): the recording ends with the command, and what the job writes afterwards is
+  passed on, not recorded, by a small process that holds the pipes until the job closes
+  them (:func:`_drain`) — without it the job would get SIGPIPE, and the caller would wait
+  for the recorder as long as the job ran.
 
 The records go through the same ``Session`` (or the bookkeeping child's ``Remote``) as
 on a PTY, so the hash chain, the JSONL and the ``.cast`` are built by the same code.
@@ -23,6 +28,7 @@ Only ``subprocess`` and threads are used, so this runs on POSIX and Windows alik
 from __future__ import annotations
 
 import os
+import select
 import signal
 import stat
 import subprocess
@@ -36,6 +42,9 @@ if TYPE_CHECKING:
 READ_SIZE = 65536
 TICK_S = 0.25  # the .cast timer, as the PTY loop's CAST_FLUSH_S
 DRAIN_MAX_S = 2.0  # after the command exited: a background job may hold the pipes open
+# … so its last output is taken while it comes; once the pipes are this long quiet, what is
+# left is a background job's, and the pipes are handed on (_drain)
+HANDOFF_QUIET_S = 0.1
 
 _ENDING = ("SIGTERM", "SIGHUP", "SIGQUIT")  # forwarded; the recording ends by them
 _INTERRUPT = ("SIGINT",)  # a terminal's Ctrl-C reaches the command itself; else forwarded
@@ -102,7 +111,9 @@ class PipesRunner:
     """Pass a started command's stdout and stderr through, recording both, until it ends."""
 
     def __init__(self, proc: subprocess.Popen[bytes], session: LoopSession, *, t0: float,
-                 own_group: bool, out_fds: tuple[int, int] = (1, 2)) -> None:
+                 own_group: bool, out_fds: tuple[int, int] = (1, 2), handoff: bool = False) -> None:
+        """``handoff`` (POSIX, the recorder's own process only: it forks): pipes a background
+        job still holds when the command has ended are passed on by a process of their own."""
         self.proc = proc
         self.own_group = own_group
         self.session = session
@@ -113,6 +124,10 @@ class PipesRunner:
         self._end_batch = session.end_batch
         self._signals: list[int] = []
         self._last_out = b"\n"
+        self._last_read = time.monotonic()
+        # The readers wait on this pipe too: a byte in it tells them to leave their pipe,
+        # unread, to the process that takes it over.
+        self._stop: tuple[int, int] | None = os.pipe() if handoff and hasattr(os, "fork") else None
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -122,13 +137,17 @@ class PipesRunner:
         fd = stream.fileno()
         passing = True
         record = self.session.data_err if is_err else self.session.data
+        stop = self._stop[0] if self._stop is not None else None
         while True:
+            if stop is not None and stop in select.select([fd, stop], [], [])[0]:
+                return  # handed over (_hand_off)
             try:
                 chunk = os.read(fd, READ_SIZE)
             except OSError:
                 break
             if not chunk:
                 break
+            self._last_read = time.monotonic()
             t = self.now()
             self._last_out = chunk[-1:]
             if passing:
@@ -201,16 +220,69 @@ class PipesRunner:
                 with self._lock:
                     self.session.tick(self.now())
                     self._end_batch()
-        deadline = time.monotonic() + DRAIN_MAX_S
-        for r in readers:
-            r.join(max(0.0, deadline - time.monotonic()))
+        self._last_read = time.monotonic()
+        deadline = self._last_read + DRAIN_MAX_S
+        while any(r.is_alive() for r in readers):
+            now = time.monotonic()
+            if now >= deadline or (self._stop is not None and now - self._last_read >= HANDOFF_QUIET_S):
+                break
+            next(r for r in readers if r.is_alive()).join(min(0.02, deadline - now))
         with self._lock:
             self._closed = True  # a reader still held by a background job records no more
+        if self._stop is not None:
+            self._hand_off(readers)
         ending = self._signals[0] if self._signals else None
         if ending is None:
             return PipesResult(exit_status(code), "exit", None, self._last_out)
         reason = "hangup" if ending == getattr(signal, "SIGHUP", None) else "signal"
         return PipesResult(exit_status(code), reason, ending, self._last_out)
+
+
+    def _hand_off(self, readers: list[threading.Thread]) -> None:
+        """Pipes a background job still holds (their readers still read): stop reading them
+        here and fork a process that passes them on until the job closes them; the recorder
+        then ends at once, as the bare command would have."""
+        assert self._stop is not None
+        streams = [self.proc.stdout, self.proc.stderr][: len(readers)]
+        held = [(s.fileno(), out_fd) for r, s, out_fd in zip(readers, streams, self.out_fds, strict=False)
+                if r.is_alive() and s is not None]
+        os.write(self._stop[1], b"x")
+        for r in readers:
+            r.join(1.0)
+            if r.is_alive():
+                return  # stuck writing to our own stdout (a stopped terminal): leave it be
+        if held and os.fork() == 0:  # type: ignore[attr-defined,unused-ignore]
+            _drain(held)  # never returns
+
+
+def _drain(pairs: list[tuple[int, int]]) -> None:
+    """The process that keeps a background job's pipes: each one's bytes go on to where the
+    command's output went, until the job closes it; when that place goes away (a reader of
+    ours left), the pipe is closed, so the job's next write fails as in a plain pipeline.
+    Nothing is recorded: the session ended with the command. It outlives hang-ups and
+    interrupts as the job's own descriptors would."""
+    try:
+        for name in ("SIGINT", "SIGHUP", "SIGTERM", "SIGQUIT"):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+        keep = sorted({fd for pair in pairs for fd in pair})
+        low = 3
+        for fd in keep:  # nothing else of the recorder's: the bookkeeping pipe, the files
+            if fd >= low:
+                os.closerange(low, fd)
+                low = fd + 1
+        os.closerange(low, 1 << 16)
+        live = dict(pairs)
+        while live:
+            for fd in select.select(list(live), [], [])[0]:
+                try:
+                    chunk = os.read(fd, READ_SIZE)
+                except OSError:
+                    chunk = b""
+                if not chunk or not _write_all(live[fd], chunk):
+                    os.close(fd)
+                    del live[fd]
+    finally:
+        os._exit(0)
 
 
 def _write_all(fd: int, data: bytes) -> bool:
@@ -220,8 +292,6 @@ def _write_all(fd: int, data: bytes) -> bool:
         while view:
             view = view[os.write(fd, view):]
     except BlockingIOError:
-        import select
-
         select.select([], [fd], [])
         return _write_all(fd, bytes(view))
     except OSError:

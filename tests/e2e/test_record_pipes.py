@@ -162,3 +162,55 @@ def test_on_a_terminal_the_default_is_a_pty_and_no_pty_is_pipes(cf_home: Path, u
         assert want in str(child.before) and child.exitstatus == 0
     last = [json.loads(line) for line in h.sessions(cf_home)[-1].read_text().splitlines()]
     assert last[0]["io"] == "pipes"
+
+
+def test_a_background_job_writes_on_after_the_command_ends(cf_home: Path, tmp_path: Path) -> None:
+    """`record -- sh -c 'job &'` on pipes, as without the recorder: the recording (and the
+    recorder) end when the command does, and the job it left keeps the caller's stdout and
+    stderr: it writes to them later, without SIGPIPE. What it writes then is not recorded:
+    the session ended with the command."""
+    go, status = tmp_path / "go", tmp_path / "status"
+    job = (f"(while [ ! -e {go} ]; do sleep 0.02; done; echo late; echo late-err >&2; echo $? > {status}) &"
+           " echo early")
+    env = {**os.environ, "CFSESSION_HOME": str(cf_home)}
+    env.pop("CFSESSION_ID", None)
+    proc = subprocess.Popen([*h.cfsession_argv(), "record", "-q", "--", "sh", "-c", job], env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        # The job writes nothing until `go` exists, and `go` is made only once the recorder
+        # has exited: it did not wait for the job.
+        assert proc.wait(timeout=30) == 0
+        go.touch()
+        assert proc.stdout is not None and proc.stderr is not None
+        out, err = proc.stdout.read(), proc.stderr.read()  # to EOF: until the job has ended
+    finally:
+        go.touch()
+        proc.kill()
+    assert out == b"early\nlate\n"
+    assert err == b"late-err\n"
+    assert status.read_text() == "0\n"  # its writes succeeded: no SIGPIPE
+    recs = _only(cf_home)
+    assert [r["event_type"] for r in recs] == ["session_start", "terminal_capture", "session_end"]
+    assert recs[1]["output"] == "early\n" and recs[-1]["exit_code"] == 0
+
+
+def test_a_background_job_whose_reader_left_gets_sigpipe(cf_home: Path, tmp_path: Path) -> None:
+    """`record -- sh -c 'job &' | head -1`: once the reader is gone, the job's writes fail as
+    in a plain pipeline (SIGPIPE), instead of blocking forever on a pipe nobody reads."""
+    go, status = tmp_path / "go", tmp_path / "status"
+    job = f"(while [ ! -e {go} ]; do sleep 0.02; done; yes; echo $? > {status}) & echo early"
+    env = {**os.environ, "CFSESSION_HOME": str(cf_home)}
+    env.pop("CFSESSION_ID", None)
+    line = f"{CFS} record -q -- sh -c {shlex.quote(job)} | head -1"
+    # stderr to /dev/null: the job keeps the caller's stderr, as it would without us
+    proc = subprocess.Popen([require_shell("bash"), "-c", line], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert proc.communicate(timeout=30)[0] == b"early\n"
+        go.touch()
+        h.wait_for(status.exists, 20, "the job's `yes` never ended")
+    finally:
+        go.touch()
+        proc.kill()
+    h.wait_for(lambda: status.read_text() != "", 5, "the job's status")
+    assert status.read_text() == "141\n"  # 128 + SIGPIPE

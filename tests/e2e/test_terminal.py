@@ -162,24 +162,28 @@ def test_signal_to_recorder_closes_session_and_restores(sig: int, tmux: Tmux, us
     _ = sys, pexpect
 
 
-def test_session_ends_with_the_shell_not_with_a_disowned_job(cf_home: Path) -> None:
-    # The background job keeps the PTY open for 30 s; the recording must end with its
-    # shell (waitpid), not wait for EOF (SHELL_INTEGRATION.md §4.4).
+@pytest.mark.parametrize("io", ["--pty", "--no-pty"])
+def test_session_ends_with_the_shell_not_with_a_disowned_job(cf_home: Path, io: str) -> None:
+    # The background job keeps the PTY (or the pipes) open for 30 s; the recording must end
+    # with its shell (waitpid), not wait for EOF (SHELL_INTEGRATION.md §4.4). It ignores
+    # the hang-up the PTY's end sends, as a nohup'd job would. On pipes it keeps writing to
+    # the caller after that, as it would without the recorder (test_record_pipes.py).
     import psutil
 
-    proc = subprocess.run(
-        h.cfsession_argv("record", "-q", "--", "sh", "-c", "sleep 30 & echo $!; echo done"),
-        capture_output=True,
-        text=True,
-        timeout=20,
+    work = "(trap '' HUP; exec sleep 30) & echo $!; echo done"
+    proc = subprocess.Popen(
+        h.cfsession_argv("record", "-q", io, "--", "sh", "-c", work),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         env={**os.environ, "CFSESSION_HOME": str(cf_home)},
     )
-    job = int(proc.stdout.split()[0])
+    assert proc.stdout is not None
+    job = int(proc.stdout.readline())
     try:
-        assert proc.returncode == 0
+        assert proc.wait(timeout=20) == 0
         assert psutil.pid_exists(job), "the recorder waited for the job instead of the shell"
         (c,) = h.commands(cf_home)
         assert c["exit_code"] == 0 and "done" in c["output"]
     finally:
         if psutil.pid_exists(job):
             os.kill(job, signal.SIGKILL)
+        proc.stdout.close()

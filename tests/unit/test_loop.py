@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -201,3 +202,44 @@ def test_output_that_lands_after_the_exit_is_noticed_is_kept(tmp_path: Path) -> 
     assert bytes(term.out) == b"prompt$ exit\r\n"
     (cap,) = [r for r in sink.records if r["event_type"] == "terminal_capture"]
     assert cap["output"] == "prompt$ exit\n"
+
+
+@pytest.mark.parametrize("loop_cls", [Loop, ThreadedLoop], ids=["select", "threads"])
+def test_the_integration_deadline_is_kept_without_spinning(loop_cls: type[Loop]) -> None:
+    """A shell that never reports in: the loop wakes at the deadline and says so then, not
+    by turning in select(0) until the next .cast flush is due."""
+
+    class Silent:
+        active = False
+
+        def __init__(self) -> None:
+            self.no_hello_at: float | None = None
+
+        def end_batch(self) -> None: ...
+
+        def tick(self, t: float) -> None: ...
+
+        def resize(self, cols: int, rows: int, t: float) -> None: ...
+
+        def no_hello(self, t: float, reason: str) -> None:
+            self.no_hello_at = t
+            pty.status = 0  # done: the shell goes away
+            pty.theirs.close()
+
+    pty, term, session = SocketPty(), PolledTerminal(), Silent()
+    if loop_cls is ThreadedLoop:
+        pty.ours.setblocking(True)  # the threaded loop's readers block in read()
+    loop = loop_cls(pty, session, None, term, t0=time.monotonic(), integration_deadline=0.05)  # type: ignore[arg-type]
+    turns = 0
+    name = "_wait" if loop_cls is Loop else "_take"  # where each loop waits, once a turn
+    wait = getattr(loop, name)
+
+    def counted(*a: Any) -> Any:
+        nonlocal turns
+        turns += 1
+        return wait(*a)
+
+    setattr(loop, name, counted)
+    assert loop.run().exit_code == 0
+    assert session.no_hello_at is not None and session.no_hello_at >= 0.05
+    assert turns < 50  # a spin makes thousands
