@@ -228,6 +228,7 @@ class RecordingSession:
             text = argv_text(list(cmd))
         if timeout is not None and timeout <= 0:
             raise UsageError(f"timeout {timeout!r} is not positive", "give seconds, e.g. timeout=60")
+        _check_passable([cmd] if isinstance(cmd, str) else list(cmd), env)
         # No cwd: the command starts where we are, even in a directory removed from under
         # us (as subprocess.run does); the record says where that is.
         spawn_cwd = os.path.abspath(os.fspath(cwd)) if cwd is not None else None
@@ -269,6 +270,22 @@ class RecordingSession:
     def _feed(self, data: bytes) -> None:
         with self._lock:
             self._session.data(data, self._now())
+
+
+def _check_passable(args: list[str], env: dict[str, str] | None) -> None:
+    """Refuse, before anything is recorded, text no program can be given: a NUL byte (it
+    ends a C string) or a lone surrogate (it encodes to no bytes at all)."""
+    for text in [*args, *(env or {}).keys(), *(env or {}).values()]:
+        if not isinstance(text, str):
+            continue  # (bytes in env, a wrong type: left to subprocess as before)
+        if "\x00" in text:
+            raise UsageError("the command or its environment holds a NUL byte",
+                             "no program can be given one: remove it")
+        try:
+            text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raise UsageError("the command or its environment holds a lone surrogate (not UTF-8 text)",
+                             "pass text that encodes as UTF-8") from None
 
 
 def _run_pty(rs: RecordingSession, argv: list[str], env: dict[str, str], cwd: str | None,
