@@ -228,6 +228,9 @@ class Shipper:
                     if len(kept) < len(rows):
                         rows = kept
                         continue
+                if state == "CF003" and len({r.pos.session_id for r in rows}) > 1:
+                    self._send_each(rows)
+                    return
                 if state.startswith("22"):
                     # Data the server cannot take (a value of the wrong type, text that is
                     # not UTF-8): find the session by sending each alone, refuse only it.
@@ -243,6 +246,37 @@ class Shipper:
                 raise _server_error(exc) from None
             self._advance(rows, stored)
             return
+
+    def _send_each(self, rows: list[_Row]) -> None:
+        """A batch refused for a host that ships as another login: each session alone.
+
+        A session id the server holds for another login's host (a cloned machine) is set
+        aside and the others go; if none goes, this login is wrong for the host itself,
+        which stops the run as before (nothing is set aside for a fixable login).
+        """
+        parts: dict[str, list[_Row]] = {}
+        for r in rows:
+            parts.setdefault(r.pos.session_id, []).append(r)
+        held: list[tuple[Position, Exception]] = []
+        went = 0
+        for part in parts.values():
+            conn = self._connect()
+            try:
+                self.batches += 1
+                stored = batch.send(conn, part, self._lines_api, self._before_ingest)
+            except Exception as exc:
+                if (getattr(getattr(exc, "diag", None), "sqlstate", None) or "") != "CF003":
+                    self._send(part)  # anything else as any batch (the server skips resent lines)
+                    went += not part[0].pos.refused
+                    continue
+                held.append((part[0].pos, exc))
+                continue
+            self._advance(part, stored)
+            went += 1
+        if held and not went:
+            raise _server_error(held[0][1])
+        for pos, why in held:
+            self._refuse(pos, "the server refused it: " + _first_line(why))
 
     def _before_ingest(self) -> None:
         if _STALL:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.fleet.conftest import SHIPPER
+from tests.fleet.conftest import SHIPPER, SHIPPER_B
 from tests.fleet.test_ship import _cfs, _counts
 from tests.sessions_factory import Cmd, make_session
 
@@ -197,3 +197,25 @@ def test_the_right_password_ships(pg: Any, cf_home: Path, pw_login: str) -> None
     _cfs(cf_home, "ship", "--once", "--url",
          f"postgresql://{pw_login}:right-one@127.0.0.1:{pg.port}/cfsession", check=True)
     assert _counts(pg, [sid]) == (1, 1, 3)
+
+
+def test_a_session_id_another_login_holds_refuses_only_that_session(pg: Any, tmp_path: Path) -> None:
+    """Two hosts, each with its own login, one session id (a cloned machine): the second
+    host's other sessions still ship; only the one the server holds for the first host's
+    login is set aside. Before, every run of the second host stopped at it."""
+    sid = str(uuid.uuid4())
+    first, second = tmp_path / "first", tmp_path / "second"
+    make_session(first, [Cmd("echo one", "one")], host=_host(), session_id=sid)
+    _cfs(first, "ship", "--once", "--url", pg.url(SHIPPER), check=True)
+    host_b = _host()
+    # ids sorted around the clash, all in one batch
+    others = [make_session(second, [Cmd(f"echo b{i}", "b")], host=host_b, session_id=s)
+              for i, s in enumerate(("00000000-" + sid[9:], "ffffffff-" + sid[9:]))]
+    make_session(second, [Cmd("echo two", "two")], host=host_b, session_id=sid)
+    p = _cfs(second, "ship", "--once", "--url", pg.url(SHIPPER_B))
+    assert p.returncode == 1, p.stderr
+    assert f"session {sid} not shipped: the server refused it: " in p.stderr
+    assert f"ships as login {SHIPPER}, not as {SHIPPER_B}" in p.stderr
+    assert _counts(pg, others) == (2, 2, 6)
+    again = _cfs(second, "ship", "--once", "--url", pg.url(SHIPPER_B))
+    assert again.returncode == 0, again.stderr
