@@ -64,15 +64,28 @@ def start(session: Any, sinks: list[Any], close_fds: list[int], warn: Any, raw: 
     except (ImportError, AttributeError, OSError):  # F_SETPIPE_SZ is Linux-only
         pass
     tag = os.urandom(8)
+    # The child ignores the terminal's signals (the parent decides when the session ends,
+    # and says so). Held back across the fork, they reach it only once it does: a hang-up
+    # in the child's first moments, before it is set up, would end it with no
+    # session_end written.
+    ignored = {sig for name in _IGNORED if (sig := getattr(signal, name, None)) is not None}
+    blocked = hasattr(signal, "pthread_sigmask")
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, ignored) if blocked else set()
     try:
         pid = os.fork()
     except OSError:
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         for fd in (req_r, req_w, rep_r, rep_w):
             os.close(fd)
         return None
     if pid == 0:  # pragma: no cover - runs in the child; covered by the e2e tests
         code = 0
         try:
+            for sig in ignored:  # a signal that came meanwhile is dropped with it
+                signal.signal(sig, signal.SIG_IGN)
+            if blocked:
+                signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
             os.close(req_w)
             os.close(rep_r)
             for fd in close_fds:
@@ -88,6 +101,8 @@ def start(session: Any, sinks: list[Any], close_fds: list[int], warn: Any, raw: 
             code = 70
         finally:
             os._exit(code)  # no atexit handlers, no finalizers of the parent's objects
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
     os.close(req_r)
     os.close(rep_w)
     warn.session = None  # the child writes the files from now on; never both
@@ -98,10 +113,6 @@ def _serve(session: Any, sinks: list[Any], rfd: int, wfd: int, tag: bytes) -> No
     from cfsession.recorder.framing import Lost, read_frames
     from cfsession.segmenter import Mark, from_body
 
-    for name in _IGNORED:  # the parent decides when the session ends, and says so
-        sig = getattr(signal, name, None)
-        if sig is not None:
-            signal.signal(sig, signal.SIG_IGN)
     failed = False
     lost_frames = lost_bytes = 0
     t_last = 0.0

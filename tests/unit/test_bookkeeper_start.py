@@ -70,3 +70,40 @@ def test_a_child_that_never_answers_is_ended(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(ChildProcessError):
         os.waitpid(remote.pid, os.WNOHANG)  # already reaped: no zombie, no orphan
     assert [c for c, _ in warn] == ["bookkeeping"] and "did not finish" in warn[0][1]
+
+
+class _DoneSession:
+    """A session that ends at once (what the child's summary reads)."""
+
+    cast = None
+    on_warning = None
+    command_count = 3
+    failed_count = 0
+
+    def finish(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the bookkeeping child needs fork")
+def test_a_signal_just_after_the_fork_does_not_end_the_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A terminal closed (or `kill -- -PGID`) while the child is still starting: before, it
+    # took its signals as the recorder had them until _serve ignored them, a few imports
+    # later, and died with no session_end written. Here the child is held at the start of
+    # that window (it inherits the patched profiling.run) while the signals come.
+    import time
+
+    from cfsession.recorder import profiling
+
+    real_run = profiling.run
+
+    def slow_start(fn, suffix=""):  # type: ignore[no-untyped-def]
+        time.sleep(0.5)
+        return real_run(fn, suffix)
+
+    monkeypatch.setattr(profiling, "run", slow_start)
+    remote = bookkeeper.start(_DoneSession(), [], [], _Warnings(), raw=False)
+    assert remote is not None
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        os.kill(remote.pid, sig)
+    summary = remote.finish(1.0, 0, "signal")
+    assert summary is not None and summary["command_count"] == 3
