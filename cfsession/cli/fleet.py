@@ -84,8 +84,14 @@ def register(app: typer.Typer) -> None:
 
         with config.connect(config.ship_url(url), autocommit=True) as conn:
             before, after, applied = schema.migrate(conn)
+        latest = schema.migrations()[-1][0]
         if applied:
             print(f"schema version {before} → {after} ({', '.join(applied)})")
+        elif after > latest:
+            # A newer cfsession migrated this server: nothing of ours to apply, and this
+            # version cannot tell whether the server is up to date.
+            print(f"schema version {after} is newer than this cfsession's ({latest}): left as it is; "
+                  "upgrade cfsession here to administer it")
         else:
             print(f"schema version {after}: up to date")
 

@@ -219,3 +219,29 @@ def test_a_session_id_another_login_holds_refuses_only_that_session(pg: Any, tmp
     assert _counts(pg, others) == (2, 2, 6)
     again = _cfs(second, "ship", "--once", "--url", pg.url(SHIPPER_B))
     assert again.returncode == 0, again.stderr
+
+
+def test_admin_migrate_against_a_newer_server_says_so(pg: Any, cf_home: Path) -> None:
+    """A server a newer cfsession migrated: this one applies nothing and says why, instead
+    of calling the schema up to date."""
+    from cfsession.fleet import config, schema
+
+    db = "newer_" + uuid.uuid4().hex[:8]
+    with config.connect(pg.url(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {db}")
+    try:
+        latest = schema.migrations()[-1][0]
+        with config.connect(pg.url(db=db), autocommit=True) as conn:
+            schema.migrate(conn)
+            conn.execute("INSERT INTO cfsession.schema_version (version, name) VALUES (%s, 'from-a-newer-cfsession')",
+                         (latest + 1,))
+        p = _cfs(cf_home, "admin", "migrate", "--url", pg.url(db=db))
+        assert p.returncode == 0, p.stderr
+        assert "up to date" not in p.stdout
+        assert f"schema version {latest + 1}" in p.stdout and f"newer than this cfsession's ({latest})" in p.stdout
+        assert "upgrade cfsession" in p.stdout
+        p = _cfs(cf_home, "admin", "migrate", "--url", pg.url())
+        assert p.returncode == 0 and f"schema version {latest}: up to date" in p.stdout, p.stdout
+    finally:
+        with config.connect(pg.url(), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {db}")
