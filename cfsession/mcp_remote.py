@@ -54,7 +54,7 @@ class RemoteStore:
         """``fn(conn)``; a lost connection becomes the CLI's message and is made again next call."""
         import psycopg
 
-        from cfsession.fleet.errors import first_line
+        from cfsession.fleet.errors import first_line, nul_in_text
 
         try:
             return fn(self._db())
@@ -63,6 +63,9 @@ class RemoteStore:
         except psycopg.Error as exc:
             if self._conn is not None and (self._conn.closed or self._conn.broken):
                 self._conn = None
+            nul = nul_in_text(exc)
+            if nul is not None:
+                raise nul from None
             raise CfsessionError(f"the fleet server failed: {first_line(exc)}",
                                  "check that it runs, then ask again") from None
 

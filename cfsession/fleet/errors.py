@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cfsession.errors import CfsessionError
+from cfsession.errors import CfsessionError, UsageError
 from cfsession.fleet import config
 
 
@@ -16,6 +16,15 @@ def retryable(exc: CfsessionError) -> bool:
 
 def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def nul_in_text(exc: BaseException) -> UsageError | None:
+    """A search text or filter with a NUL byte (an agent's JSON can carry one): PostgreSQL
+    text cannot hold it, psycopg refuses to send it, and it is the caller's to fix."""
+    if "NUL (0x00)" not in str(exc):
+        return None
+    return UsageError("a search text or filter holds a NUL byte, which the fleet server cannot take",
+                      "leave the NUL character out")
 
 
 def server_error(exc: BaseException) -> CfsessionError:
@@ -42,6 +51,9 @@ def reader_error(exc: BaseException) -> CfsessionError:
     """What a failed read (``--remote``, :mod:`cfsession.fleet.api`) says, in one line."""
     if isinstance(exc, CfsessionError):
         return exc
+    nul = nul_in_text(exc)
+    if nul is not None:
+        return nul
     state = getattr(getattr(exc, "diag", None), "sqlstate", None) or ""
     text = first_line(exc)
     if state in ("42883", "3F000", "42P01", "42703"):  # … or a column a later version added

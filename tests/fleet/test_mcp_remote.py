@@ -197,6 +197,8 @@ def test_remote_bad_ids_are_tool_errors_and_the_server_stays_up(shipped: dict[st
         assert bad.is_error and "command 999 not found" in _text(bad) and "show --remote" in _text(bad)
         bad = await s.call_tool("search", {"query": "   "})
         assert bad.is_error and "empty search" in _text(bad)
+        bad = await s.call_tool("search", {"query": "echo", "cwd": "a\x00b"})  # PostgreSQL text holds no NUL
+        assert bad.is_error and "NUL byte" in _text(bad) and "check that it runs" not in _text(bad), _text(bad)
         bad = await s.call_tool("diff_output", {"a": f"never-run-{shipped['tag']}"})
         assert bad.is_error and f"no command 'never-run-{shipped['tag']}' recorded" in _text(bad)
         ok = _json(await s.call_tool("list_sessions", {"actor": shipped["actor"]}))

@@ -245,3 +245,17 @@ def test_admin_migrate_against_a_newer_server_says_so(pg: Any, cf_home: Path) ->
     finally:
         with config.connect(pg.url(), autocommit=True) as conn:
             conn.execute(f"DROP DATABASE {db}")
+
+
+@pytest.mark.parametrize("field", ["query", "cwd", "host"])
+def test_a_nul_in_a_remote_search_is_a_usage_error(pg: Any, field: str) -> None:
+    """PostgreSQL text cannot hold NUL: a search text or filter with one (an agent's JSON can
+    carry it) is the caller's to fix, not 'see the server log'."""
+    from cfsession.errors import UsageError
+    from cfsession.fleet import api
+    from tests.fleet.conftest import AUDITOR
+
+    kwargs: dict[str, Any] = {"query": "echo", field: "a\x00b"}
+    with pytest.raises(UsageError) as err:
+        api.search(url=pg.url(AUDITOR), **kwargs)
+    assert "NUL" in str(err.value) and "server log" not in (err.value.hint or "")
