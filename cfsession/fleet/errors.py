@@ -42,9 +42,13 @@ def server_error(exc: BaseException) -> CfsessionError:
         return ServerError(f"the server refused this login: {text}",
                            "the login must be a member of cfsession_shipper (docs/FLEET.md)")
     if state in ("42883", "3F000", "42P01"):
-        return ServerError(f"the fleet schema is missing or old: {text}",
-                           "run `cfsession admin migrate --url …` as an administrator")
+        return _schema_missing(text)
     return ServerError(f"the server refused a batch: {text}", "see the server log")
+
+
+def _schema_missing(text: str) -> ServerError:
+    return ServerError(f"the fleet schema is missing or old: {text}",
+                       "run `cfsession admin migrate --url …` as an administrator")
 
 
 def reader_error(exc: BaseException) -> CfsessionError:
@@ -57,8 +61,7 @@ def reader_error(exc: BaseException) -> CfsessionError:
     state = getattr(getattr(exc, "diag", None), "sqlstate", None) or ""
     text = first_line(exc)
     if state in ("42883", "3F000", "42P01", "42703"):  # … or a column a later version added
-        return ServerError(f"the fleet schema is missing or old: {text}",
-                           "run `cfsession admin migrate --url …` as an administrator")
+        return _schema_missing(text)
     if state == "42501":
         return ServerError(f"this login may not read the fleet server: {text}",
                            "read as a login in cfsession_reader or cfsession_auditor (docs/FLEET.md)")

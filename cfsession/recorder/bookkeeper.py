@@ -69,23 +69,17 @@ def start(session: Any, sinks: list[Any], close_fds: list[int], warn: Any, raw: 
     # in the child's first moments, before it is set up, would end it with no
     # session_end written.
     ignored = {sig for name in _IGNORED if (sig := getattr(signal, name, None)) is not None}
-    blocked = hasattr(signal, "pthread_sigmask")
-    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, ignored) if blocked else set()
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, ignored)  # POSIX, as fork is
     try:
         pid = os.fork()
     except OSError:
-        if blocked:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-        for fd in (req_r, req_w, rep_r, rep_w):
-            os.close(fd)
-        return None
+        pid = -1
     if pid == 0:  # pragma: no cover - runs in the child; covered by the e2e tests
         code = 0
         try:
             for sig in ignored:  # a signal that came meanwhile is dropped with it
                 signal.signal(sig, signal.SIG_IGN)
-            if blocked:
-                signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
             os.close(req_w)
             os.close(rep_r)
             for fd in close_fds:
@@ -101,8 +95,11 @@ def start(session: Any, sinks: list[Any], close_fds: list[int], warn: Any, raw: 
             code = 70
         finally:
             os._exit(code)  # no atexit handlers, no finalizers of the parent's objects
-    if blocked:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+    signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+    if pid < 0:
+        for fd in (req_r, req_w, rep_r, rep_w):
+            os.close(fd)
+        return None
     os.close(req_r)
     os.close(rep_w)
     warn.session = None  # the child writes the files from now on; never both

@@ -237,7 +237,6 @@ class PipesRunner:
         reason = "hangup" if ending == getattr(signal, "SIGHUP", None) else "signal"
         return PipesResult(exit_status(code), reason, ending, self._last_out)
 
-
     def _hand_off(self, readers: list[threading.Thread]) -> None:
         """Pipes a background job still holds (their readers still read): stop reading them
         here and fork a process that passes them on until the job closes them; the recorder
@@ -251,6 +250,8 @@ class PipesRunner:
             r.join(1.0)
             if r.is_alive():
                 return  # stuck writing to our own stdout (a stopped terminal): leave it be
+        for fd in self._stop:  # every reader has left: the drainer needs none of it
+            os.close(fd)
         if held and os.fork() == 0:  # type: ignore[attr-defined,unused-ignore]
             _drain(held)  # never returns
 
